@@ -1,0 +1,1 @@
+"""Cordon's logic, packaged into every Lambda by Chalice."""

@@ -1,0 +1,140 @@
+"""Cases and their audit trail (DynamoDB).
+
+One table: the case item (`pk` = case id, `sk` = "CASE") and its audit events under it
+(`sk` = "AUDIT#<time>#<n>"), written once and never updated. The GSI `by_tenant_status`
+(`tenant_id`, `status_at`) lists a tenant's cases by status, oldest first; only case items
+carry those attributes, so audit events stay out of it.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from decimal import Decimal
+from typing import Any
+
+from boto3.dynamodb.conditions import Key as KeyCondition
+from botocore.exceptions import ClientError
+
+from chalicelib.models import now_iso
+
+CASE_SK = "CASE"
+AUDIT_PREFIX = "AUDIT#"
+TENANT_STATUS_INDEX = "by_tenant_status"
+
+
+def to_dynamo(value: Any) -> Any:
+    """Floats become Decimals (DynamoDB has no float); everything else passes through JSON."""
+    return json.loads(json.dumps(value), parse_float=Decimal)
+
+
+def from_dynamo(value: Any) -> Any:
+    """Decimals back to int or float, so items serialise as plain JSON."""
+    if isinstance(value, list):
+        return [from_dynamo(v) for v in value]
+    if isinstance(value, dict):
+        return {k: from_dynamo(v) for k, v in value.items()}
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+class CaseStore:
+    def __init__(self, table: Any) -> None:
+        self.table = table
+
+    def get(self, case_id: str) -> dict[str, Any] | None:
+        item = self.table.get_item(Key={"pk": case_id, "sk": CASE_SK}, ConsistentRead=True)
+        return from_dynamo(item["Item"]) if "Item" in item else None
+
+    def open(self, case_id: str, tenant_id: str, status: str, fields: dict[str, Any]) -> bool:
+        """Create the case unless it exists; False if it did (a retry finds its own case)."""
+        at = now_iso()
+        item = {
+            "pk": case_id,
+            "sk": CASE_SK,
+            "case_id": case_id,
+            "tenant_id": tenant_id,
+            "status": status,
+            "status_at": f"{status}#{at}",
+            "created_at": at,
+            "updated_at": at,
+            "history": [{"status": status, "at": at}],
+            **fields,
+        }
+        try:
+            self.table.put_item(
+                Item=to_dynamo(item), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def set_status(self, case_id: str, status: str, fields: dict[str, Any] | None = None) -> None:
+        """Move the case to `status` (kept in its history), setting `fields` alongside."""
+        at = now_iso()
+        self._update(
+            case_id,
+            {"status": status, "status_at": f"{status}#{at}", "updated_at": at, **(fields or {})},
+            history_entry={"status": status, "at": at},
+        )
+
+    def update_fields(self, case_id: str, fields: dict[str, Any]) -> None:
+        self._update(case_id, {**fields, "updated_at": now_iso()})
+
+    def _update(
+        self, case_id: str, fields: dict[str, Any], history_entry: dict[str, Any] | None = None
+    ) -> None:
+        names = {f"#f{i}": name for i, name in enumerate(fields)}
+        values = {f":f{i}": value for i, value in enumerate(fields.values())}
+        expression = "SET " + ", ".join(f"#f{i} = :f{i}" for i in range(len(fields)))
+        if history_entry:
+            values[":entry"] = [history_entry]
+            expression += ", history = list_append(history, :entry)"
+        self.table.update_item(
+            Key={"pk": case_id, "sk": CASE_SK},
+            UpdateExpression=expression,
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=to_dynamo(values),
+            ConditionExpression="attribute_exists(pk)",
+        )
+
+    def audit(self, case_id: str, event: str, detail: dict[str, Any] | None = None,
+              actor: str = "cordon") -> None:
+        """Append one audit event; the condition makes an overwrite impossible."""
+        at = now_iso()
+        self.table.put_item(
+            Item=to_dynamo({
+                "pk": case_id,
+                "sk": f"{AUDIT_PREFIX}{at}#{uuid.uuid4().hex[:8]}",
+                "event": event,
+                "actor": actor,
+                "at": at,
+                "detail": detail or {},
+            }),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+
+    def audit_trail(self, case_id: str) -> list[dict[str, Any]]:
+        response = self.table.query(
+            KeyConditionExpression=KeyCondition("pk").eq(case_id)
+            & KeyCondition("sk").begins_with(AUDIT_PREFIX),
+            ConsistentRead=True,
+        )
+        return [from_dynamo(item) for item in response["Items"]]
+
+    def for_tenant(self, tenant_id: str, status: str | None = None) -> list[dict[str, Any]]:
+        condition = KeyCondition("tenant_id").eq(tenant_id)
+        if status:
+            condition &= KeyCondition("status_at").begins_with(f"{status}#")
+        kwargs: dict[str, Any] = {"IndexName": TENANT_STATUS_INDEX,
+                                  "KeyConditionExpression": condition}
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self.table.query(**kwargs)
+            items.extend(from_dynamo(item) for item in response["Items"])
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

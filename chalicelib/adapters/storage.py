@@ -1,0 +1,168 @@
+"""S3: read tenants' objects under a size cap, move them into the locked evidence bucket."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import ChecksumMismatchError, ObjectGoneError, QuarantineError
+from chalicelib.models import ObjectRef
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3 import S3Client
+else:
+    S3Client = Any
+
+_GONE_CODES = frozenset({"NoSuchKey", "404", "NoSuchVersion", "NotFound"})
+CHUNK_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ObjectHead:
+    size: int
+    etag: str
+    version_id: str | None
+    content_type: str
+
+
+@dataclass(frozen=True)
+class EvidenceCopy:
+    bucket: str
+    key: str
+    version_id: str | None
+    checksum_sha256: str
+    retain_until: str | None
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "bucket": self.bucket,
+            "key": self.key,
+            "version_id": self.version_id,
+            "checksum_sha256": self.checksum_sha256,
+            "retain_until": self.retain_until,
+        }
+
+
+def _is_gone(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in _GONE_CODES
+
+
+def sha256_b64(hex_digest: str) -> str:
+    """S3 reports SHA-256 checksums as base64 of the digest."""
+    return base64.b64encode(bytes.fromhex(hex_digest)).decode()
+
+
+class ObjectStore:
+    def __init__(self, s3: S3Client, evidence_bucket: str) -> None:
+        self.s3 = s3
+        self.evidence_bucket = evidence_bucket
+
+    def _version(self, ref: ObjectRef) -> dict[str, str]:
+        return {"VersionId": ref.version_id} if ref.version_id else {}
+
+    def head(self, ref: ObjectRef) -> ObjectHead:
+        """The object as it is now; ObjectGoneError if it (or this version) no longer exists.
+
+        Without a version id, an ETag that differs from the event's means the key was
+        overwritten: the version the event named is gone, and the new one has its own event.
+        """
+        try:
+            response = self.s3.head_object(Bucket=ref.bucket, Key=ref.key, **self._version(ref))
+        except ClientError as error:
+            if _is_gone(error):
+                raise ObjectGoneError(f"{ref.uri} no longer exists") from error
+            raise
+        etag = response["ETag"].strip('"')
+        if not ref.version_id and ref.etag and ref.etag != etag:
+            raise ObjectGoneError(f"{ref.uri} was overwritten (ETag {ref.etag} is now {etag})")
+        return ObjectHead(
+            size=response["ContentLength"],
+            etag=etag,
+            version_id=response.get("VersionId"),
+            content_type=response.get("ContentType", ""),
+        )
+
+    def read(self, ref: ObjectRef, head: ObjectHead) -> bytes:
+        try:
+            response = self.s3.get_object(
+                Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{head.etag}"', **self._version(ref)
+            )
+        except ClientError as error:
+            if _is_gone(error) or error.response["Error"]["Code"] == "PreconditionFailed":
+                raise ObjectGoneError(f"{ref.uri} changed or vanished while read") from error
+            raise
+        return response["Body"].read()
+
+    def stream(self, ref: ObjectRef) -> Iterator[bytes]:
+        """The object in chunks, for objects over the cap: never whole in memory."""
+        response = self.s3.get_object(Bucket=ref.bucket, Key=ref.key, **self._version(ref))
+        yield from response["Body"].iter_chunks(CHUNK_BYTES)
+
+    def store_evidence(
+        self, ref: ObjectRef, evidence_key: str, data: bytes | None, sha256_hex: str,
+        metadata: dict[str, str],
+    ) -> EvidenceCopy:
+        """Write the evidence copy, then read it back and check its SHA-256 against ours.
+
+        Objects Cordon holds in memory are written from the very bytes it hashed, with their
+        SHA-256 for S3 to check on arrival; objects over the size cap are copied server-side.
+        The read-back check holds on any backend, whatever it verifies itself.
+        """
+        common: dict[str, Any] = {
+            "Bucket": self.evidence_bucket,
+            "Key": evidence_key,
+            "ChecksumAlgorithm": "SHA256",
+            "Metadata": {k: quote(v, safe="") for k, v in metadata.items()},
+            "ServerSideEncryption": "AES256",
+        }
+        try:
+            if data is not None:
+                response = self.s3.put_object(
+                    Body=data, ChecksumSHA256=sha256_b64(sha256_hex), **common
+                )
+            else:
+                source = {"Bucket": ref.bucket, "Key": ref.key, **self._version(ref)}
+                response = self.s3.copy_object(
+                    CopySource=source, MetadataDirective="REPLACE", **common
+                )
+        except ClientError as error:
+            if _is_gone(error):
+                raise ObjectGoneError(f"{ref.uri} vanished before it was copied") from error
+            raise QuarantineError(f"evidence copy of {ref.uri} failed: {error}") from error
+        version = response.get("VersionId")
+        stored = self.s3.get_object(
+            Bucket=self.evidence_bucket, Key=evidence_key, **({"VersionId": version} if version
+                                                             else {})
+        )
+        digest = hashlib.sha256()
+        for chunk in stored["Body"].iter_chunks(CHUNK_BYTES):
+            digest.update(chunk)
+        if digest.hexdigest() != sha256_hex:
+            raise ChecksumMismatchError(
+                f"evidence copy of {ref.uri} has SHA-256 {digest.hexdigest()}, "
+                f"the original {sha256_hex}"
+            )
+        retain = stored.get("ObjectLockRetainUntilDate")
+        return EvidenceCopy(
+            bucket=self.evidence_bucket,
+            key=evidence_key,
+            version_id=version,
+            checksum_sha256=sha256_hex,
+            retain_until=retain.isoformat() if retain else None,
+        )
+
+    def delete_original(self, ref: ObjectRef, head: ObjectHead | None) -> None:
+        """Remove the version that was copied (not just hide it behind a delete marker)."""
+        version = ref.version_id or (head.version_id if head else None)
+        kwargs = {"VersionId": version} if version and version != "null" else {}
+        self.s3.delete_object(Bucket=ref.bucket, Key=ref.key, **kwargs)  # type: ignore[arg-type]

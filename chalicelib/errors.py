@@ -1,0 +1,27 @@
+"""Cordon's exceptions. Each says what went wrong in words an on-call engineer can act on."""
+
+from __future__ import annotations
+
+
+class CordonError(Exception):
+    """Base of every error Cordon raises on purpose."""
+
+
+class MalformedEventError(CordonError):
+    """A message body that is no event Cordon knows: retrying it cannot help."""
+
+
+class ObjectGoneError(CordonError):
+    """The object was deleted (or never existed) before Cordon read it."""
+
+
+class QuarantineError(CordonError):
+    """A quarantine step failed; the original stays where it was and the record is retried."""
+
+
+class ChecksumMismatchError(QuarantineError):
+    """The evidence copy does not hold the same bytes as the original."""
+
+
+class UnknownTenantError(CordonError):
+    """No tenant is registered for a bucket or an id."""

@@ -1,0 +1,134 @@
+"""Every envelope an upload can reach Cordon in, turned into `ObjectRef`s.
+
+Accepted message bodies (each may arrive as the body of an SQS message):
+
+- an S3 event notification (``{"Records": [{"eventSource": "aws:s3", ...}]}``), S3 -> SQS;
+- the same inside an SNS notification (S3 -> SNS -> SQS), or delivered raw by SNS;
+- an EventBridge "Object Created" event (S3 -> EventBridge -> SQS);
+- Cordon's replay form, ``{"bucket": ..., "key": ..., "version_id": ...}`` with a raw key.
+
+``s3:TestEvent`` messages and deletions are recognised and ignored. Anything else raises
+`MalformedEventError`: retrying a body nobody can read cannot help.
+
+Keys: S3 notifications form-encode them (a space arrives as ``+``), so they are decoded with
+``unquote_plus``. EventBridge events carry the key as it is, so it is left alone (powertools'
+``S3EventBridgeNotificationObject.key`` decodes it, which breaks keys holding ``+`` or ``%``:
+that is why this module reads the dicts itself).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+from chalicelib.errors import MalformedEventError
+from chalicelib.models import ObjectRef
+
+
+@dataclass(frozen=True)
+class ParsedBody:
+    refs: tuple[ObjectRef, ...] = ()
+    ignored: tuple[str, ...] = ()
+
+
+def parse_body(body: str | dict[str, Any]) -> ParsedBody:
+    """Read one message body, whatever its envelope."""
+    message = _load(body) if isinstance(body, str) else body
+    if not isinstance(message, dict):
+        raise MalformedEventError(f"message body is a JSON {type(message).__name__}, not an object")
+    return _parse_message(message, envelope="s3")
+
+
+def _load(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (TypeError, ValueError) as error:
+        raise MalformedEventError(f"message body is not JSON: {error}") from error
+
+
+def _parse_message(message: dict[str, Any], envelope: str) -> ParsedBody:
+    if message.get("Event") == "s3:TestEvent":
+        return ParsedBody(ignored=(f"s3:TestEvent for bucket {message.get('Bucket', '?')}",))
+    if message.get("Type") == "Notification" and "Message" in message:
+        inner = _load(message["Message"])
+        if not isinstance(inner, dict):
+            raise MalformedEventError("SNS notification does not wrap a JSON object")
+        return _parse_message(inner, envelope="sns")
+    if message.get("source") == "aws.s3" and "detail-type" in message:
+        return _parse_eventbridge(message)
+    if isinstance(message.get("Records"), list):
+        return _parse_notification(message["Records"], envelope)
+    if isinstance(message.get("bucket"), str) and isinstance(message.get("key"), str):
+        return ParsedBody(refs=(_replay_ref(message),))
+    raise MalformedEventError(f"unknown event shape with keys {sorted(message)[:8]}")
+
+
+def _parse_notification(records: list[Any], envelope: str) -> ParsedBody:
+    refs: list[ObjectRef] = []
+    ignored: list[str] = []
+    for record in records:
+        try:
+            name = record["eventName"]
+            bucket = record["s3"]["bucket"]["name"]
+            obj = record["s3"]["object"]
+            key = unquote_plus(obj["key"])
+        except (KeyError, TypeError) as error:
+            raise MalformedEventError(f"S3 record lacks {error}") from error
+        if not name.startswith("ObjectCreated:"):
+            ignored.append(f"{name} for s3://{bucket}/{key}")
+            continue
+        refs.append(
+            ObjectRef(
+                bucket=bucket,
+                key=key,
+                version_id=obj.get("versionId"),
+                etag=obj.get("eTag"),
+                size=obj.get("size"),
+                event_time=record.get("eventTime"),
+                envelope=envelope,
+            )
+        )
+    return ParsedBody(refs=tuple(refs), ignored=tuple(ignored))
+
+
+def _parse_eventbridge(message: dict[str, Any]) -> ParsedBody:
+    detail = message.get("detail") or {}
+    try:
+        bucket = detail["bucket"]["name"]
+        obj = detail["object"]
+        key = obj["key"]
+    except (KeyError, TypeError) as error:
+        raise MalformedEventError(f"EventBridge S3 event lacks {error}") from error
+    if message["detail-type"] != "Object Created":
+        return ParsedBody(ignored=(f"{message['detail-type']} for s3://{bucket}/{key}",))
+    ref = ObjectRef(
+        bucket=bucket,
+        key=key,
+        version_id=obj.get("version-id"),
+        etag=obj.get("etag") or obj.get("eTag"),  # AWS writes "etag", moto "eTag"
+        size=obj.get("size"),
+        event_time=message.get("time"),
+        envelope="eventbridge",
+    )
+    return ParsedBody(refs=(ref,))
+
+
+def _replay_ref(message: dict[str, Any]) -> ObjectRef:
+    return ObjectRef(
+        bucket=message["bucket"],
+        key=message["key"],
+        version_id=message.get("version_id"),
+        etag=message.get("etag"),
+        size=message.get("size"),
+        event_time=message.get("event_time"),
+        envelope="replay",
+    )
+
+
+def replay_body(ref: ObjectRef) -> str:
+    """The message body that makes Cordon process `ref` again (the replay form)."""
+    return json.dumps(
+        {"bucket": ref.bucket, "key": ref.key, "version_id": ref.version_id, "etag": ref.etag}
+    )

@@ -1,0 +1,154 @@
+"""The ingest queue's consumer: an SQS batch in, partial batch failures out.
+
+Each record is read (any envelope, see `chalicelib.events`) and each object it names is
+processed at most once, keyed on bucket, key and version (or ETag), by powertools' idempotency
+layer. One bad record never fails the others: powertools' BatchProcessor reports only the
+failed ones back to SQS. A body nobody can read, and a record that has failed
+`max_receives` times, go straight to the dead-letter queue with their reason attached, where
+`cordon dlq` (or SQS's redrive) can send them back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    process_partial_response,
+)
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from aws_lambda_powertools.utilities.idempotency import (
+    BasePersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+
+from chalicelib.errors import MalformedEventError
+from chalicelib.events import parse_body
+from chalicelib.models import ObjectRef, Outcome, Result
+from chalicelib.pipeline import Pipeline
+
+logger = Logger(service="cordon", child=True)
+
+REASON_ATTRIBUTE = "cordon-failure-reason"
+
+
+class Ingest:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        persistence: BasePersistenceLayer,
+        dead_letter: Callable[[str, dict[str, str]], None],
+        metrics: Metrics,
+        max_receives: int,
+        idempotency_ttl_seconds: int,
+    ) -> None:
+        self.pipeline = pipeline
+        self.dead_letter = dead_letter
+        self.metrics = metrics
+        self.max_receives = max_receives
+        self.config = IdempotencyConfig(
+            event_key_jmespath="[bucket, key, version]",
+            expires_after_seconds=idempotency_ttl_seconds,
+            raise_on_no_idempotency_key=True,
+        )
+        self._process_once = idempotent_function(
+            data_keyword_argument="obj", persistence_store=persistence, config=self.config
+        )(self._process)
+
+    def handle_batch(self, event: dict[str, Any], context: Any = None) -> dict[str, Any]:
+        """Lambda's SQS event in, `{"batchItemFailures": [...]}` out."""
+        if context is not None:
+            self.config.register_lambda_context(context)
+        processor = BatchProcessor(event_type=EventType.SQS)
+        try:
+            return process_partial_response(
+                event=event, record_handler=self.handle_record, processor=processor,
+                context=context,
+            )
+        finally:
+            self.metrics.flush_metrics()
+
+    def handle_record(self, record: SQSRecord) -> list[Result]:
+        try:
+            parsed = parse_body(record.body)
+        except MalformedEventError as error:
+            self._dead_letter(record, f"malformed event: {error}")
+            return []
+        for reason in parsed.ignored:
+            logger.info("event ignored", extra={"reason": reason, "message_id": record.message_id})
+        try:
+            return [self.process(ref) for ref in parsed.refs]
+        except Exception as error:
+            self.metrics.add_metric(name="ObjectsFailed", unit=MetricUnit.Count, value=1)
+            receives = int(record.attributes.approximate_receive_count or 1)
+            reason = f"{type(error).__name__}: {error}"
+            if receives >= self.max_receives:
+                self._dead_letter(record, f"failed {receives} times; last: {reason}")
+                return []
+            logger.exception("record failed; SQS will retry it",
+                             extra={"message_id": record.message_id, "receives": receives})
+            raise
+
+    def process(self, ref: ObjectRef) -> Result:
+        """One object, at most once per version."""
+        ref = self.pipeline.identify(ref)
+        logger.set_correlation_id(f"{ref.uri}@{ref.identity}")
+        data = {**ref.to_dict(), "version": ref.identity}
+        result = Result.from_dict(self._process_once(obj=data))
+        self._count(result)
+        return result
+
+    def _process(self, obj: dict[str, Any]) -> dict[str, Any]:
+        return self.pipeline.process(ObjectRef.from_dict(obj)).to_dict()
+
+    def _count(self, result: Result) -> None:
+        self.metrics.add_metric(name="ObjectsProcessed", unit=MetricUnit.Count, value=1)
+        if result.outcome is Outcome.QUARANTINED:
+            self.metrics.add_metric(name="ObjectsQuarantined", unit=MetricUnit.Count, value=1)
+        for stage, millis in result.timings.items():
+            self.metrics.add_metric(
+                name=f"{stage.capitalize()}Latency", unit=MetricUnit.Milliseconds, value=millis
+            )
+        logger.info("object processed", extra={"result": result.to_dict()})
+
+    def _dead_letter(self, record: SQSRecord, reason: str) -> None:
+        logger.error("dead-lettered", extra={"message_id": record.message_id, "reason": reason})
+        self.dead_letter(
+            record.body,
+            {
+                REASON_ATTRIBUTE: reason[:1000],
+                "cordon-source-queue": record.event_source_arn or "",
+                "cordon-message-id": record.message_id,
+            },
+        )
+
+
+def sqs_dead_letter(sqs: Any, queue_url: Callable[[], str]) -> Callable[[str, dict[str, str]], None]:
+    """A dead-letter function that sends the body and its reason to an SQS queue."""
+
+    def send(body: str, attributes: dict[str, str]) -> None:
+        sqs.send_message(
+            QueueUrl=queue_url(),
+            MessageBody=body,
+            MessageAttributes={
+                name: {"DataType": "String", "StringValue": value or "-"}
+                for name, value in attributes.items()
+            },
+        )
+
+    return send
+
+
+def reason_of(message: dict[str, Any]) -> str:
+    """The failure reason Cordon attached to a dead-lettered SQS message, if any."""
+    attributes = message.get("MessageAttributes") or message.get("messageAttributes") or {}
+    entry = attributes.get(REASON_ATTRIBUTE) or {}
+    return entry.get("StringValue") or entry.get("stringValue") or json.dumps(
+        message.get("Attributes", {})
+    )

@@ -1,0 +1,61 @@
+"""Signals against the shared hash table: exact lookups and PDQ near lookups.
+
+Pure: the table is reached through the two callables the caller passes, so this runs the same
+against DynamoDB, a fake, or a list in a test.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+
+from chalicelib.index import HammingIndex
+from chalicelib.models import HashRecord, Match, Signal
+from chalicelib.signals import PDQ, SIGNAL_TYPES
+
+Key = tuple[str, str]
+ExactLookup = Callable[[Sequence[Key]], Mapping[Key, HashRecord]]
+
+
+def usable_signals(signals: Iterable[Signal]) -> list[Signal]:
+    """Signals good enough to match on (PDQ of quality < 50 is not)."""
+    usable = []
+    for signal in signals:
+        signal_type = SIGNAL_TYPES[signal.type]
+        if signal_type.exact or signal_type.usable(signal):  # type: ignore[attr-defined]
+            usable.append(signal)
+    return usable
+
+
+def find_matches(
+    signals: Iterable[Signal],
+    exact_lookup: ExactLookup,
+    pdq_index: HammingIndex | None,
+    pdq_distance: int,
+) -> list[Match]:
+    """Every shared hash that one of `signals` matches, strongest (exact, nearest) first."""
+    candidates = usable_signals(signals)
+    wanted: dict[Key, Signal] = {(s.type, s.value): s for s in candidates}
+    near: dict[Key, tuple[Signal, int]] = {}
+    if pdq_index is not None:
+        for signal in candidates:
+            if signal.type == PDQ.name:
+                for value, distance in pdq_index.query(signal.value, pdq_distance):
+                    near[(PDQ.name, value)] = (signal, distance)
+    records = exact_lookup(list({*wanted, *near}))
+    matches: list[Match] = []
+    for key, record in records.items():
+        if record.status != "active":
+            continue
+        signal, distance = near.get(key) or (wanted[key], 0)
+        matches.append(
+            Match(
+                signal_type=key[0],
+                value=signal.value,
+                matched_value=key[1],
+                distance=distance,
+                labels=record.labels,
+                source=record.source,
+                variant=signal.variant,
+            )
+        )
+    return sorted(matches, key=lambda m: (not SIGNAL_TYPES[m.signal_type].exact, m.distance))

@@ -1,0 +1,280 @@
+"""Plain data shared by every part of Cordon: no boto3, no I/O."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import asdict, dataclass, field, fields
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+def now_iso() -> str:
+    """The current UTC time as ISO 8601 with milliseconds: sortable as text."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+class Action(StrEnum):
+    """What happens to an object. Ordered: a stronger action wins when reasons disagree."""
+
+    ALLOW = "ALLOW"
+    REVIEW = "REVIEW"
+    TAKEDOWN = "TAKEDOWN"
+
+    @property
+    def strength(self) -> int:
+        return list(Action).index(self)
+
+
+class Outcome(StrEnum):
+    """Where one event left its object."""
+
+    ALLOWED = "allowed"
+    QUARANTINED = "quarantined"
+    ALREADY_HANDLED = "already_handled"
+    GONE = "gone"  # deleted before Cordon got to it
+    NO_TENANT = "no_tenant"  # the bucket belongs to no tenant
+    IGNORED = "ignored"  # test events, deletes
+
+
+@dataclass(frozen=True)
+class ObjectRef:
+    """One version of one object in a tenant's bucket, as an event named it."""
+
+    bucket: str
+    key: str
+    version_id: str | None = None
+    etag: str | None = None
+    size: int | None = None
+    event_time: str | None = None
+    envelope: str = "s3"
+
+    def __post_init__(self) -> None:
+        # S3 writes "null" for objects of unversioned buckets: it names no version.
+        if self.version_id in ("", "null"):
+            object.__setattr__(self, "version_id", None)
+        if self.etag:
+            object.__setattr__(self, "etag", self.etag.strip('"'))
+
+    @property
+    def identity(self) -> str:
+        """What tells this version of the object from any other: version id, else ETag."""
+        return self.version_id or self.etag or ""
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.key}"
+
+    def idempotency_key(self) -> dict[str, str]:
+        return {"bucket": self.bucket, "key": self.key, "version": self.identity}
+
+    def case_id(self, tenant_id: str) -> str:
+        """Deterministic, so every retry and replay of one object version finds one case."""
+        raw = "\x1f".join((tenant_id, self.bucket, self.key, self.identity))
+        return "case-" + hashlib.sha256(raw.encode()).hexdigest()[:24]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ObjectRef:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One hash of an object: exact (sha256, md5) or perceptual (pdq, phash)."""
+
+    type: str
+    value: str
+    quality: int | None = None
+    variant: str = "original"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+
+@dataclass(frozen=True)
+class Examination:
+    """Everything read off an object's bytes.
+
+    `problems` say what could not be scanned and why (the scan is incomplete); `notes` say
+    what is worth knowing but left the scan complete.
+    """
+
+    media_type: str
+    size: int
+    signals: tuple[Signal, ...]
+    problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+    image_bytes: bytes | None = field(default=None, repr=False, compare=False)
+
+    def signal(self, signal_type: str) -> Signal | None:
+        return next((s for s in self.signals if s.type == signal_type), None)
+
+
+@dataclass(frozen=True)
+class HashRecord:
+    """An entry of the shared hash table, with its provenance."""
+
+    signal_type: str
+    value: str
+    labels: tuple[str, ...] = ()
+    source: str = "import"
+    case_id: str | None = None
+    added_at: str | None = None
+    status: str = "active"
+
+
+@dataclass(frozen=True)
+class Match:
+    """A signal of the object that found an entry of the shared hash table."""
+
+    signal_type: str
+    value: str
+    matched_value: str
+    distance: int
+    labels: tuple[str, ...] = ()
+    source: str = ""
+    variant: str = "original"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["labels"] = list(self.labels)
+        return data
+
+
+@dataclass(frozen=True)
+class ClassifierScore:
+    """A classifier's opinion of content that no hash matched."""
+
+    classifier: str
+    label: str
+    confidence: float
+    category: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The decision on one object and the reasons a reviewer or a regulator will read."""
+
+    action: Action
+    reasons: tuple[str, ...]
+    matches: tuple[Match, ...] = ()
+    scores: tuple[ClassifierScore, ...] = ()
+    problems: tuple[str, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "action": self.action.value,
+            "reasons": list(self.reasons),
+            "matches": [m.to_dict() for m in self.matches],
+            "scores": [s.to_dict() for s in self.scores],
+            "problems": list(self.problems),
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Verdict:
+        return cls(
+            action=Action(data["action"]),
+            reasons=tuple(data.get("reasons", ())),
+            matches=tuple(
+                Match(**{**m, "labels": tuple(m.get("labels", ()))})
+                for m in data.get("matches", ())
+            ),
+            scores=tuple(ClassifierScore(**s) for s in data.get("scores", ())),
+            problems=tuple(data.get("problems", ())),
+            notes=tuple(data.get("notes", ())),
+        )
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A tenant's rules for turning matches and scores into an action."""
+
+    pdq_distance: int = 31
+    exact_action: Action = Action.TAKEDOWN
+    pdq_action: Action = Action.TAKEDOWN
+    phash_action: Action = Action.REVIEW
+    classifier_enabled: bool = False
+    classifier_min_confidence: float = 80.0
+    classifier_action: Action = Action.REVIEW
+    unscannable_action: Action = Action.ALLOW
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            f.name: (v.value if isinstance(v, Action) else v)
+            for f in fields(self)
+            for v in [getattr(self, f.name)]
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> Policy:
+        data = data or {}
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            if f.name not in data:
+                continue
+            default = getattr(cls, f.name)
+            raw = data[f.name]
+            if isinstance(default, Action):
+                values[f.name] = Action(str(raw).upper())
+            elif isinstance(default, bool):
+                values[f.name] = raw in (True, "true", "True", 1, "1")
+            else:
+                values[f.name] = type(default)(raw)
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class Tenant:
+    tenant_id: str
+    buckets: tuple[str, ...] = ()
+    policy: Policy = field(default_factory=Policy)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What processing one object did, as the handler, the replay tool and the demo report it."""
+
+    outcome: Outcome
+    ref: ObjectRef
+    tenant_id: str | None = None
+    case_id: str | None = None
+    verdict: Verdict | None = None
+    location: str | None = None
+    detail: str = ""
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "outcome": self.outcome.value,
+            "object": self.ref.to_dict(),
+            "tenant_id": self.tenant_id,
+            "case_id": self.case_id,
+            "verdict": self.verdict.to_dict() if self.verdict else None,
+            "location": self.location,
+            "detail": self.detail,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Result:
+        """Rebuild a result cached by the idempotency layer (its verdict as a plain dict)."""
+        verdict = data.get("verdict")
+        return cls(
+            outcome=Outcome(data["outcome"]),
+            ref=ObjectRef.from_dict(data["object"]),
+            tenant_id=data.get("tenant_id"),
+            case_id=data.get("case_id"),
+            verdict=Verdict.from_dict(verdict) if verdict else None,
+            location=data.get("location"),
+            detail=data.get("detail", ""),
+            timings=data.get("timings_ms", {}),
+        )

@@ -1,0 +1,236 @@
+"""One object, from event to verdict to action: the shell around the pure core.
+
+Order of the quarantine, so that a failure at any step leaves the original where it was:
+open the case -> write the evidence copy and check its SHA-256 -> remove the original ->
+mark the case quarantined. A retry finds the case by its deterministic id and resumes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from chalicelib import matching, policy, signals
+from chalicelib.adapters.cases import CaseStore
+from chalicelib.adapters.classifier import Classifier
+from chalicelib.adapters.hashes import HashTable
+from chalicelib.adapters.storage import ObjectHead, ObjectStore
+from chalicelib.adapters.tenants import TenantRegistry
+from chalicelib.errors import CordonError, ObjectGoneError
+from chalicelib.models import (
+    Action,
+    Examination,
+    ObjectRef,
+    Outcome,
+    Result,
+    Tenant,
+    Verdict,
+)
+from chalicelib.settings import Settings
+
+logger = Logger(service="cordon", child=True)
+
+STATUS_ALLOWED = "allowed"
+STATUS_QUARANTINING = "quarantining"
+STATUS_QUARANTINED = "quarantined"
+STATUS_PENDING_REVIEW = "pending_review"
+STATUS_GONE = "gone"
+FINAL_STATUSES = frozenset({STATUS_ALLOWED, STATUS_QUARANTINED, STATUS_PENDING_REVIEW,
+                            STATUS_GONE})
+STAGES = ("fetch", "hash", "match", "act")
+
+
+@dataclass
+class Timer:
+    """Milliseconds spent per stage of one object."""
+
+    stages: dict[str, float] = field(default_factory=dict)
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = self.stages.get(name, 0.0) + (time.perf_counter() - start) * 1e3
+
+
+@dataclass
+class Pipeline:
+    settings: Settings
+    store: ObjectStore
+    hashes: HashTable
+    cases: CaseStore
+    tenants: TenantRegistry
+    classifier_factory: Callable[[], Classifier] | None = None
+    _classifier: Classifier | None = field(default=None, init=False, repr=False)
+
+    # -- the steps ------------------------------------------------------------------------
+    def identify(self, ref: ObjectRef) -> ObjectRef:
+        """Fill in the ETag when the event named neither version nor ETag (replay by key)."""
+        if ref.identity:
+            return ref
+        try:
+            head = self.store.head(ref)
+        except ObjectGoneError:
+            return ref  # `process` records it as gone
+        return replace(ref, etag=head.etag, version_id=head.version_id)
+
+    def process(self, ref: ObjectRef) -> Result:
+        timer = Timer()
+        tenant = self.tenants.for_bucket(ref.bucket)
+        if tenant is None:
+            logger.error("bucket belongs to no tenant: event rejected", extra={"object": ref.uri})
+            return Result(Outcome.NO_TENANT, ref, detail=f"no tenant owns bucket {ref.bucket}")
+        case_id = ref.case_id(tenant.tenant_id)
+        existing = self.cases.get(case_id)
+        if existing and existing["status"] in FINAL_STATUSES:
+            return Result(
+                Outcome.ALREADY_HANDLED, ref, tenant.tenant_id, case_id,
+                detail=f"case already {existing['status']}",
+            )
+        if existing and existing.get("evidence"):
+            return self._finish_quarantine(tenant, ref, case_id, existing, timer)
+        try:
+            with timer.stage("fetch"):
+                head = self.store.head(ref)
+                data = self.store.read(ref, head) if head.size <= self.settings.max_object_bytes \
+                    else None
+            with timer.stage("hash"):
+                examination = self._examine(ref, head, data)
+        except ObjectGoneError as gone:
+            return self._record_gone(tenant, ref, case_id, str(gone))
+        with timer.stage("match"):
+            verdict = self._judge(tenant, examination)
+        with timer.stage("act"):
+            result = self._act(tenant, ref, case_id, head, data, examination, verdict, existing)
+        return replace(result, timings=timer.stages)
+
+    def examine_and_judge(self, tenant: Tenant, data: bytes) -> tuple[Examination, Verdict]:
+        """The verdict bytes would get, touching nothing (dry runs, `cordon compare`)."""
+        examination = signals.examine_bytes(data, self.settings.max_image_pixels)
+        return examination, self._judge(tenant, examination)
+
+    def _examine(self, ref: ObjectRef, head: ObjectHead, data: bytes | None) -> Examination:
+        if data is None:
+            reason = (
+                f"object of {head.size:,} bytes exceeds the size cap of "
+                f"{self.settings.max_object_bytes:,}: streamed for exact hashes only"
+            )
+            return signals.examine_stream(self.store.stream(ref), head.size, reason)
+        return signals.examine_bytes(data, self.settings.max_image_pixels)
+
+    def _judge(self, tenant: Tenant, examination: Examination) -> Verdict:
+        rules = tenant.policy
+        matches = matching.find_matches(
+            examination.signals,
+            self.hashes.get_many,
+            self.hashes.pdq_index(),
+            rules.pdq_distance,
+        )
+        scores = []
+        if rules.classifier_enabled and not matches and examination.image_bytes:
+            scores = self._get_classifier().classify(examination.image_bytes)
+        return policy.decide(rules, examination, matches, scores)
+
+    def _get_classifier(self) -> Classifier:
+        if self._classifier is None:
+            if self.classifier_factory is None:
+                raise CordonError("a tenant enabled the classifier but none is configured")
+            self._classifier = self.classifier_factory()
+        return self._classifier
+
+    # -- acting on the verdict -----------------------------------------------------------
+    def _case_fields(
+        self, ref: ObjectRef, head: ObjectHead, examination: Examination, verdict: Verdict
+    ) -> dict[str, Any]:
+        return {
+            "object": {**ref.to_dict(), "media_type": examination.media_type,
+                       "size": examination.size, "content_type": head.content_type},
+            "signals": [s.to_dict() for s in examination.signals],
+            "verdict": verdict.to_dict(),
+        }
+
+    def _act(
+        self,
+        tenant: Tenant,
+        ref: ObjectRef,
+        case_id: str,
+        head: ObjectHead,
+        data: bytes | None,
+        examination: Examination,
+        verdict: Verdict,
+        existing: dict[str, Any] | None,
+    ) -> Result:
+        fields = self._case_fields(ref, head, examination, verdict)
+        log = {"object": ref.uri, "case_id": case_id, "verdict": verdict.action.value,
+               "tenant_id": tenant.tenant_id}
+        if verdict.action is Action.ALLOW:
+            self.cases.open(case_id, tenant.tenant_id, STATUS_ALLOWED, fields)
+            logger.info("allowed", extra=log)
+            return Result(Outcome.ALLOWED, ref, tenant.tenant_id, case_id, verdict, ref.uri)
+        if existing is None and self.cases.open(
+            case_id, tenant.tenant_id, STATUS_QUARANTINING, fields
+        ):
+            self.cases.audit(case_id, "verdict", verdict.to_dict())
+        else:
+            self.cases.audit(case_id, "retry", {"reason": "earlier attempt did not finish"})
+        sha256 = next(s.value for s in examination.signals if s.type == "sha256")
+        evidence_key = f"{tenant.tenant_id}/{case_id}/{ref.key}"
+        metadata = {
+            "cordon-tenant": tenant.tenant_id,
+            "cordon-case": case_id,
+            "original-bucket": ref.bucket,
+            "original-key": ref.key,
+            "original-version": ref.identity,
+            "verdict": verdict.action.value,
+        }
+        try:
+            evidence = self.store.store_evidence(ref, evidence_key, data, sha256, metadata)
+        except CordonError as error:
+            self.cases.audit(case_id, "evidence_failed", {"error": str(error)})
+            raise
+        self.cases.update_fields(case_id, {"evidence": evidence.to_dict()})
+        self.cases.audit(case_id, "evidence_stored", evidence.to_dict())
+        return self._remove_original(tenant, ref, case_id, verdict, head, evidence.uri)
+
+    def _remove_original(
+        self, tenant: Tenant, ref: ObjectRef, case_id: str, verdict: Verdict,
+        head: ObjectHead | None, evidence_uri: str,
+    ) -> Result:
+        try:
+            self.store.delete_original(ref, head)
+        except Exception as error:
+            self.cases.audit(case_id, "remove_failed", {"error": str(error)})
+            raise
+        self.cases.audit(case_id, "original_removed", {"uri": ref.uri})
+        status = STATUS_PENDING_REVIEW if verdict.action is Action.REVIEW else STATUS_QUARANTINED
+        self.cases.set_status(case_id, status)
+        logger.info("quarantined", extra={"object": ref.uri, "case_id": case_id,
+                                          "verdict": verdict.action.value,
+                                          "tenant_id": tenant.tenant_id})
+        return Result(Outcome.QUARANTINED, ref, tenant.tenant_id, case_id, verdict, evidence_uri)
+
+    def _finish_quarantine(
+        self, tenant: Tenant, ref: ObjectRef, case_id: str, case: dict[str, Any], timer: Timer
+    ) -> Result:
+        """An earlier attempt stored the evidence but did not remove the original."""
+        self.cases.audit(case_id, "retry", {"reason": "evidence stored, original not removed"})
+        verdict = Verdict(Action(case["verdict"]["action"]), tuple(case["verdict"]["reasons"]))
+        evidence = case["evidence"]
+        with timer.stage("act"):
+            result = self._remove_original(
+                tenant, ref, case_id, verdict, None, f"s3://{evidence['bucket']}/{evidence['key']}"
+            )
+        return replace(result, timings=timer.stages)
+
+    def _record_gone(self, tenant: Tenant, ref: ObjectRef, case_id: str, why: str) -> Result:
+        self.cases.open(case_id, tenant.tenant_id, STATUS_GONE,
+                        {"object": ref.to_dict(), "detail": why})
+        logger.warning("object gone before processing", extra={"object": ref.uri, "why": why})
+        return Result(Outcome.GONE, ref, tenant.tenant_id, case_id, detail=why)

@@ -1,0 +1,84 @@
+"""Every setting Cordon reads, from environment variables, in one place.
+
+`.chalice/config.json` sets them for the deployed Lambdas; the local stack and the tests set
+them for the process. Resource names default to the ones `infra/resources.json` declares.
+
+Environment variables
+---------------------
+CORDON_HASHES_TABLE, CORDON_CASES_TABLE, CORDON_TENANTS_TABLE, CORDON_IDEMPOTENCY_TABLE
+    DynamoDB tables.
+CORDON_EVIDENCE_BUCKET
+    The locked quarantine (evidence) bucket.
+CORDON_INGEST_QUEUE, CORDON_INGEST_DLQ
+    Names of the ingest queue and its dead-letter queue.
+CORDON_UPLOADS_TOPIC_ARN
+    The SNS topic tenant buckets may publish their notifications to (S3 -> SNS -> SQS).
+CORDON_MAX_OBJECT_BYTES
+    Objects larger than this are never read into memory: exact hashes are streamed.
+CORDON_MAX_IMAGE_PIXELS
+    Images with more pixels are not decoded (decompression-bomb guard).
+CORDON_PDQ_DISTANCE
+    Default PDQ match distance (bits of 256); a tenant's policy may lower or raise it.
+CORDON_INDEX_MAX_AGE_SECONDS
+    How stale a warm container's PDQ index may get before it asks the table whether it changed.
+CORDON_MAX_RECEIVES
+    Deliveries of one message before Cordon dead-letters it itself, with its reason.
+CORDON_IDEMPOTENCY_TTL_SECONDS
+    How long a processed object version is remembered by the idempotency layer.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    hashes_table: str = "cordon-hashes"
+    cases_table: str = "cordon-cases"
+    tenants_table: str = "cordon-tenants"
+    idempotency_table: str = "cordon-idempotency"
+    evidence_bucket: str = "cordon-evidence"
+    ingest_queue: str = "cordon-ingest"
+    ingest_dlq: str = "cordon-ingest-dlq"
+    uploads_topic_arn: str = ""
+    max_object_bytes: int = 50 * 1024 * 1024
+    max_image_pixels: int = 64_000_000
+    pdq_distance: int = 31
+    index_max_age_seconds: float = 5.0
+    max_receives: int = 3
+    idempotency_ttl_seconds: int = 30 * 24 * 3600
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ) if env is None else env
+        default = cls()
+
+        def text(name: str, fallback: str) -> str:
+            return env.get(name) or fallback
+
+        def number(name: str, fallback: float) -> float:
+            raw = env.get(name)
+            return float(raw) if raw else fallback
+
+        return cls(
+            hashes_table=text("CORDON_HASHES_TABLE", default.hashes_table),
+            cases_table=text("CORDON_CASES_TABLE", default.cases_table),
+            tenants_table=text("CORDON_TENANTS_TABLE", default.tenants_table),
+            idempotency_table=text("CORDON_IDEMPOTENCY_TABLE", default.idempotency_table),
+            evidence_bucket=text("CORDON_EVIDENCE_BUCKET", default.evidence_bucket),
+            ingest_queue=text("CORDON_INGEST_QUEUE", default.ingest_queue),
+            ingest_dlq=text("CORDON_INGEST_DLQ", default.ingest_dlq),
+            uploads_topic_arn=text("CORDON_UPLOADS_TOPIC_ARN", default.uploads_topic_arn),
+            max_object_bytes=int(number("CORDON_MAX_OBJECT_BYTES", default.max_object_bytes)),
+            max_image_pixels=int(number("CORDON_MAX_IMAGE_PIXELS", default.max_image_pixels)),
+            pdq_distance=int(number("CORDON_PDQ_DISTANCE", default.pdq_distance)),
+            index_max_age_seconds=number(
+                "CORDON_INDEX_MAX_AGE_SECONDS", default.index_max_age_seconds
+            ),
+            max_receives=int(number("CORDON_MAX_RECEIVES", default.max_receives)),
+            idempotency_ttl_seconds=int(
+                number("CORDON_IDEMPOTENCY_TTL_SECONDS", default.idempotency_ttl_seconds)
+            ),
+        )

@@ -1,0 +1,74 @@
+"""Signals of an object: exact hashes of its bytes, perceptual hashes of its image.
+
+One door: `examine_bytes` for objects under the size cap, `examine_stream` for larger ones
+(exact hashes only, never held in memory). Neither raises on bad input: what could not be
+read is listed in `Examination.problems`, what is merely worth knowing in `notes`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from chalicelib.models import Examination, Signal
+from chalicelib.signals.base import BytesHasher, ImageHasher, SignalType
+from chalicelib.signals.exact import MD5, SHA256
+from chalicelib.signals.media import IMAGE_TYPES, ImageRejected, decode_image, sniff
+from chalicelib.signals.perceptual import PDQ, PHash
+
+BYTES_HASHERS: tuple[type[BytesHasher], ...] = (SHA256, MD5)
+IMAGE_HASHERS: tuple[type[ImageHasher], ...] = (PDQ, PHash)
+SIGNAL_TYPES: dict[str, type[SignalType]] = {
+    t.name: t for t in (*BYTES_HASHERS, *IMAGE_HASHERS)
+}
+
+__all__ = [
+    "BYTES_HASHERS",
+    "IMAGE_HASHERS",
+    "PDQ",
+    "SIGNAL_TYPES",
+    "examine_bytes",
+    "examine_stream",
+    "sniff",
+]
+
+
+def examine_stream(chunks: Iterable[bytes], size: int, reason: str) -> Examination:
+    """Exact hashes of an object too large to read into memory."""
+    hashers = [(t, t.new()) for t in BYTES_HASHERS]
+    head = b""
+    for chunk in chunks:
+        if len(head) < 16:
+            head += chunk[:16]
+        for _, hasher in hashers:
+            hasher.update(chunk)
+    signals = tuple(Signal(t.name, h.hexdigest()) for t, h in hashers)
+    return Examination(media_type=sniff(head), size=size, signals=signals, problems=(reason,))
+
+
+def examine_bytes(data: bytes, max_pixels: int) -> Examination:
+    """Every signal of an object's bytes; images get perceptual hashes as well."""
+    signals: list[Signal] = []
+    for hasher_type in BYTES_HASHERS:
+        hasher = hasher_type.new()
+        hasher.update(data)
+        signals.append(Signal(hasher_type.name, hasher.hexdigest()))
+    media_type = sniff(data[:16])
+    problems: list[str] = []
+    notes: list[str] = []
+    if not data:
+        notes.append("empty object: nothing to hash but its (empty) bytes")
+    elif media_type in IMAGE_TYPES:
+        try:
+            decoded = decode_image(data, max_pixels)
+        except ImageRejected as rejected:
+            problems.append(f"{rejected}; perceptual hashes skipped")
+        else:
+            signals.extend(t.hash_image(decoded.image) for t in IMAGE_HASHERS)
+            if decoded.frames > 1:
+                notes.append(f"animated image: first of {decoded.frames} frames hashed")
+    else:
+        notes.append(f"{media_type} is not an image Cordon hashes: exact hashes only")
+    image_bytes = data if media_type in IMAGE_TYPES and data else None
+    return Examination(
+        media_type, len(data), tuple(signals), tuple(problems), tuple(notes), image_bytes
+    )

@@ -1,0 +1,82 @@
+"""Media type by magic bytes, and image decoding behind size and pixel guards.
+
+The type is read from the first bytes, never from the key's extension or the Content-Type an
+uploader chose.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+IMAGE_TYPES = frozenset(
+    {"image/jpeg", "image/png", "image/gif", "image/webp", "image/bmp", "image/tiff"}
+)
+
+_MAGIC: tuple[tuple[bytes, int, str], ...] = (
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"GIF87a", 0, "image/gif"),
+    (b"GIF89a", 0, "image/gif"),
+    (b"WEBP", 8, "image/webp"),
+    (b"BM", 0, "image/bmp"),
+    (b"II*\x00", 0, "image/tiff"),
+    (b"MM\x00*", 0, "image/tiff"),
+    (b"%PDF-", 0, "application/pdf"),
+    (b"ftyp", 4, "video/mp4"),
+    (b"PK\x03\x04", 0, "application/zip"),
+)
+
+
+def sniff(head: bytes) -> str:
+    """The media type the first bytes announce ("application/octet-stream" if none)."""
+    if not head:
+        return "application/x-empty"
+    for magic, offset, media_type in _MAGIC:
+        if head[offset : offset + len(magic)] == magic:
+            if media_type == "image/webp" and not head.startswith(b"RIFF"):
+                continue
+            return media_type
+    return "application/octet-stream"
+
+
+class ImageRejected(Exception):
+    """The bytes announce an image that will not be decoded; the message says why."""
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    image: Image.Image
+    frames: int
+
+
+def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
+    """Decode to an upright RGB image: first frame of animations, EXIF orientation applied.
+
+    The pixel count is checked from the header before any pixel is decoded, so a small file
+    that claims a huge canvas (a decompression bomb) costs nothing.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            width, height = image.size
+            if width * height > max_pixels:
+                raise ImageRejected(
+                    f"decompression bomb guard: {width}x{height} = {width * height:,} pixels "
+                    f"exceeds the cap of {max_pixels:,}"
+                )
+            frames = getattr(image, "n_frames", 1)
+            image.seek(0)
+            image.load()
+            upright = ImageOps.exif_transpose(image)
+            return DecodedImage(image=upright.convert("RGB"), frames=frames)
+    except ImageRejected:
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+        raise ImageRejected(f"decompression bomb guard: {error}") from error
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as error:
+        raise ImageRejected(f"corrupt or truncated image: {error}") from error

@@ -1,0 +1,54 @@
+"""Perceptual hashes of images: PDQ (Meta's, 256 bits) and pHash (imagehash, 64 bits)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import imagehash
+import numpy as np
+
+from chalicelib import pdq
+from chalicelib.models import Signal
+from chalicelib.signals.base import ImageHasher
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+
+class PDQ(ImageHasher):
+    name = "pdq"
+    bits = pdq.PDQ_BITS
+    default_distance = pdq.DEFAULT_MATCH_DISTANCE
+
+    @classmethod
+    def hash_image(cls, image: Image.Image) -> Signal:
+        value, quality = pdq.pdq_from_rgb(np.asarray(image.convert("RGB")))
+        return Signal(cls.name, value, quality=quality)
+
+    @classmethod
+    def usable(cls, signal: Signal) -> bool:
+        # PDQ's authors: hashes of quality below 50 are too flat to match on.
+        return (signal.quality or 0) >= pdq.MIN_QUALITY
+
+    @classmethod
+    def get_examples(cls) -> list[str]:
+        return [
+            "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22",
+            "0" * 64,
+        ]
+
+
+class PHash(ImageHasher):
+    """DCT hash from imagehash. Matched on equal values only: 64 bits leave little margin."""
+
+    name = "phash"
+    bits = 64
+    default_distance = 0
+
+    @classmethod
+    def hash_image(cls, image: Image.Image) -> Signal:
+        return Signal(cls.name, str(imagehash.phash(image)))
+
+    @classmethod
+    def get_examples(cls) -> list[str]:
+        return ["d1d1b9c7c6c68a8e", "ffffffffffffffff"]

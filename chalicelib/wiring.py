@@ -1,0 +1,95 @@
+"""Builds Cordon's parts from settings: the one place that knows which adapter goes where.
+
+Clients come from boto3's default chain, so the same code talks to AWS when deployed and to
+moto when `AWS_ENDPOINT_URL` points at the local stack.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import boto3
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+from chalicelib.adapters.cases import CaseStore
+from chalicelib.adapters.classifier import RekognitionModeration
+from chalicelib.adapters.hashes import HashTable
+from chalicelib.adapters.storage import ObjectStore
+from chalicelib.adapters.tenants import TenantRegistry
+from chalicelib.ingest import Ingest, sqs_dead_letter
+from chalicelib.pipeline import Pipeline
+from chalicelib.settings import Settings
+
+
+@dataclass
+class Cordon:
+    """Every adapter, built on first use and kept for the life of a warm container."""
+
+    settings: Settings
+    session: Any = None
+
+    def _session(self) -> Any:
+        return self.session or boto3.session.Session()
+
+    @cached_property
+    def s3(self) -> Any:
+        return self._session().client("s3")
+
+    @cached_property
+    def sqs(self) -> Any:
+        return self._session().client("sqs")
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        return self._session().resource("dynamodb")
+
+    @cached_property
+    def store(self) -> ObjectStore:
+        return ObjectStore(self.s3, self.settings.evidence_bucket)
+
+    @cached_property
+    def hashes(self) -> HashTable:
+        return HashTable(
+            self.dynamodb.Table(self.settings.hashes_table), self.settings.index_max_age_seconds
+        )
+
+    @cached_property
+    def cases(self) -> CaseStore:
+        return CaseStore(self.dynamodb.Table(self.settings.cases_table))
+
+    @cached_property
+    def tenants(self) -> TenantRegistry:
+        return TenantRegistry(self.dynamodb.Table(self.settings.tenants_table))
+
+    @cached_property
+    def pipeline(self) -> Pipeline:
+        return Pipeline(
+            settings=self.settings,
+            store=self.store,
+            hashes=self.hashes,
+            cases=self.cases,
+            tenants=self.tenants,
+            classifier_factory=lambda: RekognitionModeration(self._session().client("rekognition")),
+        )
+
+    @cached_property
+    def dlq_url(self) -> str:
+        return self.sqs.get_queue_url(QueueName=self.settings.ingest_dlq)["QueueUrl"]
+
+    @cached_property
+    def ingest(self) -> Ingest:
+        persistence = DynamoDBPersistenceLayer(
+            table_name=self.settings.idempotency_table,
+            boto3_client=self._session().client("dynamodb"),
+        )
+        return Ingest(
+            pipeline=self.pipeline,
+            persistence=persistence,
+            dead_letter=sqs_dead_letter(self.sqs, lambda: self.dlq_url),
+            metrics=Metrics(namespace="Cordon", service="ingest"),
+            max_receives=self.settings.max_receives,
+            idempotency_ttl_seconds=self.settings.idempotency_ttl_seconds,
+        )

@@ -1,0 +1,1 @@
+"""The `cordon` command: local stack, demo, and operator tools."""

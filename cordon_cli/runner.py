@@ -1,0 +1,155 @@
+"""A local stand-in for Lambda's SQS event source mapping.
+
+It polls a queue, hands the handler the event Lambda would (same record shape, attributes
+included, so receive counts and dead-lettering behave as deployed), deletes the records the
+handler did not report as failed, and makes the failed ones visible again after a short delay,
+as a visibility timeout would.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+logger = Logger(service="cordon-local", child=True)
+
+
+@dataclass
+class LocalContext:
+    """The parts of Lambda's context object that powertools and Chalice read."""
+
+    function_name: str
+    memory_limit_in_mb: int = 1024
+    timeout_seconds: float = 60.0
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    started: float = field(default_factory=time.monotonic)
+    invoked_function_arn: str = ""
+    log_group_name: str = "local"
+    log_stream_name: str = "local"
+    function_version: str = "$LATEST"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int(max(0.0, self.timeout_seconds - (time.monotonic() - self.started)) * 1000)
+
+
+def lambda_sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str) -> dict[str, Any]:
+    """SQS messages as received, in the shape Lambda delivers them."""
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": {
+                    name: {
+                        "stringValue": value.get("StringValue"),
+                        "dataType": value.get("DataType", "String"),
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                    }
+                    for name, value in message.get("MessageAttributes", {}).items()
+                },
+                "md5OfBody": message.get("MD5OfBody", ""),
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for message in messages
+        ]
+    }
+
+
+class QueueRunner:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        handler: Callable[[dict[str, Any], Any], Any],
+        function_name: str,
+        batch_size: int = 10,
+        retry_delay_seconds: int = 1,
+    ) -> None:
+        self.sqs = sqs
+        self.queue_url = queue_url
+        self.handler = handler
+        self.function_name = function_name
+        self.batch_size = batch_size
+        self.retry_delay_seconds = retry_delay_seconds
+        attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])
+        self.queue_arn = attributes["Attributes"]["QueueArn"]
+        self.region = self.queue_arn.split(":")[3]
+        self.batches = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def poll_once(self, wait_seconds: int = 0) -> int:
+        """Receive one batch and run it through the handler; returns how many messages."""
+        messages = self.sqs.receive_message(
+            QueueUrl=self.queue_url,
+            MaxNumberOfMessages=self.batch_size,
+            WaitTimeSeconds=wait_seconds,
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        ).get("Messages", [])
+        if not messages:
+            return 0
+        event = lambda_sqs_event(messages, self.queue_arn, self.region)
+        try:
+            response = self.handler(event, LocalContext(self.function_name)) or {}
+            failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        except Exception:
+            logger.exception("handler failed the whole batch", extra={"size": len(messages)})
+            failed = {m["MessageId"] for m in messages}
+        done = [m for m in messages if m["MessageId"] not in failed]
+        if done:
+            self.sqs.delete_message_batch(
+                QueueUrl=self.queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                         for i, m in enumerate(done)],
+            )
+        for message in messages:
+            if message["MessageId"] in failed:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.queue_url,
+                    ReceiptHandle=message["ReceiptHandle"],
+                    VisibilityTimeout=self.retry_delay_seconds,
+                )
+        self.batches += 1
+        return len(messages)
+
+    def drain(self, idle_polls: int = 3, timeout: float = 60.0) -> None:
+        """Poll until the queue has been empty `idle_polls` times in a row (tests, replay)."""
+        deadline = time.monotonic() + timeout
+        idle = 0
+        while idle < idle_polls and time.monotonic() < deadline:
+            if self.poll_once():
+                idle = 0
+            else:
+                idle += 1
+                time.sleep(0.2)
+
+    def start(self) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    if not self.poll_once(wait_seconds=1):
+                        self._stop.wait(0.2)
+                except Exception:
+                    logger.exception("poll failed")
+                    self._stop.wait(1.0)
+
+        self._thread = threading.Thread(target=loop, name=f"runner-{self.function_name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
