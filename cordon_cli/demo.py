@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
@@ -70,14 +71,27 @@ def wait_for_cases(cordon: Cordon, uploads: list[Upload], timeout: float,
     return cases
 
 
+def summary(verdict: dict[str, Any], case: dict[str, Any] | None) -> str:
+    """One line of the verdict's reasons, for the table."""
+    if case is None:
+        return "not processed before the timeout"
+    matches = verdict.get("matches", [])
+    if matches:
+        kinds = sorted({m["signal_type"] for m in matches})
+        labels = sorted({label for m in matches for label in m["labels"]})
+        return escape(f"matched {'+'.join(kinds)} [{', '.join(labels)}]")
+    return (verdict.get("reasons") or [case.get("detail", "")])[0]
+
+
 def location(cordon: Cordon, upload: Upload, case: dict[str, Any] | None) -> str:
     if case and case.get("evidence"):
-        return f"evidence: s3://{case['evidence']['bucket']}/…/{upload.ref.key.rsplit('/', 1)[-1]}"
+        until = (case["evidence"].get("retain_until") or "")[:10]
+        return f"evidence bucket, locked until {until}" if until else "evidence bucket"
     try:
         cordon.s3.head_object(Bucket=upload.ref.bucket, Key=upload.ref.key)
     except Exception:
         return "removed"
-    return f"s3://{upload.ref.bucket} (in place)"
+    return "in place"
 
 
 def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
@@ -104,12 +118,12 @@ def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
         action = verdict.get("action", "—" if case is None else case["status"])
         matches = verdict.get("matches", [])
         distance = str(min(m["distance"] for m in matches)) if matches else ""
-        reason = (verdict.get("reasons") or [""])[0]
+        reason = summary(verdict, case)
         expected = "TAKEDOWN" if upload.sample.known_bad else "ALLOW"
         correct += action == expected
         colour = {"TAKEDOWN": "red", "REVIEW": "yellow", "ALLOW": "green"}.get(action, "white")
         table.add_row(upload.tenant_id, upload.ref.key, upload.sample.edit,
-                      f"[{colour}]{action}[/]", distance, reason[:90],
+                      f"[{colour}]{action}[/]", distance, reason,
                       location(cordon, upload, case))
     console.print(table)
     bad = sum(u.sample.known_bad for u in placed)

@@ -11,6 +11,7 @@ import os
 import socket
 import threading
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -42,7 +43,8 @@ def client_environment(endpoint: str) -> dict[str, str]:
 
 class LocalStack:
     def __init__(self, port: int | None = None, api_port: int | None = None,
-                 serve_api: bool = True) -> None:
+                 serve_api: bool = True, log_file: Path | None = None) -> None:
+        self.log_file = log_file
         self.port = port or free_port()
         self.api_port = api_port or free_port()
         self.serve_api = serve_api
@@ -59,6 +61,8 @@ class LocalStack:
         from moto.server import ThreadedMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        if self.log_file:
+            self._log_to(self.log_file)
         self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.port, verbose=False)
         self._moto.start()
         self._set_env(client_environment(self.endpoint))
@@ -111,6 +115,17 @@ class LocalStack:
         for name, value in values.items():
             self._saved_env.setdefault(name, os.environ.get(name))
             os.environ[name] = value
+
+    def _log_to(self, path: Path) -> None:
+        """Send the handlers' JSON logs to a file, so the terminal shows what the user asked."""
+        import app as chalice_app  # creates the "cordon" logger and its handler
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        cordon_logger = logging.getLogger(chalice_app.logger.name)
+        cordon_logger.propagate = False
+        for handler in cordon_logger.handlers:
+            if isinstance(handler, logging.StreamHandler):
+                handler.setStream(path.open("a"))
 
     def _configure_moto(self) -> None:
         # Step Functions definitions really execute (the review workflow relies on it).

@@ -23,7 +23,8 @@ from chalicelib.wiring import Cordon
 from cordon_cli import operations
 
 STATE_FILE = Path(".cordon/local.json")
-console = Console()
+# Piped output (CI, `| less`) still gets a table wide enough to read.
+console = Console(width=None if sys.stdout.isatty() else 160)
 
 
 def _cordon() -> Cordon:
@@ -33,7 +34,7 @@ def _cordon() -> Cordon:
 def cmd_local(args: argparse.Namespace) -> int:
     from cordon_cli.local import LocalStack
 
-    stack = LocalStack(port=args.port, api_port=args.api_port).start()
+    stack = LocalStack(port=args.port, api_port=args.api_port, log_file=args.log_file).start()
     environment = stack.environment()
     args.state_file.parent.mkdir(parents=True, exist_ok=True)
     args.state_file.write_text(json.dumps({"environment": environment, "api": stack.api_url}))
@@ -63,9 +64,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from cordon_cli.local import LocalStack
 
     with console.status("starting the local stack (moto on 127.0.0.1)"):
-        stack = LocalStack(serve_api=False).start()
+        stack = LocalStack(serve_api=False, log_file=args.log_file).start()
     try:
-        console.print(f"local stack up: AWS endpoint {stack.endpoint}")
+        console.print(f"local stack up: AWS endpoint {stack.endpoint}; the handlers' logs go "
+                      f"to {args.log_file}")
         return 0 if demo.run(_cordon(), console, timeout=args.timeout) else 1
     finally:
         stack.stop()
@@ -107,12 +109,15 @@ def parser() -> argparse.ArgumentParser:
     local = commands.add_parser("local", help="run the local stack until interrupted")
     local.add_argument("--port", type=int, default=None, help="moto's port (default: free)")
     local.add_argument("--api-port", type=int, default=None, help="REST API port")
+    local.add_argument("--log-file", type=Path, default=None,
+                       help="write the handlers' logs here instead of to the terminal")
     local.set_defaults(func=cmd_local)
 
     demo = commands.add_parser("demo", help="run the demo scenario on a local stack")
     demo.add_argument("--attach", action="store_true",
                       help="use the running `cordon local` instead of starting one")
     demo.add_argument("--timeout", type=float, default=120.0)
+    demo.add_argument("--log-file", type=Path, default=Path(".cordon/demo.log"))
     demo.set_defaults(func=cmd_demo)
 
     hashes = commands.add_parser("hashes", help="the shared hash table").add_subparsers(

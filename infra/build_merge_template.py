@@ -1,0 +1,246 @@
+"""Write the template `chalice package --merge-template` merges into Chalice's SAM template.
+
+    python infra/build_merge_template.py build/merge.json
+
+The merge template holds every resource and output of `infra/resources.json`, plus overrides
+of the resources Chalice generates. Chalice deep-merges dicts (ours win key by key, Chalice's
+other keys stay) but replaces lists and scalars whole, so:
+
+* the functions' `Environment.Variables` gain the resource names and keep the variables
+  `.chalice/config.json` sets;
+* the role's `Policies` list replaces the one Chalice's policy analysis generates (that one
+  only sees boto3 calls made in app.py: logs and SQS, not our adapters' DynamoDB/S3 calls);
+* the SQS event source keeps its `BatchSize` and gets partial batch responses, and its queue
+  becomes `{"Fn::Sub": "${IngestQueue.Arn}"}` (Chalice writes a `Fn::Sub` of the queue's
+  name, which gives CloudFormation no dependency on the queue it must wait for; the override
+  must use the same `Fn::Sub` key, or the merge leaves both keys in one dict).
+
+Chalice's logical IDs (from `chalice package` without a merge template, Chalice 1.34):
+`DefaultRole`, `Ingest` (event `IngestSqsEventSource`), `APIHandler`, `RestAPI`,
+`APIHandlerInvokePermission`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+RESOURCES_JSON = Path(__file__).resolve().parent / "resources.json"
+
+# Chalice's generated logical IDs.
+ROLE = "DefaultRole"
+ROLE_POLICY_NAME = "DefaultRolePolicy"
+INGEST_FUNCTION = "Ingest"
+INGEST_EVENT = "IngestSqsEventSource"
+API_FUNCTION = "APIHandler"
+CHALICE_IDS = frozenset({ROLE, INGEST_FUNCTION, API_FUNCTION, "RestAPI", "APIHandlerInvokePermission"})
+
+# Our logical IDs, in resources.json.
+TABLES = ("HashesTable", "CasesTable", "TenantsTable", "IdempotencyTable")
+EVIDENCE_BUCKET = "EvidenceBucket"
+INGEST_QUEUE = "IngestQueue"
+INGEST_DLQ = "IngestDeadLetterQueue"
+
+# Variables every function gets; resources.json's `Metadata["Cordon::Environment"]` may add
+# more (and is where the local stack reads the same mapping from).
+ENVIRONMENT: dict[str, Any] = {
+    "CORDON_HASHES_TABLE": {"Ref": "HashesTable"},
+    "CORDON_CASES_TABLE": {"Ref": "CasesTable"},
+    "CORDON_TENANTS_TABLE": {"Ref": "TenantsTable"},
+    "CORDON_IDEMPOTENCY_TABLE": {"Ref": "IdempotencyTable"},
+    "CORDON_EVIDENCE_BUCKET": {"Ref": EVIDENCE_BUCKET},
+    "CORDON_INGEST_QUEUE": {"Fn::GetAtt": [INGEST_QUEUE, "QueueName"]},
+    "CORDON_INGEST_DLQ": {"Fn::GetAtt": [INGEST_DLQ, "QueueName"]},
+}
+ENVIRONMENT_METADATA_KEY = "Cordon::Environment"
+
+ROLE_DESCRIPTION = (
+    "Cordon Lambdas. Tenant buckets are registered at run time, so object reads and deletes "
+    "are allowed on arn:aws:s3:::*/* (every bucket); the evidence bucket is denied deletes "
+    "explicitly and only gets Put/Get."
+)
+
+DYNAMODB_ACTIONS = [
+    "dynamodb:GetItem",
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:BatchGetItem",
+    "dynamodb:BatchWriteItem",
+]
+
+
+def _arn(logical_id: str) -> dict[str, Any]:
+    return {"Fn::GetAtt": [logical_id, "Arn"]}
+
+
+def _sub(template: str) -> dict[str, Any]:
+    return {"Fn::Sub": template}
+
+
+def environment(resources: dict[str, Any]) -> dict[str, Any]:
+    """The variables that name this template's resources, for every function."""
+    variables = copy.deepcopy(ENVIRONMENT)
+    extra = resources.get("Metadata", {}).get(ENVIRONMENT_METADATA_KEY, {})
+    variables.update(copy.deepcopy(extra))
+    return variables
+
+
+def role_policy(resources: dict[str, Any]) -> dict[str, Any]:
+    """The Lambdas' least-privilege policy, on the resources of this template."""
+    declared = resources["Resources"]
+    tables = [name for name in TABLES if name in declared]
+    table_arns: list[Any] = []
+    for name in tables:
+        table_arns.append(_arn(name))
+        properties = declared[name].get("Properties", {})
+        if properties.get("GlobalSecondaryIndexes") or properties.get("LocalSecondaryIndexes"):
+            table_arns.append(_sub(f"${{{name}.Arn}}/index/*"))
+    evidence_objects = _sub(f"${{{EVIDENCE_BUCKET}.Arn}}/*")
+    statements = [
+        {
+            "Sid": "Logs",
+            "Effect": "Allow",
+            "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+            "Resource": _sub(
+                "arn:${AWS::Partition}:logs:${AWS::Region}:${AWS::AccountId}:log-group:/aws/lambda/*"
+            ),
+        },
+        {
+            "Sid": "Tables",
+            "Effect": "Allow",
+            "Action": DYNAMODB_ACTIONS,
+            "Resource": table_arns,
+        },
+        {
+            # Tenants' buckets are registered at run time: any bucket. HeadObject is GetObject.
+            "Sid": "TenantObjects",
+            "Effect": "Allow",
+            "Action": [
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:DeleteObject",
+                "s3:DeleteObjectVersion",
+            ],
+            "Resource": _sub("arn:${AWS::Partition}:s3:::*/*"),
+        },
+        {
+            # GetObjectRetention: without it S3 leaves ObjectLockRetainUntilDate out of
+            # GetObject, and the case records no retain-until date.
+            "Sid": "EvidenceWrite",
+            "Effect": "Allow",
+            "Action": [
+                "s3:PutObject",
+                "s3:GetObject",
+                "s3:GetObjectVersion",
+                "s3:GetObjectRetention",
+            ],
+            "Resource": evidence_objects,
+        },
+        {
+            # TenantObjects' wildcard would otherwise cover the evidence bucket too.
+            "Sid": "EvidenceNoDelete",
+            "Effect": "Deny",
+            "Action": [
+                "s3:DeleteObject",
+                "s3:DeleteObjectVersion",
+                "s3:BypassGovernanceRetention",
+            ],
+            "Resource": evidence_objects,
+        },
+        {
+            "Sid": "IngestQueue",
+            "Effect": "Allow",
+            "Action": [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ChangeMessageVisibility",
+            ],
+            "Resource": _arn(INGEST_QUEUE),
+        },
+        {
+            "Sid": "DeadLetterQueue",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
+            "Resource": _arn(INGEST_DLQ),
+        },
+        {
+            # DetectModerationLabels has no resource-level permissions.
+            "Sid": "Moderation",
+            "Effect": "Allow",
+            "Action": ["rekognition:DetectModerationLabels"],
+            "Resource": "*",
+        },
+    ]
+    return {"Version": "2012-10-17", "Statement": statements}
+
+
+def overrides(resources: dict[str, Any]) -> dict[str, Any]:
+    """What replaces or extends the resources Chalice generates."""
+    variables = environment(resources)
+    return {
+        ROLE: {
+            "Properties": {
+                "Description": ROLE_DESCRIPTION,
+                "Policies": [
+                    {"PolicyName": ROLE_POLICY_NAME, "PolicyDocument": role_policy(resources)}
+                ],
+            }
+        },
+        INGEST_FUNCTION: {
+            "Properties": {
+                "Environment": {"Variables": copy.deepcopy(variables)},
+                "Events": {
+                    INGEST_EVENT: {
+                        "Properties": {
+                            # Chalice's value is {"Fn::Sub": "arn:...:cordon-ingest"}: a
+                            # dict, so it is deep-merged; only the same key replaces it.
+                            "Queue": _sub(f"${{{INGEST_QUEUE}.Arn}}"),
+                            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                            "MaximumBatchingWindowInSeconds": 1,
+                        }
+                    }
+                },
+            }
+        },
+        API_FUNCTION: {
+            "Properties": {"Environment": {"Variables": copy.deepcopy(variables)}},
+        },
+    }
+
+
+def build(resources: dict[str, Any]) -> dict[str, Any]:
+    """The merge template: resources.json's resources and outputs, plus the overrides."""
+    declared = resources.get("Resources", {})
+    clash = CHALICE_IDS & declared.keys()
+    if clash:
+        raise ValueError(f"resources.json reuses Chalice's logical IDs: {sorted(clash)}")
+    return {
+        "Resources": {**copy.deepcopy(declared), **overrides(resources)},
+        "Outputs": copy.deepcopy(resources.get("Outputs", {})),
+    }
+
+
+def load_resources(path: Path = RESOURCES_JSON) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2:
+        print(f"usage: {argv[0]} OUTPUT.json", file=sys.stderr)
+        return 2
+    output = Path(argv[1])
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(build(load_resources()), indent=2) + "\n")
+    print(f"wrote {output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
