@@ -69,7 +69,9 @@ class Ingest:
         processor = BatchProcessor(event_type=EventType.SQS)
         try:
             return process_partial_response(
-                event=event, record_handler=self.handle_record, processor=processor,
+                event=event,
+                record_handler=self.handle_record,
+                processor=processor,
                 context=context,
             )
         finally:
@@ -95,8 +97,10 @@ class Ingest:
             if receives >= self.max_receives:
                 self._dead_letter(record, f"failed {receives} times; last: {reason}")
                 return []
-            logger.exception("record failed; SQS will retry it",
-                             extra={"message_id": record.message_id, "receives": receives})
+            logger.exception(
+                "record failed; SQS will retry it",
+                extra={"message_id": record.message_id, "receives": receives},
+            )
             raise
 
     def process(self, ref: ObjectRef) -> Result:
@@ -133,7 +137,9 @@ class Ingest:
         )
 
 
-def sqs_dead_letter(sqs: Any, queue_url: Callable[[], str]) -> Callable[[str, dict[str, str]], None]:
+def sqs_dead_letter(
+    sqs: Any, queue_url: Callable[[], str]
+) -> Callable[[str, dict[str, str]], None]:
     """A dead-letter function that sends the body and its reason to an SQS queue."""
 
     def send(body: str, attributes: dict[str, str]) -> None:
@@ -153,6 +159,8 @@ def reason_of(message: dict[str, Any]) -> str:
     """The failure reason Cordon attached to a dead-lettered SQS message, if any."""
     attributes = message.get("MessageAttributes") or message.get("messageAttributes") or {}
     entry = attributes.get(REASON_ATTRIBUTE) or {}
-    return entry.get("StringValue") or entry.get("stringValue") or json.dumps(
-        message.get("Attributes", {})
+    return (
+        entry.get("StringValue")
+        or entry.get("stringValue")
+        or json.dumps(message.get("Attributes", {}))
     )

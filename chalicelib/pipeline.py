@@ -40,8 +40,7 @@ STATUS_QUARANTINING = "quarantining"
 STATUS_QUARANTINED = "quarantined"
 STATUS_PENDING_REVIEW = "pending_review"
 STATUS_GONE = "gone"
-FINAL_STATUSES = frozenset({STATUS_ALLOWED, STATUS_QUARANTINED, STATUS_PENDING_REVIEW,
-                            STATUS_GONE})
+FINAL_STATUSES = frozenset({STATUS_ALLOWED, STATUS_QUARANTINED, STATUS_PENDING_REVIEW, STATUS_GONE})
 STAGES = ("fetch", "hash", "match", "act")
 
 
@@ -91,7 +90,10 @@ class Pipeline:
         existing = self.cases.get(case_id)
         if existing and existing["status"] in FINAL_STATUSES:
             return Result(
-                Outcome.ALREADY_HANDLED, ref, tenant.tenant_id, case_id,
+                Outcome.ALREADY_HANDLED,
+                ref,
+                tenant.tenant_id,
+                case_id,
                 detail=f"case already {existing['status']}",
             )
         if existing and existing.get("evidence"):
@@ -99,8 +101,11 @@ class Pipeline:
         try:
             with timer.stage("fetch"):
                 head = self.store.head(ref)
-                data = self.store.read(ref, head) if head.size <= self.settings.max_object_bytes \
+                data = (
+                    self.store.read(ref, head)
+                    if head.size <= self.settings.max_object_bytes
                     else None
+                )
             with timer.stage("hash"):
                 examination = self._examine(ref, head, data)
         except ObjectGoneError as gone:
@@ -150,8 +155,12 @@ class Pipeline:
         self, ref: ObjectRef, head: ObjectHead, examination: Examination, verdict: Verdict
     ) -> dict[str, Any]:
         return {
-            "object": {**ref.to_dict(), "media_type": examination.media_type,
-                       "size": examination.size, "content_type": head.content_type},
+            "object": {
+                **ref.to_dict(),
+                "media_type": examination.media_type,
+                "size": examination.size,
+                "content_type": head.content_type,
+            },
             "signals": [s.to_dict() for s in examination.signals],
             "verdict": verdict.to_dict(),
         }
@@ -168,8 +177,12 @@ class Pipeline:
         existing: dict[str, Any] | None,
     ) -> Result:
         fields = self._case_fields(ref, head, examination, verdict)
-        log = {"object": ref.uri, "case_id": case_id, "verdict": verdict.action.value,
-               "tenant_id": tenant.tenant_id}
+        log = {
+            "object": ref.uri,
+            "case_id": case_id,
+            "verdict": verdict.action.value,
+            "tenant_id": tenant.tenant_id,
+        }
         if verdict.action is Action.ALLOW:
             self.cases.open(case_id, tenant.tenant_id, STATUS_ALLOWED, fields)
             logger.info("allowed", extra=log)
@@ -200,8 +213,13 @@ class Pipeline:
         return self._remove_original(tenant, ref, case_id, verdict, head, evidence.uri)
 
     def _remove_original(
-        self, tenant: Tenant, ref: ObjectRef, case_id: str, verdict: Verdict,
-        head: ObjectHead | None, evidence_uri: str,
+        self,
+        tenant: Tenant,
+        ref: ObjectRef,
+        case_id: str,
+        verdict: Verdict,
+        head: ObjectHead | None,
+        evidence_uri: str,
     ) -> Result:
         try:
             self.store.delete_original(ref, head)
@@ -211,9 +229,15 @@ class Pipeline:
         self.cases.audit(case_id, "original_removed", {"uri": ref.uri})
         status = STATUS_PENDING_REVIEW if verdict.action is Action.REVIEW else STATUS_QUARANTINED
         self.cases.set_status(case_id, status)
-        logger.info("quarantined", extra={"object": ref.uri, "case_id": case_id,
-                                          "verdict": verdict.action.value,
-                                          "tenant_id": tenant.tenant_id})
+        logger.info(
+            "quarantined",
+            extra={
+                "object": ref.uri,
+                "case_id": case_id,
+                "verdict": verdict.action.value,
+                "tenant_id": tenant.tenant_id,
+            },
+        )
         return Result(Outcome.QUARANTINED, ref, tenant.tenant_id, case_id, verdict, evidence_uri)
 
     def _finish_quarantine(
@@ -230,7 +254,8 @@ class Pipeline:
         return replace(result, timings=timer.stages)
 
     def _record_gone(self, tenant: Tenant, ref: ObjectRef, case_id: str, why: str) -> Result:
-        self.cases.open(case_id, tenant.tenant_id, STATUS_GONE,
-                        {"object": ref.to_dict(), "detail": why})
+        self.cases.open(
+            case_id, tenant.tenant_id, STATUS_GONE, {"object": ref.to_dict(), "detail": why}
+        )
         logger.warning("object gone before processing", extra={"object": ref.uri, "why": why})
         return Result(Outcome.GONE, ref, tenant.tenant_id, case_id, detail=why)

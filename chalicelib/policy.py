@@ -56,9 +56,10 @@ def decide(
         )
     if examination.problems and not reasons:
         action = policy.unscannable_action
-        reasons.append("scan incomplete, so no perceptual match was possible: " + "; ".join(
-            examination.problems
-        ))
+        reasons.append(
+            "scan incomplete, so no perceptual match was possible: "
+            + "; ".join(examination.problems)
+        )
     if not reasons:
         checked = ", ".join(sorted({s.type for s in examination.signals}))
         reasons.append(f"no signal matched the shared hash table (checked {checked})")

@@ -59,8 +59,11 @@ class Stack:
         return {k: self.resolve(v) for k, v in value.items()}
 
     def _ref(self, name: str) -> str:
-        pseudo = {"AWS::AccountId": self.account, "AWS::Region": self.region,
-                  "AWS::Partition": "aws"}
+        pseudo = {
+            "AWS::AccountId": self.account,
+            "AWS::Region": self.region,
+            "AWS::Partition": "aws",
+        }
         return pseudo.get(name) or self.refs[name]
 
     def environment(self, template: dict[str, Any]) -> dict[str, str]:
@@ -143,12 +146,16 @@ def _bucket(session: Any, stack: Stack, logical: str, props: dict[str, Any]) -> 
     if "BucketEncryption" in props:
         s3.put_bucket_encryption(
             Bucket=name,
-            ServerSideEncryptionConfiguration={"Rules": [
-                # CloudFormation's name for the API's ApplyServerSideEncryptionByDefault.
-                {("Apply" + k if k == "ServerSideEncryptionByDefault" else k): v
-                 for k, v in rule.items()}
-                for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-            ]},
+            ServerSideEncryptionConfiguration={
+                "Rules": [
+                    # CloudFormation's name for the API's ApplyServerSideEncryptionByDefault.
+                    {
+                        ("Apply" + k if k == "ServerSideEncryptionByDefault" else k): v
+                        for k, v in rule.items()
+                    }
+                    for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+                ]
+            },
         )
     if "PublicAccessBlockConfiguration" in props:
         s3.put_public_access_block(
@@ -165,8 +172,11 @@ def _queue(session: Any, stack: Stack, logical: str, props: dict[str, Any]) -> N
     props = stack.resolve(props)
     name = props.pop("QueueName")
     attributes = {
-        key: json.dumps(value) if isinstance(value, dict) else str(value).lower()
-        if isinstance(value, bool) else str(value)
+        key: json.dumps(value)
+        if isinstance(value, dict)
+        else str(value).lower()
+        if isinstance(value, bool)
+        else str(value)
         for key, value in props.items()
     }
     url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]

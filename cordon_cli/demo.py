@@ -45,15 +45,17 @@ def upload_all(cordon: Cordon, uploads: list[samples.Sample]) -> list[Upload]:
     for index, sample in enumerate(uploads):
         tenant_id, bucket, _ = TENANTS[index % len(TENANTS)]
         key = f"uploads/{index:02d} {sample.name}"
-        response = cordon.s3.put_object(Bucket=bucket, Key=key, Body=sample.data,
-                                        ContentType="image/jpeg")
+        response = cordon.s3.put_object(
+            Bucket=bucket, Key=key, Body=sample.data, ContentType="image/jpeg"
+        )
         ref = ObjectRef(bucket, key, response.get("VersionId"), response["ETag"])
         done.append(Upload(tenant_id, sample, ref))
     return done
 
 
-def wait_for_cases(cordon: Cordon, uploads: list[Upload], timeout: float,
-                   console: Console) -> dict[str, dict[str, Any]]:
+def wait_for_cases(
+    cordon: Cordon, uploads: list[Upload], timeout: float, console: Console
+) -> dict[str, dict[str, Any]]:
     cases: dict[str, dict[str, Any]] = {}
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("pipeline at work", total=len(uploads))
@@ -98,14 +100,18 @@ def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
     """Run the scenario; True if every altered copy was quarantined and every clean allowed."""
     started = time.monotonic()
     originals, uploads = samples.demo_set()
-    console.print(f"[bold]1.[/] {seed_hashes(cordon, originals)} known-bad hashes imported "
-                  f"(PDQ of {len(originals)} images, SHA-256 of one), labels {', '.join(LABELS)}")
+    console.print(
+        f"[bold]1.[/] {seed_hashes(cordon, originals)} known-bad hashes imported "
+        f"(PDQ of {len(originals)} images, SHA-256 of one), labels {', '.join(LABELS)}"
+    )
     for tenant_id, bucket, via in TENANTS:
         add_tenant(cordon, tenant_id, [bucket], via=via, policy=Policy(), create_buckets=True)
         console.print(f"[bold]2.[/] tenant {tenant_id}: bucket {bucket}, notifications via {via}")
     placed = upload_all(cordon, uploads)
-    console.print(f"[bold]3.[/] {len(placed)} uploads: exact and altered copies of known-bad "
-                  "images, and clean images")
+    console.print(
+        f"[bold]3.[/] {len(placed)} uploads: exact and altered copies of known-bad "
+        "images, and clean images"
+    )
     cases = wait_for_cases(cordon, placed, timeout, console)
 
     table = Table(title="What Cordon did", show_lines=False)
@@ -122,9 +128,15 @@ def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
         expected = "TAKEDOWN" if upload.sample.known_bad else "ALLOW"
         correct += action == expected
         colour = {"TAKEDOWN": "red", "REVIEW": "yellow", "ALLOW": "green"}.get(action, "white")
-        table.add_row(upload.tenant_id, upload.ref.key, upload.sample.edit,
-                      f"[{colour}]{action}[/]", distance, reason,
-                      location(cordon, upload, case))
+        table.add_row(
+            upload.tenant_id,
+            upload.ref.key,
+            upload.sample.edit,
+            f"[{colour}]{action}[/]",
+            distance,
+            reason,
+            location(cordon, upload, case),
+        )
     console.print(table)
     bad = sum(u.sample.known_bad for u in placed)
     quarantined = sum(1 for c in cases.values() if c["status"] == "quarantined")

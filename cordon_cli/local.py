@@ -42,8 +42,13 @@ def client_environment(endpoint: str) -> dict[str, str]:
 
 
 class LocalStack:
-    def __init__(self, port: int | None = None, api_port: int | None = None,
-                 serve_api: bool = True, log_file: Path | None = None) -> None:
+    def __init__(
+        self,
+        port: int | None = None,
+        api_port: int | None = None,
+        serve_api: bool = True,
+        log_file: Path | None = None,
+    ) -> None:
         self.log_file = log_file
         self.port = port or free_port()
         self.api_port = api_port or free_port()
@@ -108,8 +113,7 @@ class LocalStack:
     def environment(self) -> dict[str, str]:
         """Variables another shell exports to use this stack (`cordon local` prints them)."""
         assert self.stack is not None
-        return {**client_environment(self.endpoint),
-                **self.stack.environment(load_template())}
+        return {**client_environment(self.endpoint), **self.stack.environment(load_template())}
 
     def _set_env(self, values: dict[str, str]) -> None:
         for name, value in values.items():

@@ -38,8 +38,9 @@ def cmd_local(args: argparse.Namespace) -> int:
     environment = stack.environment()
     args.state_file.parent.mkdir(parents=True, exist_ok=True)
     args.state_file.write_text(json.dumps({"environment": environment, "api": stack.api_url}))
-    console.print(f"[bold green]Cordon local stack up[/]: AWS endpoint {stack.endpoint}, "
-                  f"API {stack.api_url}")
+    console.print(
+        f"[bold green]Cordon local stack up[/]: AWS endpoint {stack.endpoint}, API {stack.api_url}"
+    )
     console.print(f"Other shells: `cordon --local ...` (reads {args.state_file}), or export:")
     for name, value in environment.items():
         print(f"export {name}={value}")
@@ -66,8 +67,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     with console.status("starting the local stack (moto on 127.0.0.1)"):
         stack = LocalStack(serve_api=False, log_file=args.log_file).start()
     try:
-        console.print(f"local stack up: AWS endpoint {stack.endpoint}; the handlers' logs go "
-                      f"to {args.log_file}")
+        console.print(
+            f"local stack up: AWS endpoint {stack.endpoint}; the handlers' logs go "
+            f"to {args.log_file}"
+        )
         return 0 if demo.run(_cordon(), console, timeout=args.timeout) else 1
     finally:
         stack.stop()
@@ -85,62 +88,96 @@ def cmd_tenants_add(args: argparse.Namespace) -> int:
         pdq_action=Action(args.pdq_action),
         classifier_enabled=args.classifier,
     )
-    tenant = operations.add_tenant(_cordon(), args.name, args.bucket, via=args.via,
-                                   policy=policy, create_buckets=args.create_bucket)
-    console.print(f"tenant {tenant.tenant_id}: buckets {', '.join(tenant.buckets)} wired via "
-                  f"{args.via}; policy {tenant.policy.to_dict()}")
+    tenant = operations.add_tenant(
+        _cordon(),
+        args.name,
+        args.bucket,
+        via=args.via,
+        policy=policy,
+        create_buckets=args.create_bucket,
+    )
+    console.print(
+        f"tenant {tenant.tenant_id}: buckets {', '.join(tenant.buckets)} wired via "
+        f"{args.via}; policy {tenant.policy.to_dict()}"
+    )
     return 0
 
 
 def cmd_tenants_list(args: argparse.Namespace) -> int:
     for tenant in _cordon().tenants.all():
-        print(json.dumps({"tenant_id": tenant.tenant_id, "buckets": list(tenant.buckets),
-                          "policy": tenant.policy.to_dict()}))
+        print(
+            json.dumps(
+                {
+                    "tenant_id": tenant.tenant_id,
+                    "buckets": list(tenant.buckets),
+                    "policy": tenant.policy.to_dict(),
+                }
+            )
+        )
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="cordon", description=__doc__.splitlines()[0])
-    root.add_argument("--local", action="store_true",
-                      help="talk to the stack `cordon local` is running")
+    root.add_argument(
+        "--local", action="store_true", help="talk to the stack `cordon local` is running"
+    )
     root.add_argument("--state-file", type=Path, default=STATE_FILE, help=argparse.SUPPRESS)
     commands = root.add_subparsers(dest="command", required=True)
 
     local = commands.add_parser("local", help="run the local stack until interrupted")
     local.add_argument("--port", type=int, default=None, help="moto's port (default: free)")
     local.add_argument("--api-port", type=int, default=None, help="REST API port")
-    local.add_argument("--log-file", type=Path, default=None,
-                       help="write the handlers' logs here instead of to the terminal")
+    local.add_argument(
+        "--log-file",
+        type=Path,
+        default=None,
+        help="write the handlers' logs here instead of to the terminal",
+    )
     local.set_defaults(func=cmd_local)
 
     demo = commands.add_parser("demo", help="run the demo scenario on a local stack")
-    demo.add_argument("--attach", action="store_true",
-                      help="use the running `cordon local` instead of starting one")
+    demo.add_argument(
+        "--attach",
+        action="store_true",
+        help="use the running `cordon local` instead of starting one",
+    )
     demo.add_argument("--timeout", type=float, default=120.0)
     demo.add_argument("--log-file", type=Path, default=Path(".cordon/demo.log"))
     demo.set_defaults(func=cmd_demo)
 
     hashes = commands.add_parser("hashes", help="the shared hash table").add_subparsers(
-        dest="hashes_command", required=True)
-    importer = hashes.add_parser("import", help="import CSV or JSON lines "
-                                 "(signal_type, value, labels)")
+        dest="hashes_command", required=True
+    )
+    importer = hashes.add_parser(
+        "import", help="import CSV or JSON lines (signal_type, value, labels)"
+    )
     importer.add_argument("file", type=Path)
     importer.add_argument("--source", default="import", help="provenance to record")
     importer.set_defaults(func=cmd_hashes_import)
 
     tenants = commands.add_parser("tenants", help="the tenant registry").add_subparsers(
-        dest="tenants_command", required=True)
+        dest="tenants_command", required=True
+    )
     add = tenants.add_parser("add", help="register a tenant and wire its bucket(s)")
     add.add_argument("name")
     add.add_argument("--bucket", action="append", required=True)
-    add.add_argument("--via", choices=operations.VIA, default="sqs",
-                     help="S3 -> SQS directly, through the uploads SNS topic, or EventBridge")
+    add.add_argument(
+        "--via",
+        choices=operations.VIA,
+        default="sqs",
+        help="S3 -> SQS directly, through the uploads SNS topic, or EventBridge",
+    )
     add.add_argument("--create-bucket", action="store_true")
     add.add_argument("--pdq-distance", type=int, default=Policy().pdq_distance)
-    add.add_argument("--pdq-action", choices=[a.value for a in Action],
-                     default=Policy().pdq_action.value)
-    add.add_argument("--classifier", action="store_true",
-                     help="score unmatched images with Rekognition (REVIEW, never takedown)")
+    add.add_argument(
+        "--pdq-action", choices=[a.value for a in Action], default=Policy().pdq_action.value
+    )
+    add.add_argument(
+        "--classifier",
+        action="store_true",
+        help="score unmatched images with Rekognition (REVIEW, never takedown)",
+    )
     add.set_defaults(func=cmd_tenants_add)
     listing = tenants.add_parser("list", help="registered tenants, one JSON line each")
     listing.set_defaults(func=cmd_tenants_list)
@@ -151,8 +188,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.local and args.command != "local":
         if not args.state_file.exists():
-            console.print(f"[red]no local stack: {args.state_file} is missing; "
-                          "start one with `cordon local`[/]")
+            console.print(
+                f"[red]no local stack: {args.state_file} is missing; "
+                "start one with `cordon local`[/]"
+            )
             return 2
         os.environ.update(json.loads(args.state_file.read_text())["environment"])
         if args.command == "demo":

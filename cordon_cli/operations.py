@@ -29,27 +29,37 @@ def wire_bucket(cordon: Cordon, bucket: str, via: str) -> None:
     if via == "sqs":
         url = cordon.sqs.get_queue_url(QueueName=cordon.settings.ingest_queue)["QueueUrl"]
         arn = cordon.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
-            "Attributes"]["QueueArn"]
+            "Attributes"
+        ]["QueueArn"]
         config["QueueConfigurations"].append(
-            {"Id": NOTIFICATION_ID, "QueueArn": arn, "Events": events})
+            {"Id": NOTIFICATION_ID, "QueueArn": arn, "Events": events}
+        )
     elif via == "sns":
         if not cordon.settings.uploads_topic_arn:
             raise ValueError("CORDON_UPLOADS_TOPIC_ARN is not set: no uploads topic to wire to")
         config["TopicConfigurations"].append(
-            {"Id": NOTIFICATION_ID, "TopicArn": cordon.settings.uploads_topic_arn,
-             "Events": events})
+            {"Id": NOTIFICATION_ID, "TopicArn": cordon.settings.uploads_topic_arn, "Events": events}
+        )
     elif via == "eventbridge":
         config["EventBridgeConfiguration"] = {}
     else:
         raise ValueError(f"--via must be one of {VIA}")
     s3.put_bucket_notification_configuration(
-        Bucket=bucket, NotificationConfiguration={k: v for k, v in config.items() if v or
-                                                  k == "EventBridgeConfiguration"}
+        Bucket=bucket,
+        NotificationConfiguration={
+            k: v for k, v in config.items() if v or k == "EventBridgeConfiguration"
+        },
     )
 
 
-def add_tenant(cordon: Cordon, tenant_id: str, buckets: list[str], via: str = "sqs",
-               policy: Policy | None = None, create_buckets: bool = False) -> Tenant:
+def add_tenant(
+    cordon: Cordon,
+    tenant_id: str,
+    buckets: list[str],
+    via: str = "sqs",
+    policy: Policy | None = None,
+    create_buckets: bool = False,
+) -> Tenant:
     for bucket in buckets:
         if create_buckets:
             cordon.s3.create_bucket(Bucket=bucket)
@@ -65,8 +75,9 @@ def read_hash_file(path: Path, source: str = "import") -> Iterator[HashRecord]:
     text = path.read_text()
     stripped = text.lstrip()
     if stripped.startswith("{"):
-        rows: Iterator[dict[str, Any]] = (json.loads(line) for line in text.splitlines()
-                                          if line.strip())
+        rows: Iterator[dict[str, Any]] = (
+            json.loads(line) for line in text.splitlines() if line.strip()
+        )
     else:
         rows = csv.DictReader(io.StringIO(text))
     for number, row in enumerate(rows, start=1):

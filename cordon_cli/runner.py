@@ -111,8 +111,9 @@ class QueueRunner:
         if done:
             self.sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                         for i, m in enumerate(done)],
+                Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)
+                ],
             )
         for message in messages:
             if message["MessageId"] in failed:
@@ -145,8 +146,9 @@ class QueueRunner:
                     logger.exception("poll failed")
                     self._stop.wait(1.0)
 
-        self._thread = threading.Thread(target=loop, name=f"runner-{self.function_name}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=loop, name=f"runner-{self.function_name}", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:

@@ -29,7 +29,10 @@ def poster(seed: int, size: tuple[int, int] = (WIDTH, HEIGHT)) -> Image.Image:
     image = Image.fromarray(sky.astype(np.uint8), "RGB")
     draw = ImageDraw.Draw(image)
     for _ in range(int(rng.integers(4, 7))):
-        cx, cy = rng.integers(width // 6, 5 * width // 6), rng.integers(height // 6, 5 * height // 6)
+        cx, cy = (
+            rng.integers(width // 6, 5 * width // 6),
+            rng.integers(height // 6, 5 * height // 6),
+        )
         w, h = rng.integers(width // 4, width // 2), rng.integers(height // 4, height // 2)
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
         box = (int(cx - w // 2), int(cy - h // 2), int(cx + w // 2), int(cy + h // 2))

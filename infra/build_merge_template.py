@@ -36,7 +36,9 @@ ROLE_POLICY_NAME = "DefaultRolePolicy"
 INGEST_FUNCTION = "Ingest"
 INGEST_EVENT = "IngestSqsEventSource"
 API_FUNCTION = "APIHandler"
-CHALICE_IDS = frozenset({ROLE, INGEST_FUNCTION, API_FUNCTION, "RestAPI", "APIHandlerInvokePermission"})
+CHALICE_IDS = frozenset(
+    {ROLE, INGEST_FUNCTION, API_FUNCTION, "RestAPI", "APIHandlerInvokePermission"}
+)
 
 # Our logical IDs, in resources.json.
 TABLES = ("HashesTable", "CasesTable", "TenantsTable", "IdempotencyTable")
@@ -128,6 +130,14 @@ def role_policy(resources: dict[str, Any]) -> dict[str, Any]:
                 "s3:DeleteObjectVersion",
             ],
             "Resource": _sub("arn:${AWS::Partition}:s3:::*/*"),
+        },
+        {
+            # Without ListBucket S3 answers 403, not 404, for a missing object, and an object
+            # deleted before Cordon read it would be retried instead of recorded as gone.
+            "Sid": "TenantBucketsList",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket", "s3:ListBucketVersions"],
+            "Resource": _sub("arn:${AWS::Partition}:s3:::*"),
         },
         {
             # GetObjectRetention: without it S3 leaves ObjectLockRetainUntilDate out of

@@ -55,14 +55,18 @@ def main(argv: list[str]) -> int:
         return 2
     path = Path(argv[1])
     total, by_package = sizes(path)
-    print(f"{path}: {total:,} bytes unzipped ({mb(total).strip()}), "
-          f"{path.stat().st_size:,} bytes zipped; limit {LAMBDA_UNZIPPED_LIMIT:,} bytes")
+    print(
+        f"{path}: {total:,} bytes unzipped ({mb(total).strip()}), "
+        f"{path.stat().st_size:,} bytes zipped; limit {LAMBDA_UNZIPPED_LIMIT:,} bytes"
+    )
     print("largest packages (unzipped):")
     for name, size in by_package.most_common(TOP):
         print(f"  {mb(size)}  {100 * size / total:5.1f}%  {name}")
     if total > LAMBDA_UNZIPPED_LIMIT:
-        print(f"FAIL: {total - LAMBDA_UNZIPPED_LIMIT:,} bytes over Lambda's unzipped limit",
-              file=sys.stderr)
+        print(
+            f"FAIL: {total - LAMBDA_UNZIPPED_LIMIT:,} bytes over Lambda's unzipped limit",
+            file=sys.stderr,
+        )
         return 1
     print(f"OK: {LAMBDA_UNZIPPED_LIMIT - total:,} bytes to spare")
     return 0

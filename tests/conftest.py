@@ -45,8 +45,9 @@ class World:
         return self.cordon.s3
 
     def tenant(self, tenant_id: str, bucket: str, via: str = "sqs", **policy: Any) -> None:
-        add_tenant(self.cordon, tenant_id, [bucket], via=via, policy=Policy(**policy),
-                   create_buckets=True)
+        add_tenant(
+            self.cordon, tenant_id, [bucket], via=via, policy=Policy(**policy), create_buckets=True
+        )
 
     def share(self, signal_type: str, value: str, labels: tuple[str, ...] = ("test",)) -> None:
         self.cordon.hashes.put([HashRecord(signal_type, value, labels, source="test")])
@@ -72,8 +73,9 @@ class World:
     def dead_letters(self) -> list[dict[str, Any]]:
         url = self.stack.refs["IngestDeadLetterQueue"]
         sqs = self.cordon.sqs
-        messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10,
-                                       MessageAttributeNames=["All"]).get("Messages", [])
+        messages = sqs.receive_message(
+            QueueUrl=url, MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+        ).get("Messages", [])
         return messages
 
 
@@ -90,8 +92,13 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             monkeypatch.setenv(name, value)
         chalice_app.reset()
         cordon = chalice_app.cordon()
-        runner = QueueRunner(cordon.sqs, stack.refs["IngestQueue"], chalice_app.ingest,
-                             function_name="ingest", retry_delay_seconds=0)
+        runner = QueueRunner(
+            cordon.sqs,
+            stack.refs["IngestQueue"],
+            chalice_app.ingest,
+            function_name="ingest",
+            retry_delay_seconds=0,
+        )
         yield World(session, stack, cordon, runner)
         chalice_app.reset()
 

@@ -101,19 +101,22 @@ class CaseStore:
             ConditionExpression="attribute_exists(pk)",
         )
 
-    def audit(self, case_id: str, event: str, detail: dict[str, Any] | None = None,
-              actor: str = "cordon") -> None:
+    def audit(
+        self, case_id: str, event: str, detail: dict[str, Any] | None = None, actor: str = "cordon"
+    ) -> None:
         """Append one audit event; the condition makes an overwrite impossible."""
         at = now_iso()
         self.table.put_item(
-            Item=to_dynamo({
-                "pk": case_id,
-                "sk": f"{AUDIT_PREFIX}{at}#{uuid.uuid4().hex[:8]}",
-                "event": event,
-                "actor": actor,
-                "at": at,
-                "detail": detail or {},
-            }),
+            Item=to_dynamo(
+                {
+                    "pk": case_id,
+                    "sk": f"{AUDIT_PREFIX}{at}#{uuid.uuid4().hex[:8]}",
+                    "event": event,
+                    "actor": actor,
+                    "at": at,
+                    "detail": detail or {},
+                }
+            ),
             ConditionExpression="attribute_not_exists(pk)",
         )
 
@@ -129,8 +132,10 @@ class CaseStore:
         condition = KeyCondition("tenant_id").eq(tenant_id)
         if status:
             condition &= KeyCondition("status_at").begins_with(f"{status}#")
-        kwargs: dict[str, Any] = {"IndexName": TENANT_STATUS_INDEX,
-                                  "KeyConditionExpression": condition}
+        kwargs: dict[str, Any] = {
+            "IndexName": TENANT_STATUS_INDEX,
+            "KeyConditionExpression": condition,
+        }
         items: list[dict[str, Any]] = []
         while True:
             response = self.table.query(**kwargs)

@@ -97,7 +97,9 @@ class HashTable:
         for start in range(0, len(unique), 100):
             request = {
                 self.table.name: {
-                    "Keys": [{"signal_type": t, "value": v} for t, v in unique[start : start + 100]],
+                    "Keys": [
+                        {"signal_type": t, "value": v} for t, v in unique[start : start + 100]
+                    ],
                     "ConsistentRead": True,
                 }
             }

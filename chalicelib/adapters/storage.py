@@ -109,7 +109,11 @@ class ObjectStore:
         yield from response["Body"].iter_chunks(CHUNK_BYTES)
 
     def store_evidence(
-        self, ref: ObjectRef, evidence_key: str, data: bytes | None, sha256_hex: str,
+        self,
+        ref: ObjectRef,
+        evidence_key: str,
+        data: bytes | None,
+        sha256_hex: str,
         metadata: dict[str, str],
     ) -> EvidenceCopy:
         """Write the evidence copy, then read it back and check its SHA-256 against ours.
@@ -132,8 +136,12 @@ class ObjectStore:
                 )
             else:
                 source = {"Bucket": ref.bucket, "Key": ref.key, **self._version(ref)}
+                # Tags are not copied: evidence carries Cordon's metadata, not the uploader's.
                 response = self.s3.copy_object(
-                    CopySource=source, MetadataDirective="REPLACE", **common
+                    CopySource=source,
+                    MetadataDirective="REPLACE",
+                    TaggingDirective="REPLACE",
+                    **common,
                 )
         except ClientError as error:
             if _is_gone(error):
@@ -141,8 +149,9 @@ class ObjectStore:
             raise QuarantineError(f"evidence copy of {ref.uri} failed: {error}") from error
         version = response.get("VersionId")
         stored = self.s3.get_object(
-            Bucket=self.evidence_bucket, Key=evidence_key, **({"VersionId": version} if version
-                                                             else {})
+            Bucket=self.evidence_bucket,
+            Key=evidence_key,
+            **({"VersionId": version} if version else {}),
         )
         digest = hashlib.sha256()
         for chunk in stored["Body"].iter_chunks(CHUNK_BYTES):

@@ -23,15 +23,20 @@ class TenantRegistry:
     def add(self, tenant_id: str, buckets: list[str], policy: Policy | None = None) -> Tenant:
         existing = self.get(tenant_id)
         all_buckets = sorted({*(existing.buckets if existing else ()), *buckets})
-        tenant = Tenant(tenant_id, tuple(all_buckets), policy or (existing.policy if existing
-                                                                   else Policy()))
-        self.table.put_item(Item=to_dynamo({
-            "pk": f"TENANT#{tenant_id}",
-            "tenant_id": tenant_id,
-            "buckets": list(tenant.buckets),
-            "policy": tenant.policy.to_dict(),
-            "updated_at": now_iso(),
-        }))
+        tenant = Tenant(
+            tenant_id, tuple(all_buckets), policy or (existing.policy if existing else Policy())
+        )
+        self.table.put_item(
+            Item=to_dynamo(
+                {
+                    "pk": f"TENANT#{tenant_id}",
+                    "tenant_id": tenant_id,
+                    "buckets": list(tenant.buckets),
+                    "policy": tenant.policy.to_dict(),
+                    "updated_at": now_iso(),
+                }
+            )
+        )
         for bucket in buckets:
             self.table.put_item(Item={"pk": f"BUCKET#{bucket}", "tenant_id": tenant_id})
             self._by_bucket.pop(bucket, None)
@@ -61,8 +66,13 @@ class TenantRegistry:
             for item in response["Items"]:
                 if item["pk"].startswith("TENANT#"):
                     item = from_dynamo(item)
-                    tenants.append(Tenant(item["tenant_id"], tuple(item.get("buckets", ())),
-                                          Policy.from_dict(item["policy"])))
+                    tenants.append(
+                        Tenant(
+                            item["tenant_id"],
+                            tuple(item.get("buckets", ())),
+                            Policy.from_dict(item["policy"]),
+                        )
+                    )
             if "LastEvaluatedKey" not in response:
                 return sorted(tenants, key=lambda t: t.tenant_id)
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

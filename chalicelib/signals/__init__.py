@@ -17,9 +17,7 @@ from chalicelib.signals.perceptual import PDQ, PHash
 
 BYTES_HASHERS: tuple[type[BytesHasher], ...] = (SHA256, MD5)
 IMAGE_HASHERS: tuple[type[ImageHasher], ...] = (PDQ, PHash)
-SIGNAL_TYPES: dict[str, type[SignalType]] = {
-    t.name: t for t in (*BYTES_HASHERS, *IMAGE_HASHERS)
-}
+SIGNAL_TYPES: dict[str, type[SignalType]] = {t.name: t for t in (*BYTES_HASHERS, *IMAGE_HASHERS)}
 
 __all__ = [
     "BYTES_HASHERS",

@@ -50,8 +50,9 @@ def test_upload_in_every_envelope_ends_quarantined_with_case_and_audit(world: Wo
     assert case["verdict"]["matches"][0]["labels"] == ["terrorist-propaganda"]
     assert case["object"]["key"] == TRICKY_KEY
     evidence = case["evidence"]
-    stored = world.s3.get_object(Bucket=evidence["bucket"], Key=evidence["key"],
-                                 VersionId=evidence["version_id"])
+    stored = world.s3.get_object(
+        Bucket=evidence["bucket"], Key=evidence["key"], VersionId=evidence["version_id"]
+    )
     assert stored["Body"].read() == samples.jpeg(BAD, quality=60)
     assert stored["ObjectLockMode"] == "COMPLIANCE"
     assert evidence["retain_until"]
@@ -63,10 +64,14 @@ def test_altered_copies_are_caught_and_clean_images_are_not(world: World):
     world.tenant("alpha", "alpha-uploads")
     world.share("pdq", pdq_of(BAD_JPEG))
     altered = {name: apply(BAD) for name, apply in samples.EDITS.items()}
-    refs = {name: world.upload("alpha-uploads", f"altered/{name}.jpg", data)
-            for name, data in altered.items()}
-    clean = [world.upload("alpha-uploads", f"clean/{i}.jpg", samples.jpeg(image))
-             for i, image in enumerate(samples.clean(4))]
+    refs = {
+        name: world.upload("alpha-uploads", f"altered/{name}.jpg", data)
+        for name, data in altered.items()
+    }
+    clean = [
+        world.upload("alpha-uploads", f"clean/{i}.jpg", samples.jpeg(image))
+        for i, image in enumerate(samples.clean(4))
+    ]
     world.drain()
     for name, ref in refs.items():
         case = world.case("alpha", ref)
@@ -107,8 +112,9 @@ def test_same_event_delivered_twice_acts_once(world: World):
     ref = world.upload("alpha-uploads", "twice.jpg", BAD_JPEG)
     world.drain()
     # The same object version announced again (a duplicate delivery, or a replay).
-    world.cordon.sqs.send_message(QueueUrl=world.stack.refs["IngestQueue"],
-                                  MessageBody=replay_body(ref))
+    world.cordon.sqs.send_message(
+        QueueUrl=world.stack.refs["IngestQueue"], MessageBody=replay_body(ref)
+    )
     world.drain()
     case = world.case("alpha", ref)
     assert case is not None
@@ -202,8 +208,10 @@ def test_bucket_of_no_tenant_is_rejected_without_touching_it(world: World):
     world.s3.create_bucket(Bucket="stranger")
     world.share("pdq", pdq_of(BAD_JPEG))
     world.s3.put_object(Bucket="stranger", Key="x.jpg", Body=BAD_JPEG)
-    world.cordon.sqs.send_message(QueueUrl=world.stack.refs["IngestQueue"], MessageBody=json.dumps(
-        {"bucket": "stranger", "key": "x.jpg"}))
+    world.cordon.sqs.send_message(
+        QueueUrl=world.stack.refs["IngestQueue"],
+        MessageBody=json.dumps({"bucket": "stranger", "key": "x.jpg"}),
+    )
     world.drain()
     assert world.exists("stranger", "x.jpg")
     assert not world.dead_letters()

@@ -1,0 +1,371 @@
+"""The deployment template: the merge template `make package` feeds to `chalice package`, the
+resources it declares, and the package size check. No network, no `chalice package`."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import zipfile
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from chalicelib.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+INFRA = ROOT / "infra"
+
+REQUIRED_ENVIRONMENT = {
+    "CORDON_HASHES_TABLE": {"Ref": "HashesTable"},
+    "CORDON_CASES_TABLE": {"Ref": "CasesTable"},
+    "CORDON_TENANTS_TABLE": {"Ref": "TenantsTable"},
+    "CORDON_IDEMPOTENCY_TABLE": {"Ref": "IdempotencyTable"},
+    "CORDON_EVIDENCE_BUCKET": {"Ref": "EvidenceBucket"},
+    "CORDON_INGEST_QUEUE": {"Fn::GetAtt": ["IngestQueue", "QueueName"]},
+    "CORDON_INGEST_DLQ": {"Fn::GetAtt": ["IngestDeadLetterQueue", "QueueName"]},
+}
+TABLES = ("HashesTable", "CasesTable", "TenantsTable", "IdempotencyTable")
+
+
+def _load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"cordon_infra_{name}", INFRA / f"{name}.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+builder = _load("build_merge_template")
+size_check = _load("check_package_size")
+
+
+@pytest.fixture(scope="module")
+def resources() -> dict[str, Any]:
+    return json.loads((INFRA / "resources.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def merge(resources: dict[str, Any]) -> dict[str, Any]:
+    return builder.build(copy.deepcopy(resources))
+
+
+def _statements(merge: dict[str, Any]) -> list[dict[str, Any]]:
+    (policy,) = merge["Resources"]["DefaultRole"]["Properties"]["Policies"]
+    return policy["PolicyDocument"]["Statement"]
+
+
+def _actions(statement: dict[str, Any]) -> list[str]:
+    actions = statement["Action"]
+    return [actions] if isinstance(actions, str) else actions
+
+
+def _resources(statement: dict[str, Any]) -> list[Any]:
+    found = statement["Resource"]
+    return found if isinstance(found, list) else [found]
+
+
+def _allowed(merge: dict[str, Any], action: str) -> list[Any]:
+    return [
+        resource
+        for statement in _statements(merge)
+        if statement["Effect"] == "Allow" and action in _actions(statement)
+        for resource in _resources(statement)
+    ]
+
+
+def _denied(merge: dict[str, Any], action: str) -> list[Any]:
+    return [
+        resource
+        for statement in _statements(merge)
+        if statement["Effect"] == "Deny" and action in _actions(statement)
+        for resource in _resources(statement)
+    ]
+
+
+# -- the merge template ------------------------------------------------------------------
+
+
+def test_merge_template_keeps_every_resource_and_output(resources, merge):
+    for logical_id, resource in resources["Resources"].items():
+        assert merge["Resources"][logical_id] == resource, logical_id
+    assert merge["Outputs"] == resources["Outputs"]
+
+
+def test_builder_does_not_modify_its_input(resources):
+    before = copy.deepcopy(resources)
+    builder.build(resources)
+    assert resources == before
+
+
+def test_merge_template_overrides_only_chalices_resources(resources, merge):
+    extra = set(merge["Resources"]) - set(resources["Resources"])
+    assert extra == {"DefaultRole", "Ingest", "APIHandler"}
+
+
+def test_main_writes_the_merge_template(tmp_path, resources):
+    output = tmp_path / "nested" / "merge.json"
+    assert builder.main(["build_merge_template.py", str(output)]) == 0
+    assert json.loads(output.read_text()) == builder.build(resources)
+
+
+@pytest.mark.parametrize("function", ["Ingest", "APIHandler"])
+def test_functions_get_the_resource_names(merge, function):
+    variables = merge["Resources"][function]["Properties"]["Environment"]["Variables"]
+    for name, value in REQUIRED_ENVIRONMENT.items():
+        assert variables[name] == value, name
+
+
+def test_ingest_reports_batch_item_failures_from_the_templates_queue(merge):
+    events = merge["Resources"]["Ingest"]["Properties"]["Events"]
+    source = events["IngestSqsEventSource"]["Properties"]
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["MaximumBatchingWindowInSeconds"] == 1
+    # Chalice's value is a Fn::Sub too: the same key replaces it in the deep merge.
+    assert source["Queue"] == {"Fn::Sub": "${IngestQueue.Arn}"}
+
+
+def test_every_environment_variable_is_a_setting(merge):
+    """Each variable the template sets is one Settings.from_env reads (a typo would be
+    silently ignored, and the Lambda would talk to the default names)."""
+    defaults = Settings.from_env({})
+    assert defaults == Settings()
+    names = set()
+    for function in ("Ingest", "APIHandler"):
+        names |= set(merge["Resources"][function]["Properties"]["Environment"]["Variables"])
+    assert set(REQUIRED_ENVIRONMENT) <= names
+    for name in sorted(names):
+        assert Settings.from_env({name: "sentinel-value"}) != defaults, name
+
+
+def test_every_chalice_config_variable_is_read():
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text())
+    defaults = Settings.from_env({})
+    cordon = [name for name in config["environment_variables"] if name.startswith("CORDON_")]
+    assert cordon
+    for name in cordon:
+        assert Settings.from_env({name: "7"}) != defaults, name
+
+
+# -- the role ----------------------------------------------------------------------------
+
+
+def test_role_reaches_every_table_and_its_indexes(resources, merge):
+    actions = [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+        "dynamodb:BatchGetItem",
+        "dynamodb:BatchWriteItem",
+        "dynamodb:Scan",
+    ]
+    for action in actions:
+        allowed = _allowed(merge, action)
+        for table in TABLES:
+            assert {"Fn::GetAtt": [table, "Arn"]} in allowed, (action, table)
+            if resources["Resources"][table]["Properties"].get("GlobalSecondaryIndexes"):
+                assert {"Fn::Sub": f"${{{table}.Arn}}/index/*"} in allowed, (action, table)
+
+
+def test_role_writes_evidence_but_never_deletes_it(merge):
+    evidence = {"Fn::Sub": "${EvidenceBucket.Arn}/*"}
+    for action in ("s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"):
+        assert evidence in _allowed(merge, action), action
+    for action in ("s3:DeleteObject", "s3:DeleteObjectVersion"):
+        assert evidence not in _allowed(merge, action)
+        assert evidence in _denied(merge, action), action
+
+
+def test_role_reads_and_deletes_tenant_objects(merge):
+    tenants = {"Fn::Sub": "arn:${AWS::Partition}:s3:::*/*"}
+    for action in (
+        "s3:GetObject",
+        "s3:GetObjectVersion",
+        "s3:DeleteObject",
+        "s3:DeleteObjectVersion",
+    ):
+        assert tenants in _allowed(merge, action), action
+
+
+def test_role_uses_the_queues_and_rekognition(merge):
+    ingest = {"Fn::GetAtt": ["IngestQueue", "Arn"]}
+    dlq = {"Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]}
+    for action in (
+        "sqs:ReceiveMessage",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:ChangeMessageVisibility",
+    ):
+        assert _allowed(merge, action) == [ingest], action
+    for action in ("sqs:SendMessage", "sqs:GetQueueUrl"):
+        assert _allowed(merge, action) == [dlq], action
+    assert _allowed(merge, "rekognition:DetectModerationLabels") == ["*"]
+    assert _allowed(merge, "logs:PutLogEvents")
+
+
+def test_role_has_no_wildcard_actions(merge):
+    for statement in _statements(merge):
+        for action in _actions(statement):
+            assert "*" not in action, action
+        if statement["Effect"] == "Allow" and _resources(statement) == ["*"]:
+            assert _actions(statement) == ["rekognition:DetectModerationLabels"]
+
+
+# -- Chalice's merge, on a template shaped like the one Chalice 1.34 generates ----------
+
+
+def _chalice_shaped_template() -> dict[str, Any]:
+    function = {
+        "Type": "AWS::Serverless::Function",
+        "Properties": {
+            "Runtime": "python3.11",
+            "Handler": "app.app",
+            "CodeUri": "./deployment.zip",
+            "Timeout": 60,
+            "MemorySize": 1024,
+            "Environment": {
+                "Variables": {"POWERTOOLS_SERVICE_NAME": "cordon", "CORDON_MAX_RECEIVES": "3"}
+            },
+            "Role": {"Fn::GetAtt": ["DefaultRole", "Arn"]},
+        },
+    }
+    ingest = copy.deepcopy(function)
+    ingest["Properties"]["Handler"] = "app.ingest"
+    ingest["Properties"]["Events"] = {
+        "IngestSqsEventSource": {
+            "Type": "SQS",
+            "Properties": {
+                "Queue": {
+                    "Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:"
+                    "${AWS::AccountId}:cordon-ingest"
+                },
+                "BatchSize": 10,
+                "MaximumBatchingWindowInSeconds": 0,
+            },
+        }
+    }
+    return {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Transform": "AWS::Serverless-2016-10-31",
+        "Resources": {
+            "DefaultRole": {
+                "Type": "AWS::IAM::Role",
+                "Properties": {
+                    "AssumeRolePolicyDocument": {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": "sts:AssumeRole",
+                                "Principal": {"Service": "lambda.amazonaws.com"},
+                            }
+                        ],
+                    },
+                    "Policies": [
+                        {
+                            "PolicyName": "DefaultRolePolicy",
+                            "PolicyDocument": {
+                                "Version": "2012-10-17",
+                                "Statement": [
+                                    {
+                                        "Effect": "Allow",
+                                        "Action": ["sqs:ReceiveMessage"],
+                                        "Resource": "*",
+                                    }
+                                ],
+                            },
+                        }
+                    ],
+                },
+            },
+            "Ingest": ingest,
+            "APIHandler": function,
+        },
+    }
+
+
+@pytest.fixture(scope="module")
+def merged(merge: dict[str, Any]) -> dict[str, Any]:
+    from chalice.package import TemplateDeepMerger
+
+    return TemplateDeepMerger().merge(copy.deepcopy(merge), _chalice_shaped_template())
+
+
+def test_chalice_merge_keeps_config_variables_and_adds_ours(merged):
+    for function in ("Ingest", "APIHandler"):
+        variables = merged["Resources"][function]["Properties"]["Environment"]["Variables"]
+        assert variables["POWERTOOLS_SERVICE_NAME"] == "cordon"
+        assert variables["CORDON_MAX_RECEIVES"] == "3"
+        for name, value in REQUIRED_ENVIRONMENT.items():
+            assert variables[name] == value
+
+
+def test_chalice_merge_replaces_the_queue_and_the_policy(merged):
+    source = merged["Resources"]["Ingest"]["Properties"]["Events"]["IngestSqsEventSource"]
+    assert source["Properties"]["Queue"] == {"Fn::Sub": "${IngestQueue.Arn}"}
+    assert source["Properties"]["BatchSize"] == 10
+    (policy,) = merged["Resources"]["DefaultRole"]["Properties"]["Policies"]
+    assert {"Fn::GetAtt": ["HashesTable", "Arn"]} in _allowed(merged, "dynamodb:GetItem")
+    assert all(statement.get("Sid") for statement in policy["PolicyDocument"]["Statement"])
+
+
+# -- cfn-lint --------------------------------------------------------------------------
+
+
+def _lint(template: dict[str, Any]) -> list[str]:
+    from cfnlint.api import lint
+
+    matches = lint(json.dumps(template, indent=2), regions=["us-east-1"])
+    return [str(match) for match in matches if match.rule.id[0] in "EW"]
+
+
+def test_resources_json_passes_cfn_lint(resources):
+    assert _lint(resources) == []
+
+
+def test_merged_template_passes_cfn_lint(merged):
+    assert _lint(merged) == []
+
+
+# -- package size ----------------------------------------------------------------------
+
+
+def _zip(path: Path, files: dict[str, int]) -> Path:
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, size in files.items():
+            archive.writestr(name, b"\0" * size)
+    return path
+
+
+def test_package_size_sums_files_by_package(tmp_path):
+    path = _zip(
+        tmp_path / "deployment.zip",
+        {
+            "numpy/core.so": 300,
+            "numpy.libs/blas.so": 200,
+            "numpy-2.2.6.dist-info/RECORD": 10,
+            "PIL/Image.py": 50,
+            "pillow.libs/libjpeg.so": 40,
+            "app.py": 5,
+        },
+    )
+    total, by_package = size_check.sizes(path)
+    assert total == 605
+    assert by_package == {"numpy": 510, "pillow": 90, "app.py": 5}
+
+
+def test_package_size_fails_over_the_limit(tmp_path, monkeypatch, capsys):
+    path = _zip(tmp_path / "deployment.zip", {"scipy/big.so": 1000})
+    monkeypatch.setattr(size_check, "LAMBDA_UNZIPPED_LIMIT", 999)
+    assert size_check.main(["check", str(path)]) == 1
+    monkeypatch.setattr(size_check, "LAMBDA_UNZIPPED_LIMIT", 1000)
+    assert size_check.main(["check", str(path)]) == 0
+    assert "scipy" in capsys.readouterr().out
+
+
+def test_package_size_limit_is_lambdas():
+    assert size_check.LAMBDA_UNZIPPED_LIMIT == 250 * 1024 * 1024
