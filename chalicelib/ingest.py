@@ -79,6 +79,9 @@ class Ingest:
                 # A batch of test events or deletes has no metrics: expected, not a problem.
                 warnings.filterwarnings("ignore", "No application metrics to publish")
                 self.metrics.flush_metrics()
+            # With metrics disabled (local runs) powertools neither prints nor clears them,
+            # and a warm container would pile them up until its 100-value auto-flush.
+            self.metrics.clear_metrics()
 
     def handle_record(self, record: SQSRecord) -> list[Result]:
         try:

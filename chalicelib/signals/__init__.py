@@ -61,7 +61,7 @@ def examine_bytes(data: bytes, max_pixels: int) -> Examination:
         except ImageRejected as rejected:
             problems.append(f"{rejected}; perceptual hashes skipped")
         else:
-            signals.extend(t.hash_image(decoded.image) for t in IMAGE_HASHERS)
+            signals.extend(t.hash_image(decoded) for t in IMAGE_HASHERS)
             if decoded.frames > 1:
                 notes.append(f"animated image: first of {decoded.frames} frames hashed")
     else:

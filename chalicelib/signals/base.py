@@ -12,9 +12,8 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING, ClassVar, Protocol
 
 if TYPE_CHECKING:
-    from PIL import Image
-
     from chalicelib.models import Signal
+    from chalicelib.signals.media import DecodedImage
 
 
 class SignalType(ABC):
@@ -63,8 +62,8 @@ class ImageHasher(SignalType):
 
     @classmethod
     @abstractmethod
-    def hash_image(cls, image: Image.Image) -> Signal:
-        """Hash an RGB image (EXIF orientation already applied)."""
+    def hash_image(cls, decoded: DecodedImage) -> Signal:
+        """Hash a decoded image (upright: EXIF orientation already applied)."""
 
     @classmethod
     def usable(cls, signal: Signal) -> bool:

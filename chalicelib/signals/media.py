@@ -47,14 +47,25 @@ class ImageRejected(Exception):
     """The bytes announce an image that will not be decoded; the message says why."""
 
 
+# JPEGs decode at 1/2, 1/4 or 1/8 scale almost for free; PDQ emulates the full-size hash from
+# such a reduction (see chalicelib.pdq), so big JPEGs are never decoded whole. The short side
+# stays at least this long, so pHash and the variants have pixels enough.
+MIN_DRAFT_SIDE = 256
+_SWAPS_AXES = frozenset({5, 6, 7, 8})  # EXIF orientations that turn the picture 90 degrees
+
+
 @dataclass(frozen=True)
 class DecodedImage:
+    """An upright image (RGB, or luma "L" for reduced JPEG decodes), and the size in pixels
+    (width, height) the upright image has at full scale."""
+
     image: Image.Image
     frames: int
+    full_size: tuple[int, int]
 
 
 def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
-    """Decode to an upright RGB image: first frame of animations, EXIF orientation applied.
+    """Decode to an upright image: first frame of animations, EXIF orientation applied.
 
     The pixel count is checked from the header before any pixel is decoded, so a small file
     that claims a huge canvas (a decompression bomb) costs nothing.
@@ -70,10 +81,20 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
                     f"exceeds the cap of {max_pixels:,}"
                 )
             frames = getattr(image, "n_frames", 1)
+            orientation = image.getexif().get(0x0112, 1)
+            if image.format == "JPEG" and image.mode in ("RGB", "L"):
+                scale = 8
+                while scale > 1 and min(width, height) // scale < MIN_DRAFT_SIDE:
+                    scale //= 2
+                # Straight to JPEG's own luma: the same 0.299/0.587/0.114 weights as PDQ.
+                image.draft("L", (width // scale, height // scale))
             image.seek(0)
             image.load()
             upright = ImageOps.exif_transpose(image)
-            return DecodedImage(image=upright.convert("RGB"), frames=frames)
+            if upright.mode not in ("RGB", "L"):
+                upright = upright.convert("RGB")
+            full = (height, width) if orientation in _SWAPS_AXES else (width, height)
+            return DecodedImage(image=upright, frames=frames, full_size=full)
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:

@@ -12,7 +12,7 @@ from chalicelib.models import Signal
 from chalicelib.signals.base import ImageHasher
 
 if TYPE_CHECKING:
-    from PIL import Image
+    from chalicelib.signals.media import DecodedImage
 
 
 class PDQ(ImageHasher):
@@ -21,8 +21,9 @@ class PDQ(ImageHasher):
     default_distance = pdq.DEFAULT_MATCH_DISTANCE
 
     @classmethod
-    def hash_image(cls, image: Image.Image) -> Signal:
-        value, quality = pdq.pdq_from_rgb(np.asarray(image.convert("RGB")))
+    def hash_image(cls, decoded: DecodedImage) -> Signal:
+        width, height = decoded.full_size
+        value, quality = pdq.pdq_from_rgb(np.asarray(decoded.image), full_shape=(height, width))
         return Signal(cls.name, value, quality=quality)
 
     @classmethod
@@ -46,8 +47,8 @@ class PHash(ImageHasher):
     default_distance = 0
 
     @classmethod
-    def hash_image(cls, image: Image.Image) -> Signal:
-        return Signal(cls.name, str(imagehash.phash(image)))
+    def hash_image(cls, decoded: DecodedImage) -> Signal:
+        return Signal(cls.name, str(imagehash.phash(decoded.image)))
 
     @classmethod
     def get_examples(cls) -> list[str]:

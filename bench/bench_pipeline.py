@@ -1,0 +1,181 @@
+"""Per-object time through the ingest handler against moto, split into fetch, hash, match and
+act; hashing throughput at 1024x768 JPEG; and how long a new shared hash takes to become
+matchable in a warm container.
+
+    .venv/bin/python bench/bench_pipeline.py [--objects 200] [--json bench/pipeline.json]
+
+Figures only, no pass/fail. moto runs in-process, so fetch and act are the cost of boto3 plus
+moto, not of S3's network: on AWS, expect fetch to be dominated by S3 latency (~10-30 ms).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        "POWERTOOLS_LOG_LEVEL": "WARNING",
+    }
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+import boto3  # noqa: E402
+import numpy as np  # noqa: E402
+from moto import mock_aws  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from chalicelib import signals  # noqa: E402
+from chalicelib.models import HashRecord, Policy  # noqa: E402
+from cordon_cli import samples  # noqa: E402
+
+
+def percentile(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def photo_like(seed: int, size: tuple[int, int] = (1024, 768)) -> bytes:
+    return samples.jpeg(samples.poster(seed, size), quality=88)
+
+
+def bench_hashing(count: int) -> dict[str, float]:
+    images = [photo_like(9000 + i) for i in range(count)]
+    timings = []
+    for data in images:
+        start = time.perf_counter()
+        signals.examine_bytes(data, 64_000_000)
+        timings.append((time.perf_counter() - start) * 1e3)
+    median = statistics.median(timings)
+    return {"examine_median_ms": median, "examine_p99_ms": percentile(timings, 99),
+            "images_per_second": 1000.0 / median}
+
+
+def bench_handler(objects: int) -> dict[str, object]:
+    import app as chalice_app
+    from cordon_cli.bootstrap import bootstrap, load_template
+    from cordon_cli.operations import add_tenant
+    from cordon_cli.runner import QueueRunner
+
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        template = load_template()
+        stack = bootstrap(session, template)
+        os.environ.update(stack.environment(template))
+        chalice_app.reset()
+        cordon = chalice_app.cordon()
+        bad = [samples.jpeg(img) for img in samples.known_bad(3)]
+        cordon.hashes.put(
+            HashRecord("pdq", signals.examine_bytes(b, 10**8).signal("pdq").value)  # type: ignore[union-attr]
+            for b in bad
+        )
+        add_tenant(cordon, "bench", ["bench-uploads"], policy=Policy(), create_buckets=True)
+        runner = QueueRunner(cordon.sqs, stack.refs["IngestQueue"], chalice_app.ingest, "ingest")
+        runner.drain(idle_polls=1)  # the s3:TestEvent
+        results = []
+        start = time.perf_counter()
+        for i in range(objects):
+            data = photo_like(i) if i % 10 else samples.jpeg(samples.resized(samples.known_bad(1)[0], 1.6))
+            cordon.s3.put_object(Bucket="bench-uploads", Key=f"o/{i}.jpg", Body=data)
+        uploaded = time.perf_counter()
+        batch_ms = []
+        while True:
+            t0 = time.perf_counter()
+            if not runner.poll_once():
+                break
+            batch_ms.append((time.perf_counter() - t0) * 1e3)
+        elapsed = time.perf_counter() - uploaded
+        for case in cordon.cases.for_tenant("bench"):
+            results.append(case)
+        # Per-stage timings come from the handler's own results (the idempotency cache).
+        table = session.resource("dynamodb").Table(cordon.settings.idempotency_table)
+        stages: dict[str, list[float]] = {s: [] for s in ("fetch", "hash", "match", "act")}
+        totals: dict[str, list[float]] = {"allowed": [], "quarantined": []}
+        for item in table.scan()["Items"]:
+            data = json.loads(item["data"])
+            timings = data.get("timings_ms", {})
+            for stage, value in timings.items():
+                stages[stage].append(float(value))
+            totals.setdefault(data["outcome"], []).append(sum(float(v) for v in timings.values()))
+        freshness = bench_freshness(cordon)
+        chalice_app.reset()
+    summary: dict[str, object] = {
+        "objects": objects,
+        "cases": len(results),
+        "upload_seconds": uploaded - start,
+        "drain_seconds": elapsed,
+        "objects_per_second": objects / elapsed,
+        "batch_median_ms": statistics.median(batch_ms),
+        "stage_median_ms": {k: statistics.median(v) for k, v in stages.items() if v},
+        "stage_p99_ms": {k: percentile(v, 99) for k, v in stages.items() if v},
+        "allowed_median_ms": statistics.median(totals["allowed"]) if totals["allowed"] else None,
+        "allowed_p99_ms": percentile(totals["allowed"], 99),
+        "quarantined_median_ms": statistics.median(totals["quarantined"])
+        if totals["quarantined"] else None,
+        "freshness": freshness,
+    }
+    return summary
+
+
+def bench_freshness(cordon) -> dict[str, float]:
+    """Seconds from a new hash written to a warm index that finds it, at the configured age."""
+    from chalicelib.adapters.hashes import HashTable
+
+    max_age = cordon.settings.index_max_age_seconds
+    warm = HashTable(cordon.hashes.table, index_max_age=max_age)
+    warm.pdq_index()  # warm: loaded and checked just now
+    rng = np.random.default_rng(7)
+    value = bytes(rng.integers(0, 256, 32, dtype=np.uint8)).hex()
+    written = time.monotonic()
+    cordon.hashes.put([HashRecord("pdq", value)])
+    while not warm.pdq_index().query(value, 0):
+        time.sleep(0.05)
+    return {"index_max_age_seconds": max_age, "seconds_to_matchable": time.monotonic() - written}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--objects", type=int, default=200)
+    parser.add_argument("--hash-images", type=int, default=30)
+    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
+    args = parser.parse_args()
+    Image.MAX_IMAGE_PIXELS = None
+    hashing = bench_hashing(args.hash_images)
+    print(f"hashing 1024x768 JPEG (decode + sha256 + md5 + PDQ + pHash): median "
+          f"{hashing['examine_median_ms']:.1f} ms, p99 {hashing['examine_p99_ms']:.1f} ms, "
+          f"{hashing['images_per_second']:.0f} images/s on one core")
+    handler = bench_handler(args.objects)
+    print(f"handler against moto, {handler['objects']} objects of 1024x768 (1 in 10 a known-bad "
+          f"copy): {handler['objects_per_second']:.1f} objects/s, batch of 10 median "
+          f"{handler['batch_median_ms']:.0f} ms")
+    print(f"  allowed object: median {handler['allowed_median_ms']:.1f} ms, "
+          f"p99 {handler['allowed_p99_ms']:.1f} ms; quarantined: median "
+          f"{handler['quarantined_median_ms']:.1f} ms")
+    medians = handler["stage_median_ms"]
+    total = sum(medians.values())  # type: ignore[union-attr]
+    for stage, value in medians.items():  # type: ignore[union-attr]
+        p99 = handler["stage_p99_ms"][stage]  # type: ignore[index]
+        print(f"  {stage:6s} median {value:6.1f} ms  p99 {p99:6.1f} ms  share {value / total:5.1%}")
+    fresh = handler["freshness"]
+    print(f"freshness: a new hash was matchable by a warm index after "
+          f"{fresh['seconds_to_matchable']:.2f} s (index max age "  # type: ignore[index]
+          f"{fresh['index_max_age_seconds']:.0f} s: the bound)")  # type: ignore[index]
+    if args.json:
+        args.json.write_text(json.dumps({"hashing": hashing, "handler": handler}, indent=2))
+        print(f"figures written to {args.json}")
+
+
+if __name__ == "__main__":
+    main()
