@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -73,9 +74,11 @@ def _parse_notification(records: list[Any], envelope: str) -> ParsedBody:
             name = record["eventName"]
             bucket = record["s3"]["bucket"]["name"]
             obj = record["s3"]["object"]
-            key = unquote_plus(obj["key"])
+            raw_key = obj["key"]
         except (KeyError, TypeError) as error:
             raise MalformedEventError(f"S3 record lacks {error}") from error
+        _require_text(name=name, bucket=bucket, key=raw_key)
+        key = unquote_plus(raw_key)
         if not name.startswith("ObjectCreated:"):
             ignored.append(f"{name} for s3://{bucket}/{key}")
             continue
@@ -101,6 +104,7 @@ def _parse_eventbridge(message: dict[str, Any]) -> ParsedBody:
         key = obj["key"]
     except (KeyError, TypeError) as error:
         raise MalformedEventError(f"EventBridge S3 event lacks {error}") from error
+    _require_text(bucket=bucket, key=key)
     if message["detail-type"] != "Object Created":
         return ParsedBody(ignored=(f"{message['detail-type']} for s3://{bucket}/{key}",))
     ref = ObjectRef(
@@ -109,10 +113,23 @@ def _parse_eventbridge(message: dict[str, Any]) -> ParsedBody:
         version_id=obj.get("version-id"),
         etag=obj.get("etag") or obj.get("eTag"),  # AWS writes "etag", moto "eTag"
         size=obj.get("size"),
-        event_time=message.get("time"),
+        event_time=_event_time(message.get("time")),
         envelope="eventbridge",
     )
     return ParsedBody(refs=(ref,))
+
+
+def _require_text(**fields: Any) -> None:
+    for name, value in fields.items():
+        if not isinstance(value, str) or not value:
+            raise MalformedEventError(f"event's {name} is {value!r}, not a non-empty string")
+
+
+def _event_time(value: Any) -> str | None:
+    """ISO 8601 text; moto's EventBridge events carry a Unix time number instead."""
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC).isoformat()
+    return value
 
 
 def _replay_ref(message: dict[str, Any]) -> ObjectRef:

@@ -40,7 +40,10 @@ def find_matches(
         for signal in candidates:
             if signal.type == PDQ.name:
                 for value, distance in pdq_index.query(signal.value, pdq_distance):
-                    near[(PDQ.name, value)] = (signal, distance)
+                    key = (PDQ.name, value)
+                    # Several variants may reach one shared hash: report the nearest.
+                    if key not in near or distance < near[key][1]:
+                        near[key] = (signal, distance)
     records = exact_lookup(list({*wanted, *near}))
     matches: list[Match] = []
     for key, record in records.items():

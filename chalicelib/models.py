@@ -226,10 +226,19 @@ class Policy:
             if isinstance(default, Action):
                 values[f.name] = Action(str(raw).upper())
             elif isinstance(default, bool):
-                values[f.name] = raw in (True, "true", "True", 1, "1")
+                values[f.name] = _as_bool(f.name, raw)
             else:
                 values[f.name] = type(default)(raw)
         return cls(**values)
+
+
+def _as_bool(name: str, raw: Any) -> bool:
+    text = str(raw).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off", ""):
+        return False
+    raise ValueError(f"policy field {name} must be true or false, not {raw!r}")
 
 
 @dataclass(frozen=True)

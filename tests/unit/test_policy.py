@@ -1,0 +1,447 @@
+"""Matching signals against the shared table, and a tenant's policy turning matches into a
+verdict. Both are pure: the table is a dict here, the index a real HammingIndex."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+
+import pytest
+
+from chalicelib.index import HammingIndex
+from chalicelib.matching import Key, find_matches, usable_signals
+from chalicelib.models import (
+    Action,
+    ClassifierScore,
+    Examination,
+    HashRecord,
+    Match,
+    Policy,
+    Signal,
+    Verdict,
+)
+from chalicelib.policy import decide
+
+SHA = "ab" * 32
+MD5 = "cd" * 16
+PHASH = "d1d1b9c7c6c68a8e"
+RNG = random.Random(11)
+PDQ = f"{RNG.getrandbits(256):064x}"
+
+
+def flip(value: str, count: int, seed: int = 0) -> str:
+    rng = random.Random(seed)
+    mask = sum(1 << i for i in rng.sample(range(256), count))
+    return f"{int(value, 16) ^ mask:064x}"
+
+
+class Table:
+    """The shared hash table as a dict; records every lookup it was asked for."""
+
+    def __init__(self, records: Sequence[HashRecord] = ()) -> None:
+        self.records = {(r.signal_type, r.value): r for r in records}
+        self.asked: list[Key] = []
+
+    def lookup(self, keys: Sequence[Key]) -> Mapping[Key, HashRecord]:
+        self.asked.extend(keys)
+        return {k: self.records[k] for k in keys if k in self.records}
+
+    def index(self) -> HammingIndex:
+        index = HammingIndex(256)
+        index.add(v for (t, v) in self.records if t == "pdq")
+        return index
+
+
+def signals(pdq: str = PDQ, quality: int = 90) -> list[Signal]:
+    return [
+        Signal("sha256", SHA),
+        Signal("md5", MD5),
+        Signal("pdq", pdq, quality=quality),
+        Signal("phash", PHASH),
+    ]
+
+
+def match(table: Table, found: Sequence[Signal], distance: int = 31) -> list[Match]:
+    return find_matches(found, table.lookup, table.index(), distance)
+
+
+# ---------------------------------------------------------------- matching
+
+
+def test_exact_sha256_match_has_distance_zero():
+    table = Table([HashRecord("sha256", SHA, ("csam",), source="ncmec")])
+
+    matches = match(table, signals())
+
+    assert matches == [
+        Match("sha256", SHA, SHA, 0, labels=("csam",), source="ncmec", variant="original")
+    ]
+
+
+def test_no_record_no_match():
+    table = Table([HashRecord("sha256", "00" * 32)])
+
+    assert match(table, signals()) == []
+
+
+@pytest.mark.parametrize("bits", [1, 10, 31])
+def test_pdq_near_match_within_distance_carries_its_distance(bits: int):
+    shared = flip(PDQ, bits, seed=bits)
+    table = Table([HashRecord("pdq", shared, ("terror",), source="gifct")])
+
+    matches = match(table, signals(), distance=31)
+
+    assert matches == [Match("pdq", PDQ, shared, bits, labels=("terror",), source="gifct")]
+
+
+@pytest.mark.parametrize(("bits", "threshold"), [(32, 31), (11, 10), (1, 0)])
+def test_pdq_beyond_distance_is_no_match(bits: int, threshold: int):
+    table = Table([HashRecord("pdq", flip(PDQ, bits, seed=bits))])
+
+    assert match(table, signals(), distance=threshold) == []
+
+
+def test_pdq_exact_value_matches_at_distance_zero():
+    table = Table([HashRecord("pdq", PDQ)])
+
+    assert [(m.signal_type, m.distance) for m in match(table, signals())] == [("pdq", 0)]
+
+
+def test_pdq_exact_value_matches_even_without_an_index():
+    table = Table([HashRecord("pdq", PDQ)])
+
+    matches = find_matches(signals(), table.lookup, None, 31)
+
+    assert [(m.signal_type, m.distance) for m in matches] == [("pdq", 0)]
+
+
+@pytest.mark.parametrize("quality", [0, 49])
+def test_low_quality_pdq_is_never_matched(quality: int):
+    # GIVEN the table holds the very PDQ value, and a near one
+    table = Table([HashRecord("pdq", PDQ), HashRecord("pdq", flip(PDQ, 3))])
+
+    matches = match(table, signals(quality=quality))
+
+    assert matches == []
+    assert all(t != "pdq" for t, _ in table.asked)
+
+
+def test_pdq_of_quality_50_is_matched():
+    table = Table([HashRecord("pdq", PDQ)])
+
+    assert len(match(table, signals(quality=50))) == 1
+
+
+def test_usable_signals_drops_only_low_quality_pdq():
+    found = signals(quality=10)
+
+    assert [s.type for s in usable_signals(found)] == ["sha256", "md5", "phash"]
+
+
+@pytest.mark.parametrize("status", ["retired", "disputed", ""])
+def test_records_not_active_are_ignored(status: str):
+    table = Table(
+        [
+            HashRecord("sha256", SHA, status=status),
+            HashRecord("pdq", flip(PDQ, 4), status=status),
+            HashRecord("phash", PHASH, status=status),
+        ]
+    )
+
+    assert match(table, signals()) == []
+
+
+def test_active_records_survive_beside_retired_ones():
+    table = Table(
+        [
+            HashRecord("sha256", SHA, status="retired"),
+            HashRecord("md5", MD5, ("a",)),
+        ]
+    )
+
+    assert [m.signal_type for m in match(table, signals())] == ["md5"]
+
+
+def test_matches_sorted_exact_first_then_nearest():
+    near, nearer = flip(PDQ, 20, seed=1), flip(PDQ, 3, seed=2)
+    table = Table(
+        [
+            HashRecord("pdq", near),
+            HashRecord("pdq", nearer),
+            HashRecord("phash", PHASH),
+            HashRecord("sha256", SHA),
+        ]
+    )
+
+    matches = match(table, signals())
+
+    # exact types first, then perceptual ones nearest first
+    assert [(m.signal_type, m.distance) for m in matches] == [
+        ("sha256", 0),
+        ("phash", 0),
+        ("pdq", 3),
+        ("pdq", 20),
+    ]
+
+
+def test_record_reached_by_two_pdq_variants_reports_the_nearest():
+    # GIVEN one shared hash, 3 bits from the original's PDQ and 25 from a variant's
+    shared = flip(PDQ, 3, seed=1)
+    table = Table([HashRecord("pdq", shared)])
+    found = [
+        Signal("pdq", PDQ, quality=90),
+        Signal("pdq", flip(shared, 25, seed=2), quality=90, variant="mirrored"),
+    ]
+
+    matches = match(table, found)
+
+    assert [(m.distance, m.variant) for m in matches] == [(3, "original")]
+
+
+def test_variant_is_carried_into_the_match():
+    table = Table([HashRecord("pdq", PDQ)])
+    found = [Signal("pdq", PDQ, quality=90, variant="rotated-90")]
+
+    assert match(table, found)[0].variant == "rotated-90"
+
+
+# ---------------------------------------------------------------- policy
+
+
+def examined(*, problems: tuple[str, ...] = (), notes: tuple[str, ...] = ()) -> Examination:
+    return Examination("image/jpeg", 1234, tuple(signals()), problems, notes)
+
+
+def exact(labels: tuple[str, ...] = ("csam",)) -> Match:
+    return Match("sha256", SHA, SHA, 0, labels=labels, source="ncmec")
+
+
+def pdq(distance: int = 12, labels: tuple[str, ...] = ("terror",)) -> Match:
+    return Match("pdq", PDQ, flip(PDQ, distance), distance, labels=labels, source="gifct")
+
+
+def phash() -> Match:
+    return Match("phash", PHASH, PHASH, 0, labels=("spam",), source="tenant")
+
+
+def score(confidence: float) -> ClassifierScore:
+    return ClassifierScore("rekognition", "Explicit Nudity", confidence, "nudity")
+
+
+def test_exact_match_is_takedown_by_default():
+    verdict = decide(Policy(), examined(), [exact()])
+
+    assert verdict.action is Action.TAKEDOWN
+    assert len(verdict.reasons) == 1
+    assert "sha256" in verdict.reasons[0] and "csam" in verdict.reasons[0]
+    assert "ncmec" in verdict.reasons[0]
+
+
+def test_exact_action_follows_policy():
+    assert decide(Policy(exact_action=Action.REVIEW), examined(), [exact()]).action is Action.REVIEW
+
+
+def test_pdq_match_is_takedown_by_default_and_review_when_set():
+    assert decide(Policy(), examined(), [pdq()]).action is Action.TAKEDOWN
+    review = Policy(pdq_action=Action.REVIEW)
+    assert decide(review, examined(), [pdq()]).action is Action.REVIEW
+
+
+def test_pdq_reason_names_signal_distance_threshold_and_labels():
+    verdict = decide(Policy(pdq_distance=20), examined(), [pdq(12, ("terror", "isis"))])
+
+    (reason,) = verdict.reasons
+    assert "pdq" in reason
+    assert "12 of 256 bits" in reason
+    assert "threshold 20" in reason
+    assert "terror, isis" in reason
+    assert "gifct" in reason
+
+
+def test_phash_match_is_review():
+    verdict = decide(Policy(), examined(), [phash()])
+
+    assert verdict.action is Action.REVIEW
+    assert "phash" in verdict.reasons[0] and "spam" in verdict.reasons[0]
+
+
+def test_match_without_labels_or_source_says_so():
+    verdict = decide(Policy(), examined(), [Match("md5", MD5, MD5, 0)])
+
+    assert "no labels" in verdict.reasons[0] and "source unknown" in verdict.reasons[0]
+
+
+@pytest.mark.parametrize("confidence", [80.0, 99.9])
+def test_classifier_at_or_above_threshold_is_review(confidence: float):
+    verdict = decide(Policy(classifier_enabled=True), examined(), [], [score(confidence)])
+
+    assert verdict.action is Action.REVIEW  # never TAKEDOWN by default
+    (reason,) = verdict.reasons
+    assert "rekognition" in reason and "Explicit Nudity" in reason
+    assert f"{confidence:.1f}" in reason and "threshold 80.0" in reason
+
+
+def test_classifier_below_threshold_is_ignored():
+    verdict = decide(Policy(classifier_enabled=True), examined(), [], [score(79.9)])
+
+    assert verdict.action is Action.ALLOW
+    assert "rekognition" not in " ".join(verdict.reasons)
+    assert verdict.scores == (score(79.9),)  # kept for the record
+
+
+def test_classifier_threshold_and_action_follow_policy():
+    rules = Policy(
+        classifier_enabled=True, classifier_min_confidence=95.0, classifier_action=Action.TAKEDOWN
+    )
+
+    assert decide(rules, examined(), [], [score(94.0)]).action is Action.ALLOW
+    assert decide(rules, examined(), [], [score(96.0)]).action is Action.TAKEDOWN
+
+
+def test_no_match_is_allow_listing_checked_signal_types():
+    verdict = decide(Policy(), examined(), [])
+
+    assert verdict.action is Action.ALLOW
+    assert verdict.reasons == (
+        "no signal matched the shared hash table (checked md5, pdq, phash, sha256)",
+    )
+    assert verdict.matches == ()
+
+
+@pytest.mark.parametrize("unscannable", list(Action))
+def test_problem_without_match_takes_unscannable_action(unscannable: Action):
+    problem = "corrupt or truncated image: image file is truncated; perceptual hashes skipped"
+
+    verdict = decide(Policy(unscannable_action=unscannable), examined(problems=(problem,)), [])
+
+    assert verdict.action is unscannable
+    (reason,) = verdict.reasons
+    assert problem in reason and "scan incomplete" in reason
+    assert verdict.problems == (problem,)
+
+
+def test_problem_with_a_match_follows_the_match():
+    verdict = decide(
+        Policy(unscannable_action=Action.REVIEW), examined(problems=("too big",)), [exact()]
+    )
+
+    assert verdict.action is Action.TAKEDOWN
+    assert not any("scan incomplete" in r for r in verdict.reasons)
+    assert verdict.problems == ("too big",)
+
+
+def test_strongest_action_wins_whatever_the_order():
+    rules = Policy(pdq_action=Action.REVIEW, classifier_enabled=True)
+    for matches in ([phash(), pdq(), exact()], [exact(), pdq(), phash()]):
+        verdict = decide(rules, examined(), matches, [score(90.0)])
+
+        assert verdict.action is Action.TAKEDOWN
+        assert len(verdict.reasons) == 4  # every match and the score give a reason
+
+
+def test_weaker_actions_do_not_downgrade():
+    rules = Policy(exact_action=Action.REVIEW, phash_action=Action.ALLOW)
+
+    assert decide(rules, examined(), [exact(), phash()]).action is Action.REVIEW
+    assert decide(rules, examined(), [phash(), exact()]).action is Action.REVIEW
+
+
+def test_verdict_carries_notes_and_round_trips():
+    verdict = decide(
+        Policy(),
+        examined(notes=("animated image: first of 3 frames hashed",)),
+        [exact(), pdq()],
+        [score(10.0)],
+    )
+
+    assert verdict.notes == ("animated image: first of 3 frames hashed",)
+    assert Verdict.from_dict(verdict.to_dict()) == verdict
+
+
+def test_action_strength_order():
+    assert [a.strength for a in (Action.ALLOW, Action.REVIEW, Action.TAKEDOWN)] == [0, 1, 2]
+
+
+# ---------------------------------------------------------------- Policy as data
+
+
+def test_policy_round_trips_through_dict():
+    rules = Policy(
+        pdq_distance=20,
+        pdq_action=Action.REVIEW,
+        classifier_enabled=True,
+        classifier_min_confidence=91.5,
+        unscannable_action=Action.REVIEW,
+    )
+
+    data = rules.to_dict()
+
+    assert data["pdq_action"] == "REVIEW" and isinstance(data["pdq_action"], str)
+    assert Policy.from_dict(data) == rules
+
+
+def test_policy_from_dict_with_strings():
+    rules = Policy.from_dict(
+        {
+            "pdq_action": "review",
+            "exact_action": "Takedown",
+            "classifier_enabled": "true",
+            "pdq_distance": "20",
+            "classifier_min_confidence": "85.5",
+        }
+    )
+
+    assert rules == Policy(
+        pdq_action=Action.REVIEW,
+        exact_action=Action.TAKEDOWN,
+        classifier_enabled=True,
+        pdq_distance=20,
+        classifier_min_confidence=85.5,
+    )
+    assert type(rules.pdq_distance) is int
+    assert type(rules.classifier_min_confidence) is float
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("true", True),
+        ("True", True),
+        ("1", True),
+        (True, True),
+        ("false", False),
+        ("0", False),
+        (False, False),
+    ],
+)
+def test_policy_from_dict_booleans(raw: object, expected: bool):
+    assert Policy.from_dict({"classifier_enabled": raw}).classifier_enabled is expected
+
+
+def test_policy_from_dict_with_dynamodb_decimals():
+    rules = Policy.from_dict(
+        {"pdq_distance": Decimal("25"), "classifier_min_confidence": Decimal("90.5")}
+    )
+
+    assert rules.pdq_distance == 25 and type(rules.pdq_distance) is int
+    assert rules.classifier_min_confidence == 90.5
+
+
+def test_policy_from_dict_defaults_and_ignores_unknown_keys():
+    assert Policy.from_dict(None) == Policy()
+    assert Policy.from_dict({}) == Policy()
+    assert Policy.from_dict({"colour": "blue"}) == Policy()
+
+
+def test_policy_from_dict_rejects_unknown_action():
+    with pytest.raises(ValueError):
+        Policy.from_dict({"pdq_action": "delete"})
+
+
+def test_policy_booleans_accept_common_spellings_and_refuse_nonsense():
+    assert Policy.from_dict({"classifier_enabled": "yes"}).classifier_enabled is True
+    assert Policy.from_dict({"classifier_enabled": "TRUE"}).classifier_enabled is True
+    assert Policy.from_dict({"classifier_enabled": "off"}).classifier_enabled is False
+    with pytest.raises(ValueError, match="true or false"):
+        Policy.from_dict({"classifier_enabled": "maybe"})
