@@ -59,8 +59,11 @@ def bench_hashing(count: int) -> dict[str, float]:
         signals.examine_bytes(data, 64_000_000)
         timings.append((time.perf_counter() - start) * 1e3)
     median = statistics.median(timings)
-    return {"examine_median_ms": median, "examine_p99_ms": percentile(timings, 99),
-            "images_per_second": 1000.0 / median}
+    return {
+        "examine_median_ms": median,
+        "examine_p99_ms": percentile(timings, 99),
+        "images_per_second": 1000.0 / median,
+    }
 
 
 def bench_handler(objects: int) -> dict[str, object]:
@@ -87,7 +90,11 @@ def bench_handler(objects: int) -> dict[str, object]:
         results = []
         start = time.perf_counter()
         for i in range(objects):
-            data = photo_like(i) if i % 10 else samples.jpeg(samples.resized(samples.known_bad(1)[0], 1.6))
+            data = (
+                photo_like(i)
+                if i % 10
+                else samples.jpeg(samples.resized(samples.known_bad(1)[0], 1.6))
+            )
             cordon.s3.put_object(Bucket="bench-uploads", Key=f"o/{i}.jpg", Body=data)
         uploaded = time.perf_counter()
         batch_ms = []
@@ -123,7 +130,8 @@ def bench_handler(objects: int) -> dict[str, object]:
         "allowed_median_ms": statistics.median(totals["allowed"]) if totals["allowed"] else None,
         "allowed_p99_ms": percentile(totals["allowed"], 99),
         "quarantined_median_ms": statistics.median(totals["quarantined"])
-        if totals["quarantined"] else None,
+        if totals["quarantined"]
+        else None,
         "freshness": freshness,
     }
     return summary
@@ -153,25 +161,33 @@ def main() -> None:
     args = parser.parse_args()
     Image.MAX_IMAGE_PIXELS = None
     hashing = bench_hashing(args.hash_images)
-    print(f"hashing 1024x768 JPEG (decode + sha256 + md5 + PDQ + pHash): median "
-          f"{hashing['examine_median_ms']:.1f} ms, p99 {hashing['examine_p99_ms']:.1f} ms, "
-          f"{hashing['images_per_second']:.0f} images/s on one core")
+    print(
+        f"hashing 1024x768 JPEG (decode + sha256 + md5 + PDQ + pHash): median "
+        f"{hashing['examine_median_ms']:.1f} ms, p99 {hashing['examine_p99_ms']:.1f} ms, "
+        f"{hashing['images_per_second']:.0f} images/s on one core"
+    )
     handler = bench_handler(args.objects)
-    print(f"handler against moto, {handler['objects']} objects of 1024x768 (1 in 10 a known-bad "
-          f"copy): {handler['objects_per_second']:.1f} objects/s, batch of 10 median "
-          f"{handler['batch_median_ms']:.0f} ms")
-    print(f"  allowed object: median {handler['allowed_median_ms']:.1f} ms, "
-          f"p99 {handler['allowed_p99_ms']:.1f} ms; quarantined: median "
-          f"{handler['quarantined_median_ms']:.1f} ms")
+    print(
+        f"handler against moto, {handler['objects']} objects of 1024x768 (1 in 10 a known-bad "
+        f"copy): {handler['objects_per_second']:.1f} objects/s, batch of 10 median "
+        f"{handler['batch_median_ms']:.0f} ms"
+    )
+    print(
+        f"  allowed object: median {handler['allowed_median_ms']:.1f} ms, "
+        f"p99 {handler['allowed_p99_ms']:.1f} ms; quarantined: median "
+        f"{handler['quarantined_median_ms']:.1f} ms"
+    )
     medians = handler["stage_median_ms"]
     total = sum(medians.values())  # type: ignore[union-attr]
     for stage, value in medians.items():  # type: ignore[union-attr]
         p99 = handler["stage_p99_ms"][stage]  # type: ignore[index]
         print(f"  {stage:6s} median {value:6.1f} ms  p99 {p99:6.1f} ms  share {value / total:5.1%}")
     fresh = handler["freshness"]
-    print(f"freshness: a new hash was matchable by a warm index after "
-          f"{fresh['seconds_to_matchable']:.2f} s (index max age "  # type: ignore[index]
-          f"{fresh['index_max_age_seconds']:.0f} s: the bound)")  # type: ignore[index]
+    print(
+        f"freshness: a new hash was matchable by a warm index after "
+        f"{fresh['seconds_to_matchable']:.2f} s (index max age "  # type: ignore[index]
+        f"{fresh['index_max_age_seconds']:.0f} s: the bound)"
+    )  # type: ignore[index]
     if args.json:
         args.json.write_text(json.dumps({"hashing": hashing, "handler": handler}, indent=2))
         print(f"figures written to {args.json}")
