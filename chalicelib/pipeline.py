@@ -21,7 +21,7 @@ from chalicelib.adapters.classifier import Classifier
 from chalicelib.adapters.hashes import HashTable
 from chalicelib.adapters.storage import ObjectHead, ObjectStore
 from chalicelib.adapters.tenants import TenantRegistry
-from chalicelib.errors import CordonError, ObjectGoneError
+from chalicelib.errors import CordonError, ObjectGoneError, UnknownTenantError
 from chalicelib.models import (
     Action,
     Examination,
@@ -80,7 +80,13 @@ class Pipeline:
             return ref  # `process` records it as gone
         return replace(ref, etag=head.etag, version_id=head.version_id)
 
-    def process(self, ref: ObjectRef) -> Result:
+    def process(self, ref: ObjectRef, force: bool = False) -> Result:
+        """Judge one object version and act on the verdict, at most once.
+
+        `force` re-evaluates an object already handled (after a threshold change or a new
+        shared hash): an allowed object that now matches is quarantined, in its one case;
+        one already held gets its verdict updated and audited, and nothing else is done.
+        """
         timer = Timer()
         tenant = self.tenants.for_bucket(ref.bucket)
         if tenant is None:
@@ -88,16 +94,19 @@ class Pipeline:
             return Result(Outcome.NO_TENANT, ref, detail=f"no tenant owns bucket {ref.bucket}")
         case_id = ref.case_id(tenant.tenant_id)
         existing = self.cases.get(case_id)
-        if existing and existing["status"] in FINAL_STATUSES:
+        status = existing["status"] if existing else None
+        if status == STATUS_QUARANTINING and existing and existing.get("evidence"):
+            return self._finish_quarantine(tenant, ref, case_id, existing, timer)
+        if status in FINAL_STATUSES and not (force and status == STATUS_ALLOWED):
+            if force and existing and existing.get("evidence"):
+                return self._reevaluate_held(tenant, ref, case_id, existing)
             return Result(
                 Outcome.ALREADY_HANDLED,
                 ref,
                 tenant.tenant_id,
                 case_id,
-                detail=f"case already {existing['status']}",
+                detail=f"case already {status}",
             )
-        if existing and existing.get("evidence"):
-            return self._finish_quarantine(tenant, ref, case_id, existing, timer)
         try:
             with timer.stage("fetch"):
                 head = self.store.head(ref)
@@ -109,12 +118,54 @@ class Pipeline:
             with timer.stage("hash"):
                 examination = self._examine(ref, head, data)
         except ObjectGoneError as gone:
+            if existing:
+                return Result(Outcome.GONE, ref, tenant.tenant_id, case_id, detail=str(gone))
             return self._record_gone(tenant, ref, case_id, str(gone))
         with timer.stage("match"):
             verdict = self._judge(tenant, examination)
         with timer.stage("act"):
             result = self._act(tenant, ref, case_id, head, data, examination, verdict, existing)
         return replace(result, timings=timer.stages)
+
+    def evaluate(self, ref: ObjectRef) -> tuple[Tenant, Examination, Verdict, str]:
+        """The verdict the object would get now, touching nothing (dry runs).
+
+        Reads the original, or the evidence copy when the object is held. Raises
+        UnknownTenantError or ObjectGoneError when there is nothing to judge.
+        """
+        tenant = self.tenants.for_bucket(ref.bucket)
+        if tenant is None:
+            raise UnknownTenantError(f"no tenant owns bucket {ref.bucket}")
+        case = self.cases.get(ref.case_id(tenant.tenant_id)) if ref.identity else None
+        if case and case.get("evidence"):
+            data = self.store.read_evidence(case["evidence"])
+            where = "evidence copy"
+        else:
+            head = self.store.head(ref)
+            if head.size > self.settings.max_object_bytes:
+                reason = f"object of {head.size:,} bytes exceeds the size cap"
+                examination = signals.examine_stream(self.store.stream(ref), head.size, reason)
+                return tenant, examination, self._judge(tenant, examination), ref.uri
+            data = self.store.read(ref, head)
+            where = ref.uri
+        examination, verdict = self.examine_and_judge(tenant, data)
+        return tenant, examination, verdict, where
+
+    def _reevaluate_held(
+        self, tenant: Tenant, ref: ObjectRef, case_id: str, case: dict[str, Any]
+    ) -> Result:
+        data = self.store.read_evidence(case["evidence"])
+        _, verdict = self.examine_and_judge(tenant, data)
+        before = case["verdict"]["action"]
+        self.cases.update_fields(case_id, {"verdict": verdict.to_dict()})
+        self.cases.audit(case_id, "re-evaluated", {"before": before, "after": verdict.action.value})
+        detail = (
+            f"re-evaluated: was {before}, now {verdict.action.value}; the object stays held "
+            f"({case['status']}) until a reviewer decides"
+        )
+        return Result(
+            Outcome.ALREADY_HANDLED, ref, tenant.tenant_id, case_id, verdict, detail=detail
+        )
 
     def examine_and_judge(self, tenant: Tenant, data: bytes) -> tuple[Examination, Verdict]:
         """The verdict bytes would get, touching nothing (dry runs, `cordon compare`)."""
@@ -183,11 +234,23 @@ class Pipeline:
             "verdict": verdict.action.value,
             "tenant_id": tenant.tenant_id,
         }
+        was_allowed = existing is not None and existing["status"] == STATUS_ALLOWED
         if verdict.action is Action.ALLOW:
-            self.cases.open(case_id, tenant.tenant_id, STATUS_ALLOWED, fields)
+            if was_allowed:
+                self.cases.update_fields(case_id, fields)
+                self.cases.audit(case_id, "re-evaluated", {"before": "ALLOW", "after": "ALLOW"})
+            else:
+                self.cases.open(case_id, tenant.tenant_id, STATUS_ALLOWED, fields)
             logger.info("allowed", extra=log)
             return Result(Outcome.ALLOWED, ref, tenant.tenant_id, case_id, verdict, ref.uri)
-        if existing is None and self.cases.open(
+        if was_allowed:
+            # A forced re-evaluation found a match: the one case of this version moves on.
+            self.cases.set_status(case_id, STATUS_QUARANTINING, fields)
+            self.cases.audit(
+                case_id, "re-evaluated", {"before": "ALLOW", "after": verdict.action.value}
+            )
+            self.cases.audit(case_id, "verdict", verdict.to_dict())
+        elif existing is None and self.cases.open(
             case_id, tenant.tenant_id, STATUS_QUARANTINING, fields
         ):
             self.cases.audit(case_id, "verdict", verdict.to_dict())

@@ -34,6 +34,9 @@ class Cordon:
     def _session(self) -> Any:
         return self.session or boto3.session.Session()
 
+    def client(self, service: str) -> Any:
+        return self._session().client(service)
+
     @cached_property
     def s3(self) -> Any:
         return self._session().client("s3")

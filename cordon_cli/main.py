@@ -13,18 +13,26 @@ import os
 import signal
 import sys
 import threading
+import warnings
+from collections.abc import Iterable
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress
+from rich.table import Table
 
 from chalicelib.models import Action, Policy
 from chalicelib.settings import Settings
 from chalicelib.wiring import Cordon
-from cordon_cli import operations
+from cordon_cli import oncall, operations
 
 STATE_FILE = Path(".cordon/local.json")
 # Piped output (CI, `| less`) still gets a table wide enough to read.
 console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True)
 
 
 def _cordon() -> Cordon:
@@ -117,6 +125,149 @@ def cmd_tenants_list(args: argparse.Namespace) -> int:
     return 0
 
 
+# -- output -----------------------------------------------------------------------------------
+
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+ROW_COLOURS = {"failed": "red", "processed": "green", "skipped": "cyan", "dry-run": "yellow"}
+
+
+def emit_rows(
+    rows: Iterable[dict[str, Any]],
+    as_json: bool,
+    title: str,
+    columns: tuple[str, ...],
+    total: int | None = None,
+) -> dict[str, int]:
+    """Print rows as they come (JSON lines) or as a table at the end; returns counts by status."""
+    counts: dict[str, int] = {}
+    collected = []
+    with Progress(console=err_console, transient=True, disable=as_json) as progress:
+        task = progress.add_task(title, total=total)
+        for row in rows:
+            status = str(row.get("status", "done"))
+            counts[status] = counts.get(status, 0) + 1
+            progress.advance(task)
+            if as_json:
+                print(json.dumps(row, default=str), flush=True)
+            else:
+                collected.append(row)
+    if not as_json:
+        table = Table(title=title)
+        for column in columns:
+            table.add_column(column, overflow="fold")
+        for row in collected:
+            colour = ROW_COLOURS.get(str(row.get("status")), "white")
+            table.add_row(
+                *[
+                    f"[{colour}]{escape(str(row.get(c) or ''))}[/]"
+                    if c == "status"
+                    else escape(str(row.get(c) or ""))
+                    for c in columns
+                ]
+            )
+        console.print(table)
+    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing"
+    if as_json:
+        print(json.dumps({"summary": counts}), flush=True)
+    else:
+        console.print(f"[bold]Summary:[/] {summary}")
+    return counts
+
+
+def exit_code(counts: dict[str, int]) -> int:
+    return EXIT_SOME_FAILED if counts.get("failed") else EXIT_OK
+
+
+def _when(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    messages = list(oncall.read_event_files(args.paths))
+    rows = oncall.replay(
+        _cordon(),
+        messages,
+        dry_run=args.dry_run,
+        force=args.force,
+        only=oncall.ReplayFilter(args.tenant, _when(args.since), _when(args.until)),
+    )
+    counts = emit_rows(
+        rows,
+        args.json,
+        "replay" + (" (dry run: nothing changed)" if args.dry_run else ""),
+        ("source", "object", "status", "action", "detail"),
+        len(messages),
+    )
+    return exit_code(counts)
+
+
+def cmd_dlq(args: argparse.Namespace) -> int:
+    cordon = _cordon()
+    if args.dlq_command == "list":
+        rows = oncall.dlq_list(cordon, args.queue, args.limit)
+        emit_rows(
+            rows,
+            args.json,
+            f"dead letters in {args.queue or 'the ingest DLQ'}",
+            ("message_id", "receive_count", "sent_at", "reason", "objects"),
+        )
+        return EXIT_OK
+    if args.dlq_command == "show":
+        found = oncall.dlq_show(cordon, args.queue, args.message_id)
+        if found is None:
+            console.print(f"[red]no message {args.message_id} in the queue[/]")
+            return EXIT_SOME_FAILED
+        print(json.dumps(found, indent=None if args.json else 2, default=str))
+        return EXIT_OK
+    if args.native:
+        print(json.dumps(oncall.dlq_redrive_native(cordon, args.queue, args.to)))
+        return EXIT_OK
+    if not args.all and not args.id:
+        console.print("[red]name messages with --id, or move them all with --all[/]")
+        return EXIT_USAGE
+    moved = oncall.dlq_redrive(cordon, args.queue, ids=args.id, to=args.to)
+    emit_rows(
+        ({**row, "status": "moved"} for row in moved),
+        args.json,
+        "redriven",
+        ("message_id", "objects", "reason", "moved_to"),
+    )
+    missing = set(args.id or []) - {row["message_id"] for row in moved}
+    if missing:
+        console.print(f"[red]not found: {', '.join(sorted(missing))}[/]")
+        return EXIT_SOME_FAILED
+    return EXIT_OK
+
+
+def cmd_rescan(args: argparse.Namespace) -> int:
+    rows = oncall.rescan(
+        Settings.from_env(),
+        args.uri,
+        args.checkpoint_dir,
+        concurrency=args.concurrency,
+        rate=args.rate,
+        page_size=args.page_size,
+        restart=args.restart,
+        dry_run=args.dry_run,
+    )
+    counts = emit_rows(
+        rows, args.json, f"rescan of {args.uri}", ("object", "status", "action", "detail")
+    )
+    return exit_code(counts)
+
+
+def cmd_trace(args: argparse.Namespace) -> int:
+    report = oncall.trace(_cordon(), args.target)
+    if args.json:
+        print(json.dumps(report, default=str))
+    else:
+        console.print_json(json.dumps(report, default=str))
+    return EXIT_OK if report["cases"] else EXIT_SOME_FAILED
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="cordon", description=__doc__.splitlines()[0])
     root.add_argument(
@@ -181,10 +332,76 @@ def parser() -> argparse.ArgumentParser:
     add.set_defaults(func=cmd_tenants_add)
     listing = tenants.add_parser("list", help="registered tenants, one JSON line each")
     listing.set_defaults(func=cmd_tenants_list)
+
+    replay = commands.add_parser("replay", help="replay event files through the pipeline")
+    replay.add_argument(
+        "paths", nargs="+", type=Path, help="files of one event, a Lambda SQS batch, or JSON lines"
+    )
+    replay.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the verdict each object would get; change nothing",
+    )
+    replay.add_argument(
+        "--force",
+        action="store_true",
+        help="re-evaluate objects already handled (never acts twice)",
+    )
+    replay.add_argument("--tenant", help="only objects of this tenant")
+    replay.add_argument("--since", help="only events at or after this ISO time")
+    replay.add_argument("--until", help="only events at or before this ISO time")
+    replay.add_argument("--json", action="store_true", help="JSON lines, then a summary line")
+    replay.set_defaults(func=cmd_replay)
+
+    dlq = commands.add_parser("dlq", help="dead-letter queues").add_subparsers(
+        dest="dlq_command", required=True
+    )
+    for name, text in (
+        ("list", "dead-lettered messages with their reason"),
+        ("show", "one message in full"),
+        ("redrive", "move messages back to their source queue"),
+    ):
+        sub = dlq.add_parser(name, help=text)
+        sub.add_argument(
+            "queue", nargs="?", default=None, help="queue name or URL (default: the ingest DLQ)"
+        )
+        sub.add_argument("--json", action="store_true")
+        sub.set_defaults(func=cmd_dlq)
+        if name == "list":
+            sub.add_argument("--limit", type=int, default=100)
+        if name == "show":
+            sub.add_argument("message_id")
+        if name == "redrive":
+            sub.add_argument("--id", action="append", help="a message id (repeatable)")
+            sub.add_argument("--all", action="store_true")
+            sub.add_argument("--to", help="target queue (default: the message's source)")
+            sub.add_argument(
+                "--native",
+                action="store_true",
+                help="use SQS's StartMessageMoveTask (AWS only; moves all)",
+            )
+
+    rescan = commands.add_parser("rescan", help="feed a bucket prefix through the pipeline")
+    rescan.add_argument("uri", help="s3://bucket/prefix")
+    rescan.add_argument("--concurrency", type=int, default=4)
+    rescan.add_argument("--rate", type=float, default=50.0, help="objects started per second")
+    rescan.add_argument("--page-size", type=int, default=1000)
+    rescan.add_argument("--restart", action="store_true", help="ignore the saved checkpoint")
+    rescan.add_argument("--dry-run", action="store_true")
+    rescan.add_argument("--checkpoint-dir", type=Path, default=Path(".cordon/rescan"))
+    rescan.add_argument("--json", action="store_true")
+    rescan.set_defaults(func=cmd_rescan)
+
+    trace = commands.add_parser("trace", help="everything known about an object or a case")
+    trace.add_argument("target", help="s3://bucket/key or a case id")
+    trace.add_argument("--json", action="store_true")
+    trace.set_defaults(func=cmd_trace)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Outside Lambda there is no context telling powertools the time left: expected.
+    warnings.filterwarnings("ignore", "Couldn't determine the remaining time left")
     args = parser().parse_args(argv)
     if args.local and args.command != "local":
         if not args.state_file.exists():

@@ -81,6 +81,15 @@ class ObjectStore:
         except ClientError as error:
             if _is_gone(error):
                 raise ObjectGoneError(f"{ref.uri} no longer exists") from error
+            if ref.version_id and error.response.get("Error", {}).get("Code") in (
+                "400",
+                "InvalidArgument",
+            ):
+                # HEAD has no error body: a 400 for a version id is a version the bucket
+                # never had. Retrying cannot make it appear.
+                raise ObjectGoneError(
+                    f"{ref.uri} has no version {ref.version_id} (the bucket rejects it)"
+                ) from error
             raise
         etag = response["ETag"].strip('"')
         if not ref.version_id and ref.etag and ref.etag != etag:
@@ -101,6 +110,12 @@ class ObjectStore:
             if _is_gone(error) or error.response["Error"]["Code"] == "PreconditionFailed":
                 raise ObjectGoneError(f"{ref.uri} changed or vanished while read") from error
             raise
+        return response["Body"].read()
+
+    def read_evidence(self, evidence: dict[str, Any]) -> bytes:
+        """The bytes of an evidence copy, as recorded on its case."""
+        version = {"VersionId": evidence["version_id"]} if evidence.get("version_id") else {}
+        response = self.s3.get_object(Bucket=evidence["bucket"], Key=evidence["key"], **version)
         return response["Body"].read()
 
     def stream(self, ref: ObjectRef) -> Iterator[bytes]:
