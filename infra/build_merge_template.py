@@ -29,6 +29,9 @@ from pathlib import Path
 from typing import Any
 
 RESOURCES_JSON = Path(__file__).resolve().parent / "resources.json"
+# Alarms and dashboard: they watch the functions Chalice generates, so they exist only in the
+# merged template (the local stack, built from resources.json, has no CloudWatch).
+MONITORING_JSON = Path(__file__).resolve().parent / "monitoring.json"
 
 # Chalice's generated logical IDs.
 ROLE = "DefaultRole"
@@ -225,15 +228,21 @@ def overrides(resources: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def build(resources: dict[str, Any]) -> dict[str, Any]:
-    """The merge template: resources.json's resources and outputs, plus the overrides."""
+def build(resources: dict[str, Any], monitoring: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The merge template: resources.json's and monitoring.json's resources and outputs, plus
+    the overrides."""
+    monitoring = monitoring or {}
     declared = resources.get("Resources", {})
-    clash = CHALICE_IDS & declared.keys()
+    watching = monitoring.get("Resources", {})
+    clash = (CHALICE_IDS | declared.keys()) & watching.keys() | CHALICE_IDS & declared.keys()
     if clash:
-        raise ValueError(f"resources.json reuses Chalice's logical IDs: {sorted(clash)}")
+        raise ValueError(f"logical IDs declared twice: {sorted(clash)}")
     return {
-        "Resources": {**copy.deepcopy(declared), **overrides(resources)},
-        "Outputs": copy.deepcopy(resources.get("Outputs", {})),
+        "Resources": {**copy.deepcopy(declared), **copy.deepcopy(watching), **overrides(resources)},
+        "Outputs": {
+            **copy.deepcopy(resources.get("Outputs", {})),
+            **copy.deepcopy(monitoring.get("Outputs", {})),
+        },
     }
 
 
@@ -247,7 +256,8 @@ def main(argv: list[str]) -> int:
         return 2
     output = Path(argv[1])
     output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(json.dumps(build(load_resources()), indent=2) + "\n")
+    merged = build(load_resources(), load_resources(MONITORING_JSON))
+    output.write_text(json.dumps(merged, indent=2) + "\n")
     print(f"wrote {output}")
     return 0
 

@@ -108,7 +108,39 @@ def test_merge_template_overrides_only_chalices_resources(resources, merge):
 def test_main_writes_the_merge_template(tmp_path, resources):
     output = tmp_path / "nested" / "merge.json"
     assert builder.main(["build_merge_template.py", str(output)]) == 0
-    assert json.loads(output.read_text()) == builder.build(resources)
+    monitoring = builder.load_resources(builder.MONITORING_JSON)
+    assert json.loads(output.read_text()) == builder.build(resources, monitoring)
+
+
+def test_alarms_watch_the_dead_letters_the_backlog_errors_and_deadlines(resources):
+    monitoring = builder.load_resources(builder.MONITORING_JSON)
+    merged = builder.build(resources, monitoring)["Resources"]
+    alarms = {
+        k: v["Properties"] for k, v in merged.items() if v.get("Type") == "AWS::CloudWatch::Alarm"
+    }
+    metrics = {p.get("MetricName") for p in alarms.values()}
+    assert {
+        "ApproximateNumberOfMessagesVisible",
+        "ApproximateAgeOfOldestMessage",
+        "ObjectsFailed",
+        "ReviewDeadlineBreached",
+    } <= metrics
+    error_rate = merged["IngestErrorRateAlarm"]["Properties"]["Metrics"]
+    assert {m["Id"] for m in error_rate} == {"errors", "invocations", "rate"}
+    # Every alarm points the engineer at its runbook section, which exists.
+    runbook = (builder.RESOURCES_JSON.parent.parent / "docs" / "runbook.md").read_text()
+    for name, props in alarms.items():
+        anchor = props["AlarmDescription"].split("docs/runbook.md#", 1)[1]
+        assert f"## {anchor}" in runbook.replace("`", ""), name
+        assert props["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+    assert "Dashboard" in merged
+
+
+def test_monitoring_and_resources_do_not_share_logical_ids(resources):
+    monitoring = builder.load_resources(builder.MONITORING_JSON)
+    with pytest.raises(ValueError, match="declared twice"):
+        builder.build(resources, {"Resources": {"IngestQueue": {}}})
+    assert builder.build(resources, monitoring)
 
 
 @pytest.mark.parametrize("function", ["Ingest", "APIHandler"])
