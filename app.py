@@ -1,19 +1,27 @@
-"""Cordon's Lambda handlers: each turns an AWS event into a call on `chalicelib`."""
+"""Cordon's Lambda handlers: each turns an AWS event or request into a call on `chalicelib`."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from chalice import Chalice, ConvertToMiddleware
-from chalice.app import SQSEvent
+from chalice import AuthResponse, Chalice, ConvertToMiddleware, Response
+from chalice.app import AuthRequest, SQSEvent
 
+from chalicelib.review import Reviewer, ReviewError, handle_work_batch
 from chalicelib.settings import Settings
 from chalicelib.wiring import Cordon
 
 app = Chalice(app_name="cordon")
 logger = Logger(service="cordon")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
+
+# chalice local and Chalice's test client read only the Authorization header, so that is the
+# one that carries the key ("Bearer <key>"), everywhere alike.
+API_KEY_HEADER = "Authorization"
+REVIEW_PAGE = Path(__file__).resolve().parent / "chalicelib" / "static" / "review.html"
 
 _cordon: Cordon | None = None
 
@@ -33,10 +41,106 @@ def reset() -> None:
     _cordon = None
 
 
+# -- event sources ---------------------------------------------------------------------------
 @app.on_sqs_message(queue=Settings().ingest_queue, batch_size=10)
 def ingest(event: SQSEvent) -> dict[str, Any]:
     """S3 upload notifications, in any envelope, from the ingest queue."""
     return cordon().ingest.handle_batch(event.to_dict(), event.context)
+
+
+@app.on_sqs_message(queue=Settings().review_queue, batch_size=10)
+def review_worker(event: SQSEvent) -> dict[str, Any]:
+    """The review workflow's steps that need code (task tokens to keep, decisions to apply)."""
+    services = cordon()
+    return handle_work_batch(
+        services.reviews, event.to_dict(), services.settings.max_receives, event.context
+    )
+
+
+# -- the reviewers' API ----------------------------------------------------------------------
+@app.authorizer(header=API_KEY_HEADER, ttl_seconds=0)
+def api_key(auth_request: AuthRequest) -> AuthResponse:
+    """Reviewers send "Authorization: Bearer <API key>"; only the key's SHA-256 is stored."""
+    token = (auth_request.token or "").removeprefix("Bearer ").strip()
+    found = cordon().tenants.reviewer_for_key(token)
+    if found is None:
+        return AuthResponse(routes=[], principal_id="anonymous")
+    tenant_id, reviewer_id = found
+    return AuthResponse(
+        routes=["*"],
+        principal_id=reviewer_id,
+        context={"tenant_id": tenant_id, "reviewer_id": reviewer_id},
+    )
+
+
+def _reviewer() -> Reviewer:
+    context = (app.current_request.context or {}).get("authorizer", {})
+    return Reviewer(tenant_id=context["tenant_id"], reviewer_id=context["reviewer_id"])
+
+
+def _answer(work: Callable[[], Any], status: int = 200) -> Response:
+    try:
+        return Response(body=work(), status_code=status)
+    except ReviewError as error:
+        return Response(body={"error": str(error)}, status_code=error.status)
+
+
+def _body() -> dict[str, Any]:
+    body = app.current_request.json_body
+    return body if isinstance(body, dict) else {}
+
+
+@app.route("/reviews", authorizer=api_key)
+def review_queue() -> Response:
+    params = app.current_request.query_params or {}
+    return _answer(
+        lambda: {
+            "cases": cordon().reviews.queue(
+                _reviewer(), status=params.get("status"), label=params.get("label")
+            )
+        }
+    )
+
+
+@app.route("/cases/{case_id}", authorizer=api_key)
+def view_case(case_id: str) -> Response:
+    return _answer(lambda: cordon().reviews.view(_reviewer(), case_id))
+
+
+@app.route("/cases/{case_id}/decision", methods=["POST"], authorizer=api_key)
+def decide(case_id: str) -> Response:
+    body = _body()
+    return _answer(
+        lambda: cordon().reviews.decide(
+            _reviewer(),
+            case_id,
+            str(body.get("action", "")),
+            str(body.get("reason", "")),
+            [str(label) for label in body.get("labels", [])],
+        ),
+        status=202,
+    )
+
+
+@app.route("/cases/{case_id}/appeal", methods=["POST"], authorizer=api_key)
+def appeal(case_id: str) -> Response:
+    reason = str(_body().get("reason", ""))
+    return _answer(lambda: cordon().reviews.appeal(_reviewer(), case_id, reason), status=202)
+
+
+@app.route("/cases/{case_id}/statement", authorizer=api_key)
+def statement(case_id: str) -> Response:
+    return _answer(lambda: cordon().reviews.statement(_reviewer(), case_id))
+
+
+@app.route("/review")
+def review_page() -> Response:
+    """The reviewers' page: it asks for the API key and calls the routes above."""
+    return Response(
+        body=REVIEW_PAGE.read_text(),
+        status_code=200,
+        headers={"Content-Type": "text/html; charset=utf-8"},
+    )
 
 
 @app.route("/health")

@@ -125,6 +125,7 @@ class HashRecord:
     case_id: str | None = None
     added_at: str | None = None
     status: str = "active"
+    confirmed_by: str | None = None  # the reviewer whose decision shared it
 
 
 @dataclass(frozen=True)
@@ -206,6 +207,13 @@ class Policy:
     classifier_min_confidence: float = 80.0
     classifier_action: Action = Action.REVIEW
     unscannable_action: Action = Action.ALLOW
+    # Human review: of every TAKEDOWN too (REVIEW verdicts always are), and how long a
+    # reviewer has before the case escalates and the tenant is told.
+    review_takedowns: bool = False
+    review_timeout_seconds: int = 24 * 3600
+    # A match found only through a match variant (mirrored, trimmed, a tile...): never more
+    # than the signal type's own action.
+    variant_action: Action = Action.REVIEW
 
     def to_dict(self) -> dict[str, Any]:
         return {

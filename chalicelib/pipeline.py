@@ -31,6 +31,8 @@ from chalicelib.models import (
     Tenant,
     Verdict,
 )
+from chalicelib.notices import statement_of_reasons
+from chalicelib.review import Reviews
 from chalicelib.settings import Settings
 
 logger = Logger(service="cordon", child=True)
@@ -67,6 +69,7 @@ class Pipeline:
     cases: CaseStore
     tenants: TenantRegistry
     classifier_factory: Callable[[], Classifier] | None = None
+    reviews: Reviews | None = None
     _classifier: Classifier | None = field(default=None, init=False, repr=False)
 
     # -- the steps ------------------------------------------------------------------------
@@ -192,7 +195,18 @@ class Pipeline:
         scores = []
         if rules.classifier_enabled and not matches and examination.image_bytes:
             scores = self._get_classifier().classify(examination.image_bytes)
-        return policy.decide(rules, examination, matches, scores)
+        verdict = policy.decide(rules, examination, matches, scores)
+        sha256 = examination.signal("sha256")
+        if verdict.action is not Action.ALLOW and sha256 is not None:
+            cleared = self.tenants.allowed(tenant.tenant_id, sha256.value)
+            if cleared:
+                # A reviewer of this tenant rejected a takedown of these very bytes.
+                reason = (
+                    f"allow-listed: a reviewer cleared these bytes in case "
+                    f"{cleared['case_id']}; the matches below are overridden"
+                )
+                verdict = replace(verdict, action=Action.ALLOW, reasons=(reason, *verdict.reasons))
+        return verdict
 
     def _get_classifier(self) -> Classifier:
         if self._classifier is None:
@@ -290,8 +304,18 @@ class Pipeline:
             self.cases.audit(case_id, "remove_failed", {"error": str(error)})
             raise
         self.cases.audit(case_id, "original_removed", {"uri": ref.uri})
-        status = STATUS_PENDING_REVIEW if verdict.action is Action.REVIEW else STATUS_QUARANTINED
-        self.cases.set_status(case_id, status)
+        rules = tenant.policy
+        needs_review = verdict.action is Action.REVIEW or rules.review_takedowns
+        if needs_review and self.reviews is not None:
+            # Before the final status: a retry after a failure here starts the (same) review.
+            self.reviews.start(case_id, tenant.tenant_id, "review", rules.review_timeout_seconds)
+        if needs_review:
+            self.cases.set_status(case_id, STATUS_PENDING_REVIEW)
+        else:
+            self.cases.set_status(case_id, STATUS_QUARANTINED)
+            case = self.cases.get(case_id)
+            if case is not None:  # an automated takedown: its statement of reasons now
+                self.cases.update_fields(case_id, {"notice": statement_of_reasons(case, "removed")})
         logger.info(
             "quarantined",
             extra={

@@ -13,6 +13,9 @@ CORDON_INGEST_QUEUE, CORDON_INGEST_DLQ
     Names of the ingest queue and its dead-letter queue.
 CORDON_UPLOADS_TOPIC_ARN
     The SNS topic tenant buckets may publish their notifications to (S3 -> SNS -> SQS).
+CORDON_REVIEW_STATE_MACHINE_ARN, CORDON_REVIEW_QUEUE, CORDON_TENANT_NOTICES_TOPIC_ARN
+    The review workflow, the queue its steps that need code go through, and the topic that
+    tells tenants of escalations and decisions.
 CORDON_MAX_OBJECT_BYTES
     Objects larger than this are never read into memory: exact hashes are streamed.
 CORDON_MAX_IMAGE_PIXELS
@@ -43,6 +46,9 @@ class Settings:
     ingest_queue: str = "cordon-ingest"
     ingest_dlq: str = "cordon-ingest-dlq"
     uploads_topic_arn: str = ""
+    review_state_machine_arn: str = ""
+    review_queue: str = "cordon-review-work"
+    tenant_notices_topic_arn: str = ""
     max_object_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 64_000_000
     pdq_distance: int = 31
@@ -71,6 +77,13 @@ class Settings:
             ingest_queue=text("CORDON_INGEST_QUEUE", default.ingest_queue),
             ingest_dlq=text("CORDON_INGEST_DLQ", default.ingest_dlq),
             uploads_topic_arn=text("CORDON_UPLOADS_TOPIC_ARN", default.uploads_topic_arn),
+            review_state_machine_arn=text(
+                "CORDON_REVIEW_STATE_MACHINE_ARN", default.review_state_machine_arn
+            ),
+            review_queue=text("CORDON_REVIEW_QUEUE", default.review_queue),
+            tenant_notices_topic_arn=text(
+                "CORDON_TENANT_NOTICES_TOPIC_ARN", default.tenant_notices_topic_arn
+            ),
             max_object_bytes=int(number("CORDON_MAX_OBJECT_BYTES", default.max_object_bytes)),
             max_image_pixels=int(number("CORDON_MAX_IMAGE_PIXELS", default.max_image_pixels)),
             pdq_distance=int(number("CORDON_PDQ_DISTANCE", default.pdq_distance)),

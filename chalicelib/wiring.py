@@ -6,6 +6,7 @@ moto when `AWS_ENDPOINT_URL` points at the local stack.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -19,8 +20,10 @@ from chalicelib.adapters.classifier import RekognitionModeration
 from chalicelib.adapters.hashes import HashTable
 from chalicelib.adapters.storage import ObjectStore
 from chalicelib.adapters.tenants import TenantRegistry
+from chalicelib.adapters.workflow import ReviewWorkflow
 from chalicelib.ingest import Ingest, sqs_dead_letter
 from chalicelib.pipeline import Pipeline
+from chalicelib.review import Reviews
 from chalicelib.settings import Settings
 
 
@@ -68,6 +71,26 @@ class Cordon:
         return TenantRegistry(self.dynamodb.Table(self.settings.tenants_table))
 
     @cached_property
+    def reviews(self) -> Reviews:
+        return Reviews(
+            cases=self.cases,
+            tenants=self.tenants,
+            hashes=self.hashes,
+            store=self.store,
+            workflow=ReviewWorkflow(
+                self.client("stepfunctions"), self.settings.review_state_machine_arn
+            ),
+            notify=self._notify_tenant if self.settings.tenant_notices_topic_arn else None,
+        )
+
+    def _notify_tenant(self, tenant_id: str, event: dict[str, Any]) -> None:
+        self.client("sns").publish(
+            TopicArn=self.settings.tenant_notices_topic_arn,
+            Message=json.dumps({**event, "tenant_id": tenant_id}),
+            MessageAttributes={"tenant_id": {"DataType": "String", "StringValue": tenant_id}},
+        )
+
+    @cached_property
     def pipeline(self) -> Pipeline:
         return Pipeline(
             settings=self.settings,
@@ -76,6 +99,7 @@ class Cordon:
             cases=self.cases,
             tenants=self.tenants,
             classifier_factory=lambda: RekognitionModeration(self._session().client("rekognition")),
+            reviews=self.reviews if self.settings.review_state_machine_arn else None,
         )
 
     @cached_property

@@ -28,6 +28,8 @@ ORDER = (
     "AWS::SNS::Subscription",
     "AWS::SQS::QueuePolicy",
     "AWS::SNS::TopicPolicy",
+    "AWS::IAM::Role",
+    "AWS::StepFunctions::StateMachine",
 )
 
 
@@ -86,6 +88,8 @@ def bootstrap(session: Any, template: dict[str, Any] | None = None) -> Stack:
         "AWS::SNS::Subscription": _subscription,
         "AWS::SQS::QueuePolicy": _queue_policy,
         "AWS::SNS::TopicPolicy": _topic_policy,
+        "AWS::IAM::Role": _role,
+        "AWS::StepFunctions::StateMachine": _state_machine,
     }
     unknown = {r["Type"] for r in resources.values()} - set(creators)
     if unknown:
@@ -232,3 +236,33 @@ def _topic_policy(session: Any, stack: Stack, logical: str, props: dict[str, Any
         session.client("sns").set_topic_attributes(
             TopicArn=arn, AttributeName="Policy", AttributeValue=json.dumps(props["PolicyDocument"])
         )
+
+
+def _role(session: Any, stack: Stack, logical: str, props: dict[str, Any]) -> None:
+    props = stack.resolve(props)
+    iam = session.client("iam")
+    name = props.get("RoleName") or f"cordon-{logical}"
+    arn = iam.create_role(
+        RoleName=name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"])
+    )["Role"]["Arn"]
+    for policy in props.get("Policies", []):
+        iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"],
+                            PolicyDocument=json.dumps(policy["PolicyDocument"]))
+    stack.refs[logical] = name
+    stack.attrs[(logical, "Arn")] = arn
+
+
+def _state_machine(session: Any, stack: Stack, logical: str, props: dict[str, Any]) -> None:
+    """Through the Step Functions API: moto executes only state machines created that way."""
+    substitutions = stack.resolve(props.get("DefinitionSubstitutions", {}))
+    definition = json.dumps(props["Definition"])
+    for name, value in substitutions.items():
+        definition = definition.replace("${" + name + "}", value)
+    arn = session.client("stepfunctions").create_state_machine(
+        name=props["StateMachineName"],
+        definition=definition,
+        roleArn=stack.resolve(props["RoleArn"]),
+        type=props.get("StateMachineType", "STANDARD"),
+    )["stateMachineArn"]
+    stack.refs[logical] = arn
+    stack.attrs[(logical, "Name")] = props["StateMachineName"]

@@ -57,6 +57,7 @@ class LocalStack:
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.stack: Stack | None = None
         self.runner: QueueRunner | None = None
+        self.runners: list[QueueRunner] = []
         self._moto: Any = None
         self._api: Any = None
         self._saved_env: dict[str, str | None] = {}
@@ -79,17 +80,23 @@ class LocalStack:
 
         chalice_app.reset()
         sqs = self.session().client("sqs")
-        self.runner = QueueRunner(
-            sqs, self.stack.refs["IngestQueue"], chalice_app.ingest, function_name="ingest"
-        )
-        self.runner.start()
+        # One runner per queue the Chalice app subscribes to, as Lambda has one event source
+        # mapping per function.
+        self.runners = [
+            QueueRunner(sqs, self.stack.refs["IngestQueue"], chalice_app.ingest, "ingest"),
+            QueueRunner(sqs, self.stack.refs["ReviewWorkQueue"], chalice_app.review_worker,
+                        "review_worker"),
+        ]
+        self.runner = self.runners[0]
+        for runner in self.runners:
+            runner.start()
         if self.serve_api:
             self._start_api(chalice_app.app)
         return self
 
     def stop(self) -> None:
-        if self.runner:
-            self.runner.stop()
+        for runner in self.runners:
+            runner.stop()
         if self._api:
             self._api.server.shutdown()
         if self._moto:

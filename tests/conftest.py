@@ -4,6 +4,7 @@ local stack creates them, and helpers to upload and run the ingest queue through
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +40,7 @@ class World:
     stack: Stack
     cordon: Cordon
     runner: QueueRunner
+    review_runner: QueueRunner
 
     @property
     def s3(self) -> Any:
@@ -59,6 +61,27 @@ class World:
     def drain(self) -> None:
         """Deliver everything queued to the ingest handler, as Lambda would, until idle."""
         self.runner.drain(idle_polls=2, timeout=60)
+
+    def settle(self, until: Any = None, timeout: float = 30.0) -> None:
+        """Run both queues' handlers until `until()` holds (or, without it, until both queues
+        stay empty a moment): the review workflow executes in moto's background thread and
+        sends its steps whenever it gets there."""
+        deadline = time.monotonic() + timeout
+        idle = 0
+        while time.monotonic() < deadline:
+            moved = self.runner.poll_once() + self.review_runner.poll_once()
+            if until is not None and until():
+                return
+            idle = 0 if moved else idle + 1
+            if until is None and idle >= 8:
+                return
+            if not moved:
+                time.sleep(0.1)
+        if until is not None:
+            raise AssertionError(f"condition not met within {timeout} s")
+
+    def reviewer(self, tenant_id: str, reviewer_id: str) -> str:
+        return self.cordon.tenants.add_api_key(tenant_id, reviewer_id)
 
     def case(self, tenant_id: str, ref: ObjectRef) -> dict[str, Any] | None:
         return self.cordon.cases.get(ref.case_id(tenant_id))
@@ -84,7 +107,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     for name, value in FAKE_ENV.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    with mock_aws():
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         session = boto3.session.Session(region_name="us-east-1")
         template = load_template()
         stack = bootstrap(session, template)
@@ -99,7 +122,14 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             function_name="ingest",
             retry_delay_seconds=0,
         )
-        yield World(session, stack, cordon, runner)
+        review_runner = QueueRunner(
+            cordon.sqs,
+            stack.refs["ReviewWorkQueue"],
+            chalice_app.review_worker,
+            function_name="review_worker",
+            retry_delay_seconds=0,
+        )
+        yield World(session, stack, cordon, runner, review_runner)
         chalice_app.reset()
 
 

@@ -101,6 +101,54 @@ class CaseStore:
             ConditionExpression="attribute_exists(pk)",
         )
 
+    def claim_decision(
+        self,
+        case_id: str,
+        token: str,
+        decision: dict[str, Any],
+        status: str,
+        exclude: str | None = None,
+    ) -> bool:
+        """Record a reviewer's decision if the case still waits on `token`; False if another
+        decision took it first. The token goes with it, so it is answered exactly once."""
+        at = now_iso()
+        values: dict[str, Any] = {
+            ":token": token,
+            ":decision": [decision],
+            ":status": status,
+            ":status_at": f"{status}#{at}",
+            ":at": at,
+            ":entry": [{"status": status, "at": at}],
+            ":none": [],
+        }
+        expression = (
+            "SET #status = :status, status_at = :status_at, updated_at = :at, "
+            "history = list_append(history, :entry), "
+            "decisions = list_append(if_not_exists(decisions, :none), :decision)"
+        )
+        if exclude:
+            values[":exclude"] = [exclude]
+            expression += (
+                ", #review.excluded = list_append(if_not_exists(#review.excluded, :none), :exclude)"
+            )
+        try:
+            self.table.update_item(
+                Key={"pk": case_id, "sk": CASE_SK},
+                UpdateExpression=expression + " REMOVE #review.#token",
+                ConditionExpression="#review.#token = :token",
+                ExpressionAttributeNames={
+                    "#status": "status",
+                    "#review": "review",
+                    "#token": "token",
+                },
+                ExpressionAttributeValues=to_dynamo(values),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def audit(
         self, case_id: str, event: str, detail: dict[str, Any] | None = None, actor: str = "cordon"
     ) -> None:

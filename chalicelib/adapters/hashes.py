@@ -39,6 +39,7 @@ def record_from_item(item: Mapping[str, Any]) -> HashRecord:
         case_id=item.get("case_id"),
         added_at=item.get("added_at"),
         status=item.get("status", "active"),
+        confirmed_by=item.get("confirmed_by"),
     )
 
 
@@ -84,6 +85,8 @@ class HashTable:
                     }
                     if record.case_id:
                         item["case_id"] = record.case_id
+                    if record.confirmed_by:
+                        item["confirmed_by"] = record.confirmed_by
                     batch.put_item(Item=item)
                     written += 1
         return written

@@ -118,6 +118,34 @@ class ObjectStore:
         response = self.s3.get_object(Bucket=evidence["bucket"], Key=evidence["key"], **version)
         return response["Body"].read()
 
+    def reinstate(self, evidence: dict[str, Any], bucket: str, key: str, sha256_hex: str) -> str:
+        """Put the evidence copy back where it was, bit-identical (SHA-256 checked by S3 on
+        arrival and again on read-back); returns the new version id, if any. The evidence
+        copy stays, locked, as the record of what was restored."""
+        data = self.read_evidence(evidence)
+        if hashlib.sha256(data).hexdigest() != sha256_hex:
+            raise ChecksumMismatchError(f"evidence of s3://{bucket}/{key} no longer matches")
+        response = self.s3.put_object(
+            Bucket=bucket,
+            Key=key,
+            Body=data,
+            ChecksumAlgorithm="SHA256",
+            ChecksumSHA256=sha256_b64(sha256_hex),
+        )
+        version = response.get("VersionId")
+        back = self.s3.get_object(
+            Bucket=bucket, Key=key, **({"VersionId": version} if version else {})
+        )
+        if hashlib.sha256(back["Body"].read()).hexdigest() != sha256_hex:
+            raise ChecksumMismatchError(f"restored s3://{bucket}/{key} differs from evidence")
+        return version or ""
+
+    def presigned_evidence_url(self, evidence: dict[str, Any], seconds: int = 300) -> str:
+        params = {"Bucket": evidence["bucket"], "Key": evidence["key"]}
+        if evidence.get("version_id"):
+            params["VersionId"] = evidence["version_id"]
+        return self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
+
     def stream(self, ref: ObjectRef) -> Iterator[bytes]:
         """The object in chunks, for objects over the cap: never whole in memory."""
         response = self.s3.get_object(Bucket=ref.bucket, Key=ref.key, **self._version(ref))

@@ -6,6 +6,8 @@ bucket -> tenant, is one GetItem. Lookups are cached for a short while in a warm
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import time
 from typing import Any
 
@@ -13,6 +15,10 @@ from chalicelib.adapters.cases import from_dynamo, to_dynamo
 from chalicelib.models import Policy, Tenant, now_iso
 
 CACHE_SECONDS = 30.0
+
+
+def _digest(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
 
 
 class TenantRegistry:
@@ -57,6 +63,42 @@ class TenantRegistry:
         tenant = self.get(item["tenant_id"]) if item else None
         self._by_bucket[bucket] = (time.monotonic(), tenant)
         return tenant
+
+    # -- reviewers' API keys: only their SHA-256 is stored -----------------------------------
+    def add_api_key(self, tenant_id: str, reviewer_id: str) -> str:
+        key = "ck_" + secrets.token_urlsafe(32)
+        self.table.put_item(
+            Item={
+                "pk": f"APIKEY#{_digest(key)}",
+                "tenant_id": tenant_id,
+                "reviewer_id": reviewer_id,
+                "created_at": now_iso(),
+            }
+        )
+        return key
+
+    def reviewer_for_key(self, key: str) -> tuple[str, str] | None:
+        """(tenant id, reviewer id) of an API key, or None."""
+        if not key:
+            return None
+        item = self.table.get_item(Key={"pk": f"APIKEY#{_digest(key)}"}).get("Item")
+        return (item["tenant_id"], item["reviewer_id"]) if item else None
+
+    # -- a tenant's allow-list: objects a reviewer cleared stop triggering --------------------
+    def allow(self, tenant_id: str, sha256: str, case_id: str, reviewer_id: str) -> None:
+        self.table.put_item(
+            Item={
+                "pk": f"ALLOW#{tenant_id}#{sha256}",
+                "tenant_id": tenant_id,
+                "case_id": case_id,
+                "reviewer_id": reviewer_id,
+                "at": now_iso(),
+            }
+        )
+
+    def allowed(self, tenant_id: str, sha256: str) -> dict[str, Any] | None:
+        item = self.table.get_item(Key={"pk": f"ALLOW#{tenant_id}#{sha256}"}).get("Item")
+        return from_dynamo(item) if item else None
 
     def all(self) -> list[Tenant]:
         tenants = []

@@ -1,0 +1,409 @@
+"""Human review: what reviewers see and decide, and the steps of the workflow that need code.
+
+The Step Functions workflow (`infra/resources.json`, `ReviewStateMachine`) drives each review:
+it records the start, notifies reviewers, and waits for a decision with a task token. Its
+steps that need code arrive on the review-work queue and are handled here:
+
+- ``await``: a task token to keep on the case until a reviewer decides (stage "first", or
+  "escalated" after an escalation or a timeout);
+- ``apply``: a decision to carry out — confirm (hashes shared with provenance, statement of
+  reasons recorded) or reject (object restored bit-identical, allow-listed for the tenant).
+
+A decision answers the token exactly once: it is claimed on the case with a conditional
+write before SendTaskSuccess, so a second decision is refused. Every reviewer belongs to one
+tenant and can neither see nor decide another tenant's cases.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from chalicelib import pdq
+from chalicelib.adapters.cases import CaseStore
+from chalicelib.adapters.hashes import HashTable
+from chalicelib.adapters.storage import ObjectStore
+from chalicelib.adapters.tenants import TenantRegistry
+from chalicelib.adapters.workflow import ReviewWorkflow
+from chalicelib.errors import CordonError
+from chalicelib.models import HashRecord, now_iso
+from chalicelib.notices import statement_of_reasons
+from chalicelib.signals import SIGNAL_TYPES
+
+logger = Logger(service="cordon", child=True)
+
+PENDING, ESCALATED, APPEAL_PENDING = "pending_review", "escalated", "appeal_pending"
+DECIDING, CONFIRMED, REINSTATED = "deciding", "confirmed", "reinstated"
+OPEN_STATUSES = (PENDING, ESCALATED, APPEAL_PENDING)
+ACTIONS = ("confirm", "reject", "escalate")
+APPEAL_SECONDS = 14 * 24 * 3600  # TCO Art 10: complaints decided within two weeks
+APPEALABLE = ("quarantined", CONFIRMED)
+
+
+class ReviewError(CordonError):
+    """A request a reviewer made that cannot be done; `status` is the HTTP status."""
+
+    status = 400
+
+
+class NotFoundError(ReviewError):
+    status = 404
+
+
+class ForbiddenError(ReviewError):
+    status = 403
+
+
+class ConflictError(ReviewError):
+    status = 409
+
+
+@dataclass(frozen=True)
+class Reviewer:
+    tenant_id: str
+    reviewer_id: str
+
+
+def _seconds_between(start: str, end: str) -> int:
+    return int((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds())
+
+
+class Reviews:
+    def __init__(
+        self,
+        cases: CaseStore,
+        tenants: TenantRegistry,
+        hashes: HashTable,
+        store: ObjectStore,
+        workflow: ReviewWorkflow,
+        notify: Any = None,
+    ) -> None:
+        self.cases = cases
+        self.tenants = tenants
+        self.hashes = hashes
+        self.store = store
+        self.workflow = workflow
+        self.notify = notify  # callable(tenant_id, event dict); None: not told
+
+    # -- starting a review -----------------------------------------------------------------
+    def start(
+        self,
+        case_id: str,
+        tenant_id: str,
+        kind: str,
+        timeout_seconds: int,
+        excluded: list[str] | None = None,
+        attempt: int = 1,
+    ) -> str:
+        """Start the workflow for a case; its execution is named after the case, so a retry
+        of the same step finds the execution already running instead of starting another."""
+        started = now_iso()
+        deadline = datetime.fromisoformat(started) + timedelta(seconds=timeout_seconds)
+        name = f"{case_id}-{kind}-{attempt}"
+        arn = self.workflow.execution_arn(name)
+        # Written before the execution starts: its first step (the token) updates this.
+        self.cases.update_fields(
+            case_id,
+            {
+                "review": {
+                    "kind": kind,
+                    "execution_arn": arn,
+                    "started_at": started,
+                    "deadline": deadline.isoformat(timespec="milliseconds"),
+                    "excluded": excluded or [],
+                    "attempt": attempt,
+                }
+            },
+        )
+        self.workflow.start(
+            name,
+            {
+                "case_id": case_id,
+                "tenant_id": tenant_id,
+                "kind": kind,
+                "timeout_seconds": timeout_seconds,
+            },
+        )
+        self.cases.audit(case_id, f"{kind}_requested", {"execution_arn": arn})
+        return arn
+
+    # -- the workflow's steps that need code ----------------------------------------------
+    def handle_work(self, message: dict[str, Any]) -> None:
+        if message["kind"] == "await":
+            self._await(message)
+        elif message["kind"] == "apply":
+            self._apply(message)
+        else:
+            raise ReviewError(f"unknown review work {message['kind']!r}")
+
+    def _await(self, message: dict[str, Any]) -> None:
+        case_id = message["case_id"]
+        case = self._get(case_id)
+        review = dict(case.get("review") or {})
+        if message["stage"] == "escalated":
+            status = ESCALATED
+        else:
+            status = APPEAL_PENDING if message.get("review_kind") == "appeal" else PENDING
+        review.update(
+            {"token": message["task_token"], "stage": message["stage"], "waiting_since": now_iso()}
+        )
+        self.cases.set_status(case_id, status, {"review": review})
+        if message["stage"] == "escalated" and self._timed_out(case_id):
+            logger.warning("review deadline passed: escalated", extra={"case_id": case_id})
+            self.cases.audit(case_id, "deadline_breached", {"deadline": review.get("deadline")})
+            if self.notify:
+                self.notify(
+                    case["tenant_id"], {"event": "review_deadline_breached", "case_id": case_id}
+                )
+
+    def _timed_out(self, case_id: str) -> bool:
+        return any(row["event"] == "review_timed_out" for row in self.cases.audit_trail(case_id))
+
+    def _apply(self, message: dict[str, Any]) -> None:
+        case_id = message["case_id"]
+        case = self._get(case_id)
+        decision = message["decision"]
+        if decision["action"] == "confirm":
+            result = self._confirm(case, decision)
+        else:
+            result = self._reinstate(case, decision)
+        self.workflow.succeed(message["task_token"], result)
+
+    def _confirm(self, case: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
+        case_id, tenant_id = case["case_id"], case["tenant_id"]
+        verdict_labels = {
+            lab for m in case["verdict"].get("matches", []) for lab in m.get("labels", [])
+        }
+        labels = tuple(sorted(set(decision.get("labels") or []) | verdict_labels))
+        records = [
+            HashRecord(
+                signal_type=signal["type"],
+                value=signal["value"],
+                labels=labels,
+                source=tenant_id,
+                case_id=case_id,
+                added_at=decision["at"],
+                confirmed_by=decision["reviewer"],
+            )
+            for signal in case.get("signals", [])
+            if signal["type"] in SIGNAL_TYPES
+            and signal.get("variant", "original") == "original"
+            and (signal["type"] != "pdq" or (signal.get("quality") or 0) >= pdq.MIN_QUALITY)
+        ]
+        self.hashes.put(records)
+        self.cases.audit(
+            case_id,
+            "hashes_shared",
+            {"hashes": [f"{r.signal_type}:{r.value}" for r in records], "labels": list(labels)},
+        )
+        fresh = self._get(case_id)
+        notice = statement_of_reasons(fresh, "removed")
+        self.cases.set_status(case_id, CONFIRMED, {"notice": notice})
+        self.cases.audit(case_id, "notice_recorded", {"outcome": "removed"})
+        return {"outcome": CONFIRMED, "hashes_shared": len(records)}
+
+    def _reinstate(self, case: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
+        case_id, tenant_id = case["case_id"], case["tenant_id"]
+        obj = case["object"]
+        sha256 = next(s["value"] for s in case["signals"] if s["type"] == "sha256")
+        version = self.store.reinstate(case["evidence"], obj["bucket"], obj["key"], sha256)
+        self.cases.audit(
+            case_id,
+            "reinstated",
+            {"bucket": obj["bucket"], "key": obj["key"], "version_id": version, "sha256": sha256},
+        )
+        self.tenants.allow(tenant_id, sha256, case_id, decision["reviewer"])
+        fresh = self._get(case_id)
+        notice = statement_of_reasons(fresh, "restored")
+        self.cases.set_status(
+            case_id, REINSTATED, {"notice": notice, "reinstated_version": version}
+        )
+        self.cases.audit(case_id, "notice_recorded", {"outcome": "restored"})
+        return {"outcome": REINSTATED, "version_id": version}
+
+    # -- what reviewers do -----------------------------------------------------------------
+    def _get(self, case_id: str) -> dict[str, Any]:
+        case = self.cases.get(case_id)
+        if case is None:
+            raise NotFoundError(f"no case {case_id}")
+        return case
+
+    def _case_for(self, reviewer: Reviewer, case_id: str) -> dict[str, Any]:
+        case = self._get(case_id)
+        if case["tenant_id"] != reviewer.tenant_id:
+            raise ForbiddenError(f"case {case_id} belongs to another tenant")
+        return case
+
+    def queue(
+        self, reviewer: Reviewer, status: str | None = None, label: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Cases waiting for a decision, oldest first, with time waited and time left."""
+        statuses = [status] if status else list(OPEN_STATUSES)
+        now = now_iso()
+        rows = []
+        for wanted in statuses:
+            for case in self.cases.for_tenant(reviewer.tenant_id, wanted):
+                review = case.get("review") or {}
+                labels = sorted(
+                    {
+                        lab
+                        for m in case.get("verdict", {}).get("matches", [])
+                        for lab in m.get("labels", [])
+                    }
+                )
+                if label and label not in labels:
+                    continue
+                started = review.get("started_at", case["created_at"])
+                rows.append(
+                    {
+                        "case_id": case["case_id"],
+                        "status": case["status"],
+                        "kind": review.get("kind", "review"),
+                        "object": f"s3://{case['object']['bucket']}/{case['object']['key']}",
+                        "verdict": case.get("verdict", {}).get("action"),
+                        "labels": labels,
+                        "waiting_seconds": _seconds_between(started, now),
+                        "deadline": review.get("deadline"),
+                        "seconds_left": _seconds_between(now, review["deadline"])
+                        if review.get("deadline")
+                        else None,
+                        "started_at": started,
+                        "can_decide": reviewer.reviewer_id not in review.get("excluded", []),
+                    }
+                )
+        return sorted(rows, key=lambda row: row["started_at"])
+
+    def view(self, reviewer: Reviewer, case_id: str) -> dict[str, Any]:
+        case = self._case_for(reviewer, case_id)
+        view = {
+            k: case.get(k)
+            for k in (
+                "case_id",
+                "tenant_id",
+                "status",
+                "created_at",
+                "object",
+                "signals",
+                "verdict",
+                "history",
+                "decisions",
+                "notice",
+            )
+        }
+        review = dict(case.get("review") or {})
+        review.pop("token", None)  # the token is the workflow's, never the client's
+        view["review"] = review
+        view["audit"] = self.cases.audit_trail(case_id)
+        if case.get("evidence"):
+            view["image_url"] = self.store.presigned_evidence_url(case["evidence"])
+        return view
+
+    def decide(
+        self,
+        reviewer: Reviewer,
+        case_id: str,
+        action: str,
+        reason: str = "",
+        labels: list[str] | None = None,
+    ) -> dict[str, Any]:
+        if action not in ACTIONS:
+            raise ReviewError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
+        case = self._case_for(reviewer, case_id)
+        review = case.get("review") or {}
+        token = review.get("token")
+        if case["status"] not in OPEN_STATUSES or not token:
+            raise ConflictError(
+                f"case {case_id} is not waiting for a decision "
+                f"(status {case['status']}): it was already decided"
+            )
+        if reviewer.reviewer_id in review.get("excluded", []):
+            raise ForbiddenError(
+                "a second reviewer must decide this case: you escalated it "
+                "or took the decision under appeal"
+            )
+        if action == "escalate" and review.get("stage") == "escalated":
+            raise ReviewError("the case is already escalated: confirm or reject it")
+        decision = {
+            "action": action,
+            "reviewer": reviewer.reviewer_id,
+            "reason": reason,
+            "labels": list(labels or []),
+            "at": now_iso(),
+            "stage": review.get("stage"),
+            "kind": review.get("kind"),
+        }
+        status = ESCALATED if action == "escalate" else DECIDING
+        exclude = reviewer.reviewer_id if action == "escalate" else None
+        if not self.cases.claim_decision(case_id, token, decision, status, exclude):
+            raise ConflictError(f"case {case_id} was decided by someone else just now")
+        self.workflow.succeed(token, decision)
+        self.cases.audit(case_id, "decision", decision, actor=reviewer.reviewer_id)
+        return {"case_id": case_id, "status": status, "decision": decision}
+
+    def appeal(self, reviewer: Reviewer, case_id: str, reason: str) -> dict[str, Any]:
+        """The tenant, for its uploader, contests a takedown: a new review by someone else."""
+        case = self._case_for(reviewer, case_id)
+        if case["status"] not in APPEALABLE:
+            raise ConflictError(
+                f"case {case_id} is {case['status']}: only a takedown that stands can be appealed"
+            )
+        earlier = [d["reviewer"] for d in case.get("decisions", [])]
+        attempt = int((case.get("review") or {}).get("attempt", 0)) + 1
+        self.cases.audit(case_id, "appealed", {"reason": reason}, actor=reviewer.reviewer_id)
+        arn = self.start(
+            case_id, case["tenant_id"], "appeal", APPEAL_SECONDS, excluded=earlier, attempt=attempt
+        )
+        return {
+            "case_id": case_id,
+            "execution_arn": arn,
+            "deadline_days": 14,
+            "excluded_reviewers": earlier,
+        }
+
+    def statement(self, reviewer: Reviewer, case_id: str) -> dict[str, Any]:
+        case = self._case_for(reviewer, case_id)
+        if case.get("notice"):
+            return case["notice"]
+        if case["status"] == "quarantined":
+            return statement_of_reasons(case, "removed")
+        raise NotFoundError(f"case {case_id} has no decision to explain yet ({case['status']})")
+
+
+def handle_work_batch(
+    reviews: Reviews, event: dict[str, Any], max_receives: int, context: Any = None
+) -> dict[str, Any]:
+    """The review-work queue's consumer: partial batch failures, and a step that keeps failing
+    is reported to the workflow (SendTaskFailure) so the execution does not hang."""
+    from aws_lambda_powertools.utilities.batch import (
+        BatchProcessor,
+        EventType,
+        process_partial_response,
+    )
+
+    def record_handler(record: Any) -> None:
+        message = json.loads(record.body)
+        try:
+            reviews.handle_work(message)
+        except Exception as error:
+            receives = int(record.attributes.approximate_receive_count or 1)
+            logger.exception(
+                "review step failed",
+                extra={"case_id": message.get("case_id"), "receives": receives},
+            )
+            if receives < max_receives or message.get("kind") != "apply":
+                raise
+            reviews.cases.audit(
+                message["case_id"], "decision_failed", {"error": f"{type(error).__name__}: {error}"}
+            )
+            reviews.workflow.fail(
+                message["task_token"], "Cordon.ApplyFailed", f"{type(error).__name__}: {error}"
+            )
+
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    return process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )

@@ -1,0 +1,198 @@
+"""Human review: real Step Functions executions in moto, driven through the reviewers' API."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from typing import Any
+
+import pytest
+from chalice.test import Client
+
+import app as chalice_app
+from cordon_cli import samples
+from tests.conftest import World
+from tests.functional.test_ingest import pdq_of
+
+BAD = samples.known_bad(1)[0]
+BAD_JPEG = samples.jpeg(BAD)
+COPY = samples.jpeg(samples.resized(BAD))  # a PDQ match, not an exact one
+
+
+@pytest.fixture
+def client() -> Any:
+    with Client(chalice_app.app) as test_client:
+        yield test_client
+
+
+def call(client: Any, key: str, method: str, path: str, body: dict | None = None) -> Any:
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    if method == "GET":
+        return client.http.get(path, headers=headers)
+    return client.http.post(path, headers=headers, body=json.dumps(body or {}))
+
+
+def held_for_review(world: World, key: str = "held.jpg", data: bytes = COPY, **policy: Any):
+    """A tenant whose PDQ matches go to review, one such upload, and its case waiting."""
+    world.tenant("alpha", "alpha-uploads", pdq_action="REVIEW", **policy)
+    world.share("pdq", pdq_of(BAD_JPEG), ("terrorist-propaganda",))
+    ref = world.upload("alpha-uploads", key, data)
+    case_id = ref.case_id("alpha")
+    world.settle(until=lambda: waiting(world, case_id))
+    return ref, case_id
+
+
+def waiting(world: World, case_id: str, status: str = "pending_review") -> bool:
+    case = world.cordon.cases.get(case_id)
+    return bool(case and case["status"] == status and case.get("review", {}).get("token"))
+
+
+def status_of(world: World, case_id: str) -> str:
+    case = world.cordon.cases.get(case_id)
+    return case["status"] if case else "missing"
+
+
+def execution_status(world: World, case_id: str) -> str:
+    arn = world.cordon.cases.get(case_id)["review"]["execution_arn"]
+    return world.session.client("stepfunctions").describe_execution(executionArn=arn)["status"]
+
+
+def test_confirm_shares_the_hashes_with_provenance_and_ends_the_execution(world, client):
+    ref, case_id = held_for_review(world)
+    key = world.reviewer("alpha", "rev-ana")
+    queue = call(client, key, "GET", "/reviews").json_body["cases"]
+    assert [c["case_id"] for c in queue] == [case_id]
+    assert queue[0]["seconds_left"] > 0 and queue[0]["labels"] == ["terrorist-propaganda"]
+    view = call(client, key, "GET", f"/cases/{case_id}").json_body
+    assert view["image_url"].startswith("http") and "token" not in view["review"]
+    assert view["verdict"]["matches"][0]["distance"] > 0
+    decided_at = time.monotonic()
+    response = call(client, key, "POST", f"/cases/{case_id}/decision",
+                    {"action": "confirm", "reason": "propaganda poster", "labels": ["isis"]})
+    assert response.status_code == 202
+    world.settle(until=lambda: status_of(world, case_id) == "confirmed")
+    shared_after = time.monotonic() - decided_at
+    sha256 = hashlib.sha256(COPY).hexdigest()
+    record = world.cordon.hashes.get_many([("sha256", sha256)])[("sha256", sha256)]
+    assert (record.source, record.case_id, record.confirmed_by) == ("alpha", case_id, "rev-ana")
+    assert set(record.labels) == {"isis", "terrorist-propaganda"}
+    assert pdq_of(COPY) in {v for v, _ in world.cordon.hashes.pdq_index().query(pdq_of(COPY), 0)}
+    world.settle(until=lambda: execution_status(world, case_id) == "SUCCEEDED")
+    notice = call(client, key, "GET", f"/cases/{case_id}/statement").json_body
+    assert notice["restriction"]["type"] == "removal"
+    assert notice["automated_decision"] == "partially" and notice["automated_detection"]
+    assert "propaganda poster" in " ".join(notice["facts_and_circumstances"])
+    assert notice["redress"] and "2021/784" in notice["ground"]["legal_ground"]
+    assert not world.exists("alpha-uploads", ref.key)
+    print(f"decision -> hash shared: {shared_after:.2f} s")
+
+
+def test_reject_restores_identical_bytes_and_allow_lists_them(world, client):
+    ref, case_id = held_for_review(world)
+    key = world.reviewer("alpha", "rev-ana")
+    decided_at = time.monotonic()
+    assert call(client, key, "POST", f"/cases/{case_id}/decision",
+                {"action": "reject", "reason": "a film still, not propaganda"}).status_code == 202
+    world.settle(until=lambda: status_of(world, case_id) == "reinstated")
+    restored_after = time.monotonic() - decided_at
+    back = world.s3.get_object(Bucket="alpha-uploads", Key=ref.key)["Body"].read()
+    assert back == COPY
+    notice = world.cordon.cases.get(case_id)["notice"]
+    assert notice["restriction"]["type"] == "none"
+    # The restored object's own event, and the same bytes under another key, now pass.
+    again = world.upload("alpha-uploads", "same-bytes.jpg", COPY)
+    world.settle()
+    case = world.case("alpha", again)
+    assert case is not None and case["verdict"]["action"] == "ALLOW"
+    assert "allow-listed" in case["verdict"]["reasons"][0]
+    assert world.exists("alpha-uploads", ref.key)
+    print(f"decision -> object restored: {restored_after:.2f} s")
+
+
+def test_escalation_needs_a_second_reviewer(world, client):
+    _, case_id = held_for_review(world)
+    first, second = world.reviewer("alpha", "rev-ana"), world.reviewer("alpha", "rev-ben")
+    assert call(client, first, "POST", f"/cases/{case_id}/decision",
+                {"action": "escalate", "reason": "unsure"}).status_code == 202
+    world.settle(until=lambda: waiting(world, case_id, "escalated"))
+    refused = call(client, first, "POST", f"/cases/{case_id}/decision", {"action": "confirm"})
+    assert refused.status_code == 403 and "second reviewer" in refused.json_body["error"]
+    assert call(client, second, "POST", f"/cases/{case_id}/decision",
+                {"action": "confirm"}).status_code == 202
+    world.settle(until=lambda: status_of(world, case_id) == "confirmed")
+    decisions = world.cordon.cases.get(case_id)["decisions"]
+    assert [(d["action"], d["reviewer"]) for d in decisions] == [
+        ("escalate", "rev-ana"), ("confirm", "rev-ben")]
+
+
+def test_timeout_escalates_and_tells_the_tenant(world):
+    notices = world.cordon.sqs.create_queue(QueueName="alpha-notices")["QueueUrl"]
+    arn = world.cordon.sqs.get_queue_attributes(QueueUrl=notices, AttributeNames=["QueueArn"])[
+        "Attributes"]["QueueArn"]
+    world.session.client("sns").subscribe(
+        TopicArn=world.cordon.settings.tenant_notices_topic_arn, Protocol="sqs", Endpoint=arn)
+    _, case_id = held_for_review(world, review_timeout_seconds=1)
+    world.settle(until=lambda: waiting(world, case_id, "escalated"), timeout=30)
+    events = [row["event"] for row in world.cordon.cases.audit_trail(case_id)]
+    assert "review_timed_out" in events and "deadline_breached" in events
+    told = world.cordon.sqs.receive_message(QueueUrl=notices, MaxNumberOfMessages=10)
+    messages = [json.loads(json.loads(m["Body"])["Message"]) for m in told["Messages"]]
+    assert any(m["event"] == "review_overdue_escalated" and m["case_id"] == case_id
+               for m in messages)
+
+
+def test_a_second_decision_is_refused(world, client):
+    _, case_id = held_for_review(world)
+    key = world.reviewer("alpha", "rev-ana")
+    assert call(client, key, "POST", f"/cases/{case_id}/decision",
+                {"action": "confirm"}).status_code == 202
+    again = call(client, key, "POST", f"/cases/{case_id}/decision", {"action": "reject"})
+    assert again.status_code == 409 and "already decided" in again.json_body["error"]
+    world.settle(until=lambda: status_of(world, case_id) == "confirmed")
+
+
+def test_other_tenants_reviewers_can_neither_see_nor_decide(world, client):
+    _, case_id = held_for_review(world)
+    world.tenant("beta", "beta-uploads")
+    outsider = world.reviewer("beta", "rev-zoe")
+    assert call(client, outsider, "GET", "/reviews").json_body["cases"] == []
+    assert call(client, outsider, "GET", f"/cases/{case_id}").status_code == 403
+    assert call(client, outsider, "POST", f"/cases/{case_id}/decision",
+                {"action": "reject"}).status_code == 403
+    assert call(client, outsider, "GET", f"/cases/{case_id}/statement").status_code == 403
+    assert call(client, "not-a-key", "GET", "/reviews").status_code == 403
+    assert client.http.get("/reviews").status_code == 401
+    assert status_of(world, case_id) == "pending_review"
+
+
+def test_appeal_by_another_reviewer_overturns_the_takedown(world, client):
+    ref, case_id = held_for_review(world)
+    ana, ben = world.reviewer("alpha", "rev-ana"), world.reviewer("alpha", "rev-ben")
+    call(client, ana, "POST", f"/cases/{case_id}/decision", {"action": "confirm"})
+    world.settle(until=lambda: status_of(world, case_id) == "confirmed")
+    appealed = call(client, ana, "POST", f"/cases/{case_id}/appeal",
+                    {"reason": "the uploader says it is news reporting"})
+    assert appealed.status_code == 202 and appealed.json_body["excluded_reviewers"] == ["rev-ana"]
+    world.settle(until=lambda: waiting(world, case_id, "appeal_pending"))
+    queue = call(client, ben, "GET", "/reviews").json_body["cases"]
+    assert queue[0]["kind"] == "appeal" and 13 * 86400 < queue[0]["seconds_left"] <= 14 * 86400
+    assert call(client, ana, "POST", f"/cases/{case_id}/decision",
+                {"action": "reject"}).status_code == 403
+    assert call(client, ben, "POST", f"/cases/{case_id}/decision",
+                {"action": "reject", "reason": "news reporting"}).status_code == 202
+    world.settle(until=lambda: status_of(world, case_id) == "reinstated")
+    assert world.s3.get_object(Bucket="alpha-uploads", Key=ref.key)["Body"].read() == COPY
+
+
+def test_automated_takedown_gets_its_statement_and_can_be_appealed(world, client):
+    world.tenant("alpha", "alpha-uploads")
+    world.share("pdq", pdq_of(BAD_JPEG))
+    ref = world.upload("alpha-uploads", "auto.jpg", COPY)
+    world.settle()
+    case_id = ref.case_id("alpha")
+    key = world.reviewer("alpha", "rev-ana")
+    notice = call(client, key, "GET", f"/cases/{case_id}/statement").json_body
+    assert notice["automated_decision"] == "fully" and notice["human_review"] == []
+    assert call(client, key, "POST", f"/cases/{case_id}/appeal", {"reason": "x"}).status_code == 202
+    world.settle(until=lambda: waiting(world, case_id, "appeal_pending"))
