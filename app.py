@@ -6,16 +6,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from aws_lambda_powertools import Logger
 from chalice import AuthResponse, Chalice, ConvertToMiddleware, Response
 from chalice.app import AuthRequest, SQSEvent
 
+from chalicelib.logs import logger
 from chalicelib.review import Reviewer, ReviewError, handle_work_batch
 from chalicelib.settings import Settings
 from chalicelib.wiring import Cordon
 
 app = Chalice(app_name="cordon")
-logger = Logger(service="cordon")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
 
 # chalice local and Chalice's test client read only the Authorization header, so that is the

@@ -15,7 +15,7 @@ import warnings
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import (
     BatchProcessor,
@@ -29,12 +29,13 @@ from aws_lambda_powertools.utilities.idempotency import (
     idempotent_function,
 )
 
+from chalicelib import logs
 from chalicelib.errors import MalformedEventError
 from chalicelib.events import parse_body
 from chalicelib.models import ObjectRef, Outcome, Result
 from chalicelib.pipeline import Pipeline
 
-logger = Logger(service="cordon", child=True)
+logger = logs.logger
 
 REASON_ATTRIBUTE = "cordon-failure-reason"
 

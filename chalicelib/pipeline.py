@@ -13,9 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
-from chalicelib import matching, policy, signals
+from chalicelib import logs, matching, policy, signals
 from chalicelib.adapters.cases import CaseStore
 from chalicelib.adapters.classifier import Classifier
 from chalicelib.adapters.hashes import HashTable
@@ -35,7 +33,7 @@ from chalicelib.notices import statement_of_reasons
 from chalicelib.review import Reviews
 from chalicelib.settings import Settings
 
-logger = Logger(service="cordon", child=True)
+logger = logs.logger
 
 STATUS_ALLOWED = "allowed"
 STATUS_QUARANTINING = "quarantining"

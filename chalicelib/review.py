@@ -21,9 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
-from chalicelib import pdq
+from chalicelib import logs, pdq
 from chalicelib.adapters.cases import CaseStore
 from chalicelib.adapters.hashes import HashTable
 from chalicelib.adapters.storage import ObjectStore
@@ -34,7 +32,7 @@ from chalicelib.models import HashRecord, now_iso
 from chalicelib.notices import statement_of_reasons
 from chalicelib.signals import SIGNAL_TYPES
 
-logger = Logger(service="cordon", child=True)
+logger = logs.logger
 
 PENDING, ESCALATED, APPEAL_PENDING = "pending_review", "escalated", "appeal_pending"
 DECIDING, CONFIRMED, REINSTATED = "deciding", "confirmed", "reinstated"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import signal
 import sys
@@ -24,6 +25,7 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
+from chalicelib import logs
 from chalicelib.models import Action, Policy
 from chalicelib.settings import Settings
 from chalicelib.wiring import Cordon
@@ -274,6 +276,7 @@ def parser() -> argparse.ArgumentParser:
         "--local", action="store_true", help="talk to the stack `cordon local` is running"
     )
     root.add_argument("--state-file", type=Path, default=STATE_FILE, help=argparse.SUPPRESS)
+    root.add_argument("--verbose", action="store_true", help="show the handlers' JSON logs")
     commands = root.add_subparsers(dest="command", required=True)
 
     local = commands.add_parser("local", help="run the local stack until interrupted")
@@ -403,6 +406,9 @@ def main(argv: list[str] | None = None) -> int:
     # Outside Lambda there is no context telling powertools the time left: expected.
     warnings.filterwarnings("ignore", "Couldn't determine the remaining time left")
     args = parser().parse_args(argv)
+    if not args.verbose and args.command not in ("local", "demo"):
+        # The handlers' per-object JSON logs are for CloudWatch; a shell wants the summary.
+        logs.logger.setLevel(logging.WARNING)
     if args.local and args.command != "local":
         if not args.state_file.exists():
             console.print(
