@@ -12,8 +12,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from chalicelib import signals
-from chalicelib.models import HashRecord, ObjectRef, Policy
+from chalicelib.models import Action, HashRecord, ObjectRef, Policy
 from chalicelib.pipeline import FINAL_STATUSES
+from chalicelib.review import Reviewer
 from chalicelib.wiring import Cordon
 from cordon_cli import samples
 from cordon_cli.operations import add_tenant
@@ -96,8 +97,18 @@ def location(cordon: Cordon, upload: Upload, case: dict[str, Any] | None) -> str
     return "in place"
 
 
+def expected_action(tenant: str, sample: samples.Sample) -> str:
+    if not sample.known_bad:
+        return "ALLOW"
+    # beta sends perceptual matches to human review; exact ones are taken down everywhere.
+    if tenant == "beta" and sample.edit != "exact copy":
+        return "REVIEW"
+    return "TAKEDOWN"
+
+
 def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
-    """Run the scenario; True if every altered copy was quarantined and every clean allowed."""
+    """Run the scenario; True if every upload got the verdict expected and both reviews
+    ended as decided."""
     started = time.monotonic()
     originals, uploads = samples.demo_set()
     console.print(
@@ -105,8 +116,12 @@ def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
         f"(PDQ of {len(originals)} images, SHA-256 of one), labels {', '.join(LABELS)}"
     )
     for tenant_id, bucket, via in TENANTS:
-        add_tenant(cordon, tenant_id, [bucket], via=via, policy=Policy(), create_buckets=True)
-        console.print(f"[bold]2.[/] tenant {tenant_id}: bucket {bucket}, notifications via {via}")
+        policy = Policy(pdq_action=Action.REVIEW) if tenant_id == "beta" else Policy()
+        add_tenant(cordon, tenant_id, [bucket], via=via, policy=policy, create_buckets=True)
+        console.print(
+            f"[bold]2.[/] tenant {tenant_id}: bucket {bucket}, notifications via {via}, "
+            f"PDQ matches -> {policy.pdq_action.value}"
+        )
     placed = upload_all(cordon, uploads)
     console.print(
         f"[bold]3.[/] {len(placed)} uploads: exact and altered copies of known-bad "
@@ -124,9 +139,7 @@ def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
         action = verdict.get("action", "—" if case is None else case["status"])
         matches = verdict.get("matches", [])
         distance = str(min(m["distance"] for m in matches)) if matches else ""
-        reason = summary(verdict, case)
-        expected = "TAKEDOWN" if upload.sample.known_bad else "ALLOW"
-        correct += action == expected
+        correct += action == expected_action(upload.tenant_id, upload.sample)
         colour = {"TAKEDOWN": "red", "REVIEW": "yellow", "ALLOW": "green"}.get(action, "white")
         table.add_row(
             upload.tenant_id,
@@ -134,16 +147,77 @@ def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
             upload.sample.edit,
             f"[{colour}]{action}[/]",
             distance,
-            reason,
+            summary(verdict, case),
             location(cordon, upload, case),
         )
     console.print(table)
     bad = sum(u.sample.known_bad for u in placed)
-    quarantined = sum(1 for c in cases.values() if c["status"] == "quarantined")
+    by_action: dict[str, int] = {}
+    for case in cases.values():
+        action = (case.get("verdict") or {}).get("action", case["status"])
+        by_action[action] = by_action.get(action, 0) + 1
+    held = by_action.get("TAKEDOWN", 0) + by_action.get("REVIEW", 0)
     console.print(
-        f"[bold]Totals:[/] {len(placed)} uploads, {len(cases)} processed, {quarantined} "
-        f"quarantined, {len(cases) - quarantined} allowed; {correct}/{len(placed)} as expected "
+        f"[bold]Totals:[/] {len(placed)} uploads, {len(cases)} processed: {held} quarantined "
+        f"({by_action.get('TAKEDOWN', 0)} taken down, {by_action.get('REVIEW', 0)} held for "
+        f"review), {by_action.get('ALLOW', 0)} allowed; {correct}/{len(placed)} as expected "
         f"({bad} copies of known-bad images, {len(placed) - bad} clean) in "
         f"{time.monotonic() - started:.1f} s"
     )
-    return correct == len(placed)
+    reviewed = review_two(cordon, console, placed, timeout)
+    return correct == len(placed) and reviewed
+
+
+def review_two(cordon: Cordon, console: Console, placed: list[Upload], timeout: float) -> bool:
+    """A reviewer of beta confirms one held upload and rejects another."""
+    reviewer = Reviewer("beta", "demo-reviewer")
+    waiting = [row["case_id"] for row in cordon.reviews.queue(reviewer)]
+    deadline = time.monotonic() + timeout
+    while len(waiting) < 2 and time.monotonic() < deadline:
+        time.sleep(0.3)
+        waiting = [row["case_id"] for row in cordon.reviews.queue(reviewer)]
+    if len(waiting) < 2:
+        console.print("[red]fewer than two reviews waiting[/]")
+        return False
+    by_case = {u.ref.case_id(u.tenant_id): u for u in placed}
+    plan = [
+        (waiting[0], "confirm", "propaganda poster, re-uploaded"),
+        (waiting[1], "reject", "demo: judged not to be terrorist content"),
+    ]
+    table = Table(title="Human review (tenant beta)")
+    for column in ("case", "key", "decision", "outcome", "seconds", "check"):
+        table.add_column(column, overflow="fold")
+    all_good = True
+    for case_id, action, reason in plan:
+        decided = time.monotonic()
+        cordon.reviews.decide(reviewer, case_id, action, reason, ["demo-entity"])
+        target = "confirmed" if action == "confirm" else "reinstated"
+        case = cordon.cases.get(case_id) or {}
+        while case.get("status") != target and time.monotonic() < deadline:
+            time.sleep(0.2)
+            case = cordon.cases.get(case_id) or {}
+        seconds = time.monotonic() - decided
+        upload = by_case[case_id]
+        sha256 = next(s["value"] for s in case.get("signals", []) if s["type"] == "sha256")
+        if action == "confirm":
+            shared = cordon.hashes.get_many([("sha256", sha256)]).get(("sha256", sha256))
+            ok = shared is not None and shared.source == "beta"
+            check = "its hashes are shared (source beta)" if ok else "hash NOT shared"
+        else:
+            try:
+                body = cordon.s3.get_object(Bucket=upload.ref.bucket, Key=upload.ref.key)
+                ok = body["Body"].read() == upload.sample.data
+            except Exception:
+                ok = False
+            check = "back in the bucket, bit-identical" if ok else "NOT restored"
+        all_good &= ok and case.get("status") == target
+        table.add_row(
+            case_id,
+            upload.ref.key,
+            f"{action}: {reason}",
+            case.get("status", "?"),
+            f"{seconds:.1f}",
+            check,
+        )
+    console.print(table)
+    return all_good

@@ -27,6 +27,7 @@ from rich.table import Table
 
 from chalicelib import logs
 from chalicelib.models import Action, Policy
+from chalicelib.review import Reviewer, ReviewError
 from chalicelib.settings import Settings
 from chalicelib.wiring import Cordon
 from cordon_cli import oncall, operations
@@ -270,6 +271,52 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return EXIT_OK if report["cases"] else EXIT_SOME_FAILED
 
 
+def _reviewer(args: argparse.Namespace) -> Reviewer:
+    key = args.key or os.environ.get("CORDON_API_KEY", "")
+    found = _cordon().tenants.reviewer_for_key(key)
+    if found is None:
+        raise SystemExit("an API key is needed: --key KEY or CORDON_API_KEY (cordon tenants key)")
+    return Reviewer(*found)
+
+
+def cmd_tenants_key(args: argparse.Namespace) -> int:
+    key = _cordon().tenants.add_api_key(args.name, args.reviewer)
+    print(
+        key
+        if args.json is False
+        else json.dumps({"tenant_id": args.name, "reviewer_id": args.reviewer, "key": key})
+    )
+    err_console.print("Shown once: Cordon keeps only its SHA-256.")
+    return EXIT_OK
+
+
+def cmd_reviews(args: argparse.Namespace) -> int:
+    services = _cordon()
+    reviewer = _reviewer(args)
+    try:
+        if args.reviews_command == "list":
+            rows = services.reviews.queue(reviewer, status=args.status, label=args.label)
+            emit_rows(
+                ({**row, "left": row["seconds_left"]} for row in rows),
+                args.json,
+                f"waiting for a decision ({reviewer.tenant_id})",
+                ("case_id", "kind", "status", "verdict", "labels", "waiting_seconds", "left"),
+            )
+            return EXIT_OK
+        if args.reviews_command == "show":
+            result = services.reviews.view(reviewer, args.case_id)
+        else:
+            labels = [label for label in (args.labels or "").split(",") if label]
+            result = services.reviews.decide(
+                reviewer, args.case_id, args.action, args.reason, labels
+            )
+    except ReviewError as error:
+        console.print(f"[red]{error}[/]")
+        return EXIT_SOME_FAILED
+    print(json.dumps(result, indent=None if args.json else 2, default=str))
+    return EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="cordon", description=__doc__.splitlines()[0])
     root.add_argument(
@@ -335,6 +382,33 @@ def parser() -> argparse.ArgumentParser:
     add.set_defaults(func=cmd_tenants_add)
     listing = tenants.add_parser("list", help="registered tenants, one JSON line each")
     listing.set_defaults(func=cmd_tenants_list)
+    key = tenants.add_parser("key", help="issue an API key for one of the tenant's reviewers")
+    key.add_argument("name")
+    key.add_argument("--reviewer", required=True)
+    key.add_argument("--json", action="store_true")
+    key.set_defaults(func=cmd_tenants_key)
+
+    reviews = commands.add_parser("reviews", help="the review queue, as a reviewer").add_subparsers(
+        dest="reviews_command", required=True
+    )
+    for name, text in (
+        ("list", "cases waiting for a decision"),
+        ("show", "one case"),
+        ("decide", "confirm, reject or escalate"),
+    ):
+        sub = reviews.add_parser(name, help=text)
+        sub.add_argument("--key", help="the reviewer's API key (default: $CORDON_API_KEY)")
+        sub.add_argument("--json", action="store_true")
+        sub.set_defaults(func=cmd_reviews)
+        if name == "list":
+            sub.add_argument("--status", choices=["pending_review", "escalated", "appeal_pending"])
+            sub.add_argument("--label")
+        else:
+            sub.add_argument("case_id")
+        if name == "decide":
+            sub.add_argument("action", choices=["confirm", "reject", "escalate"])
+            sub.add_argument("--reason", default="")
+            sub.add_argument("--labels", help="comma-separated")
 
     replay = commands.add_parser("replay", help="replay event files through the pipeline")
     replay.add_argument(

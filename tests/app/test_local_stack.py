@@ -59,7 +59,9 @@ def test_cordon_local_then_demo_end_to_end(tmp_path: Path):
         )
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert "17/17 as expected" in demo.stdout
-        assert "13 quarantined, 4 allowed" in demo.stdout
+        assert "13 quarantined (7 taken down, 6 held for review), 4 allowed" in demo.stdout
+        assert "its hashes are shared" in demo.stdout
+        assert "back in the bucket, bit-identical" in demo.stdout
     finally:
         local.terminate()
         local.wait(timeout=20)

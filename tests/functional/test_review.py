@@ -196,3 +196,19 @@ def test_automated_takedown_gets_its_statement_and_can_be_appealed(world, client
     assert notice["automated_decision"] == "fully" and notice["human_review"] == []
     assert call(client, key, "POST", f"/cases/{case_id}/appeal", {"reason": "x"}).status_code == 202
     world.settle(until=lambda: waiting(world, case_id, "appeal_pending"))
+
+
+def test_reviews_from_the_shell(world, capsys):
+    from cordon_cli.main import main
+
+    _, case_id = held_for_review(world)
+    assert main(["tenants", "key", "alpha", "--reviewer", "rev-cli", "--json"]) == 0
+    key = json.loads(capsys.readouterr().out)["key"]
+    assert main(["reviews", "list", "--key", key, "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert rows[0]["case_id"] == case_id and rows[-1] == {"summary": {"pending_review": 1}}
+    assert main(["reviews", "show", case_id, "--key", key, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"]["action"] == "REVIEW"
+    assert main(["reviews", "decide", case_id, "reject", "--key", key, "--reason", "no"]) == 0
+    world.settle(until=lambda: status_of(world, case_id) == "reinstated")
+    assert main(["reviews", "decide", case_id, "confirm", "--key", key]) == 1
