@@ -38,9 +38,24 @@ ROLE = "DefaultRole"
 ROLE_POLICY_NAME = "DefaultRolePolicy"
 INGEST_FUNCTION = "Ingest"
 INGEST_EVENT = "IngestSqsEventSource"
+REVIEW_FUNCTION = "ReviewWorker"
 API_FUNCTION = "APIHandler"
+# Each queue-fed function: its SQS event and the queue (our logical ID) it reads.
+SQS_FUNCTIONS = {
+    INGEST_FUNCTION: (INGEST_EVENT, "IngestQueue"),
+    REVIEW_FUNCTION: ("ReviewWorkerSqsEventSource", "ReviewWorkQueue"),
+}
 CHALICE_IDS = frozenset(
-    {ROLE, INGEST_FUNCTION, API_FUNCTION, "RestAPI", "APIHandlerInvokePermission"}
+    {
+        ROLE,
+        INGEST_FUNCTION,
+        REVIEW_FUNCTION,
+        API_FUNCTION,
+        "RestAPI",
+        "APIHandlerInvokePermission",
+        "ApiKeyAuthorizer",
+        "ApiKeyInvokePermission",
+    }
 )
 
 # Our logical IDs, in resources.json.
@@ -126,9 +141,11 @@ def role_policy(resources: dict[str, Any]) -> dict[str, Any]:
             # Tenants' buckets are registered at run time: any bucket. HeadObject is GetObject.
             "Sid": "TenantObjects",
             "Effect": "Allow",
+            # PutObject: a rejected takedown restores the object where it was.
             "Action": [
                 "s3:GetObject",
                 "s3:GetObjectVersion",
+                "s3:PutObject",
                 "s3:DeleteObject",
                 "s3:DeleteObjectVersion",
             ],
@@ -183,6 +200,7 @@ def role_policy(resources: dict[str, Any]) -> dict[str, Any]:
             "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
             "Resource": _arn(INGEST_DLQ),
         },
+        *_review_statements(declared),
         {
             # DetectModerationLabels has no resource-level permissions.
             "Sid": "Moderation",
@@ -192,6 +210,54 @@ def role_policy(resources: dict[str, Any]) -> dict[str, Any]:
         },
     ]
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _review_statements(declared: dict[str, Any]) -> list[dict[str, Any]]:
+    """The review workflow: start it, answer its task tokens, consume its work queue."""
+    if "ReviewStateMachine" not in declared:
+        return []
+    executions = _sub(
+        "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
+        "${ReviewStateMachine.Name}:*"
+    )
+    return [
+        {
+            "Sid": "ReviewWorkflow",
+            "Effect": "Allow",
+            "Action": ["states:StartExecution"],
+            "Resource": {"Ref": "ReviewStateMachine"},
+        },
+        {
+            "Sid": "ReviewExecutions",
+            "Effect": "Allow",
+            "Action": ["states:DescribeExecution"],
+            "Resource": executions,
+        },
+        {
+            # Task tokens name no resource: SendTask* cannot be scoped by ARN.
+            "Sid": "ReviewTaskTokens",
+            "Effect": "Allow",
+            "Action": ["states:SendTaskSuccess", "states:SendTaskFailure"],
+            "Resource": "*",
+        },
+        {
+            "Sid": "ReviewWorkQueue",
+            "Effect": "Allow",
+            "Action": [
+                "sqs:ReceiveMessage",
+                "sqs:DeleteMessage",
+                "sqs:GetQueueAttributes",
+                "sqs:ChangeMessageVisibility",
+            ],
+            "Resource": _arn("ReviewWorkQueue"),
+        },
+        {
+            "Sid": "TenantNotices",
+            "Effect": "Allow",
+            "Action": ["sns:Publish"],
+            "Resource": {"Ref": "TenantNoticesTopic"},
+        },
+    ]
 
 
 def overrides(resources: dict[str, Any]) -> dict[str, Any]:
@@ -206,21 +272,25 @@ def overrides(resources: dict[str, Any]) -> dict[str, Any]:
                 ],
             }
         },
-        INGEST_FUNCTION: {
-            "Properties": {
-                "Environment": {"Variables": copy.deepcopy(variables)},
-                "Events": {
-                    INGEST_EVENT: {
-                        "Properties": {
-                            # Chalice's value is {"Fn::Sub": "arn:...:cordon-ingest"}: a
-                            # dict, so it is deep-merged; only the same key replaces it.
-                            "Queue": _sub(f"${{{INGEST_QUEUE}.Arn}}"),
-                            "FunctionResponseTypes": ["ReportBatchItemFailures"],
-                            "MaximumBatchingWindowInSeconds": 1,
+        **{
+            function: {
+                "Properties": {
+                    "Environment": {"Variables": copy.deepcopy(variables)},
+                    "Events": {
+                        event: {
+                            "Properties": {
+                                # Chalice's value is {"Fn::Sub": "arn:...:QUEUE"}: a dict,
+                                # so it is deep-merged; only the same key replaces it.
+                                "Queue": _sub(f"${{{queue}.Arn}}"),
+                                "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                                "MaximumBatchingWindowInSeconds": 1,
+                            }
                         }
-                    }
-                },
+                    },
+                }
             }
+            for function, (event, queue) in SQS_FUNCTIONS.items()
+            if queue in resources["Resources"]
         },
         API_FUNCTION: {
             "Properties": {"Environment": {"Variables": copy.deepcopy(variables)}},

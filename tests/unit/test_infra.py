@@ -102,7 +102,7 @@ def test_builder_does_not_modify_its_input(resources):
 
 def test_merge_template_overrides_only_chalices_resources(resources, merge):
     extra = set(merge["Resources"]) - set(resources["Resources"])
-    assert extra == {"DefaultRole", "Ingest", "APIHandler"}
+    assert extra == {"DefaultRole", "Ingest", "ReviewWorker", "APIHandler"}
 
 
 def test_main_writes_the_merge_template(tmp_path, resources):
@@ -225,6 +225,7 @@ def test_role_reads_and_deletes_tenant_objects(merge):
 
 def test_role_uses_the_queues_and_rekognition(merge):
     ingest = {"Fn::GetAtt": ["IngestQueue", "Arn"]}
+    review_work = {"Fn::GetAtt": ["ReviewWorkQueue", "Arn"]}
     dlq = {"Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]}
     for action in (
         "sqs:ReceiveMessage",
@@ -232,7 +233,7 @@ def test_role_uses_the_queues_and_rekognition(merge):
         "sqs:GetQueueAttributes",
         "sqs:ChangeMessageVisibility",
     ):
-        assert _allowed(merge, action) == [ingest], action
+        assert _allowed(merge, action) == [ingest, review_work], action
     for action in ("sqs:SendMessage", "sqs:GetQueueUrl"):
         assert _allowed(merge, action) == [dlq], action
     assert _allowed(merge, "rekognition:DetectModerationLabels") == ["*"]
@@ -244,7 +245,11 @@ def test_role_has_no_wildcard_actions(merge):
         for action in _actions(statement):
             assert "*" not in action, action
         if statement["Effect"] == "Allow" and _resources(statement) == ["*"]:
-            assert _actions(statement) == ["rekognition:DetectModerationLabels"]
+            # Neither names a resource: moderation labels, and task tokens.
+            assert _actions(statement) in (
+                ["rekognition:DetectModerationLabels"],
+                ["states:SendTaskSuccess", "states:SendTaskFailure"],
+            )
 
 
 # -- Chalice's merge, on a template shaped like the one Chalice 1.34 generates ----------
@@ -277,6 +282,20 @@ def _chalice_shaped_template() -> dict[str, Any]:
                 },
                 "BatchSize": 10,
                 "MaximumBatchingWindowInSeconds": 0,
+            },
+        }
+    }
+    review_worker = copy.deepcopy(ingest)
+    review_worker["Properties"]["Handler"] = "app.review_worker"
+    review_worker["Properties"]["Events"] = {
+        "ReviewWorkerSqsEventSource": {
+            "Type": "SQS",
+            "Properties": {
+                "Queue": {
+                    "Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:"
+                    "${AWS::AccountId}:cordon-review-work"
+                },
+                "BatchSize": 10,
             },
         }
     }
@@ -315,6 +334,7 @@ def _chalice_shaped_template() -> dict[str, Any]:
                 },
             },
             "Ingest": ingest,
+            "ReviewWorker": review_worker,
             "APIHandler": function,
         },
     }
@@ -401,3 +421,12 @@ def test_package_size_fails_over_the_limit(tmp_path, monkeypatch, capsys):
 
 def test_package_size_limit_is_lambdas():
     assert size_check.LAMBDA_UNZIPPED_LIMIT == 250 * 1024 * 1024
+
+
+def test_role_drives_the_review_workflow_and_restores_objects(merge):
+    assert _allowed(merge, "states:StartExecution") == [{"Ref": "ReviewStateMachine"}]
+    assert _allowed(merge, "sns:Publish") == [{"Ref": "TenantNoticesTopic"}]
+    assert {"Fn::Sub": "arn:${AWS::Partition}:s3:::*/*"} in _allowed(merge, "s3:PutObject")
+    events = merge["Resources"]["ReviewWorker"]["Properties"]["Events"]
+    source = events["ReviewWorkerSqsEventSource"]["Properties"]
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
