@@ -34,7 +34,11 @@ def find_matches(
 ) -> list[Match]:
     """Every shared hash that one of `signals` matches, strongest (exact, nearest) first."""
     candidates = usable_signals(signals)
-    wanted: dict[Key, Signal] = {(s.type, s.value): s for s in candidates}
+    # PDQ values are found through the index (distance 0 included); only the other types
+    # need a lookup of their own, which keeps the batch small when variants multiply PDQs.
+    wanted: dict[Key, Signal] = {
+        (s.type, s.value): s for s in candidates if pdq_index is None or s.type != PDQ.name
+    }
     near: dict[Key, tuple[Signal, int]] = {}
     if pdq_index is not None:
         for signal in candidates:
@@ -61,4 +65,8 @@ def find_matches(
                 variant=signal.variant,
             )
         )
-    return sorted(matches, key=lambda m: (not SIGNAL_TYPES[m.signal_type].exact, m.distance))
+    # Exact types first, then matches of the image as uploaded, nearest first.
+    return sorted(
+        matches,
+        key=lambda m: (not SIGNAL_TYPES[m.signal_type].exact, m.variant != "original", m.distance),
+    )

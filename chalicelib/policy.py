@@ -2,18 +2,23 @@
 
 `decide` turns an examination, its matches and any classifier scores into a `Verdict` whose
 reasons are the statement a reviewer, the uploader and a regulator will read. The strongest
-action any reason calls for wins.
+action any reason calls for wins. A match found only through a match variant (the image
+mirrored, trimmed, a tile of a collage...) calls for at most `Policy.variant_action` (REVIEW
+unless the tenant says otherwise), and its reason names the variant.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
+from chalicelib import variants
 from chalicelib.models import Action, ClassifierScore, Examination, Match, Policy, Verdict
+from chalicelib.pdq import hamming_hex
 from chalicelib.signals import SIGNAL_TYPES
+from chalicelib.variants import ORIGINAL
 
 
-def describe_match(match: Match, policy: Policy) -> str:
+def describe_match(match: Match, policy: Policy, examination: Examination | None = None) -> str:
     labels = ", ".join(match.labels) or "no labels"
     if SIGNAL_TYPES[match.signal_type].exact or match.distance == 0:
         how = f"{match.signal_type} {match.value[:16]}… equals a shared hash"
@@ -23,16 +28,51 @@ def describe_match(match: Match, policy: Policy) -> str:
             f"{match.signal_type} {match.value[:16]}… is {match.distance} of {bits} bits from "
             f"shared hash {match.matched_value[:16]}… (threshold {policy.pdq_distance})"
         )
+    if match.variant != ORIGINAL:
+        via = f"through the {match.variant} variant ({variants.describe(match.variant)})"
+        if examination is not None and not only_through_variant(match, policy, examination):
+            how = f"{how}, {via}; the image as uploaded is within the threshold too"
+        else:
+            how = f"{how}, found only {via}: {policy.variant_action.value} at most"
     return f"{how} [{labels}; source {match.source or 'unknown'}]"
 
 
-def action_for_match(match: Match, policy: Policy) -> Action:
+def only_through_variant(match: Match, policy: Policy, examination: Examination) -> bool:
+    """Whether no signal of the image as uploaded reaches the shared hash `match` found.
+
+    The matcher reports one match per shared hash, through the nearest signal; the image's own
+    signal may reach the same hash a few bits further away, and then the match is the
+    image's own.
+    """
+    if match.variant == ORIGINAL:
+        return False
+    signal_type = SIGNAL_TYPES[match.signal_type]
+    for signal in examination.signals:
+        if signal.variant != ORIGINAL or signal.type != match.signal_type:
+            continue
+        if signal.value == match.matched_value:
+            return False
+        usable = not signal_type.exact and signal_type.usable(signal)  # type: ignore[attr-defined]
+        if usable and hamming_hex(signal.value, match.matched_value) <= policy.pdq_distance:
+            return False
+    return True
+
+
+def action_for_match(
+    match: Match, policy: Policy, examination: Examination | None = None
+) -> Action:
     signal_type = SIGNAL_TYPES[match.signal_type]
     if signal_type.exact:
-        return policy.exact_action
-    if match.signal_type == "pdq":
-        return policy.pdq_action
-    return policy.phash_action
+        action = policy.exact_action
+    elif match.signal_type == "pdq":
+        action = policy.pdq_action
+    else:
+        action = policy.phash_action
+    if match.variant != ORIGINAL and (
+        examination is None or only_through_variant(match, policy, examination)
+    ):
+        return min(action, policy.variant_action, key=lambda a: a.strength)
+    return action
 
 
 def decide(
@@ -45,8 +85,9 @@ def decide(
     action = Action.ALLOW
     reasons: list[str] = []
     for match in matches:
-        action = max(action, action_for_match(match, policy), key=lambda a: a.strength)
-        reasons.append(describe_match(match, policy))
+        found = action_for_match(match, policy, examination)
+        action = max(action, found, key=lambda a: a.strength)
+        reasons.append(describe_match(match, policy, examination))
     strong_scores = [s for s in scores if s.confidence >= policy.classifier_min_confidence]
     for score in strong_scores:
         action = max(action, policy.classifier_action, key=lambda a: a.strength)

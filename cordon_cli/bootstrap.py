@@ -246,8 +246,11 @@ def _role(session: Any, stack: Stack, logical: str, props: dict[str, Any]) -> No
         RoleName=name, AssumeRolePolicyDocument=json.dumps(props["AssumeRolePolicyDocument"])
     )["Role"]["Arn"]
     for policy in props.get("Policies", []):
-        iam.put_role_policy(RoleName=name, PolicyName=policy["PolicyName"],
-                            PolicyDocument=json.dumps(policy["PolicyDocument"]))
+        iam.put_role_policy(
+            RoleName=name,
+            PolicyName=policy["PolicyName"],
+            PolicyDocument=json.dumps(policy["PolicyDocument"]),
+        )
     stack.refs[logical] = name
     stack.attrs[(logical, "Arn")] = arn
 

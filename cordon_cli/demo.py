@@ -36,6 +36,8 @@ def seed_hashes(cordon: Cordon, originals: list[bytes]) -> int:
     for index, data in enumerate(originals):
         examination = signals.examine_bytes(data, cordon.settings.max_image_pixels)
         for signal in examination.signals:
+            if signal.variant != "original":
+                continue  # match variants are for queries, not for the shared table
             if signal.type == "pdq" or (signal.type == "sha256" and index == 0):
                 records.append(HashRecord(signal.type, signal.value, LABELS, source="demo-import"))
     return cordon.hashes.put(records)

@@ -84,8 +84,9 @@ class LocalStack:
         # mapping per function.
         self.runners = [
             QueueRunner(sqs, self.stack.refs["IngestQueue"], chalice_app.ingest, "ingest"),
-            QueueRunner(sqs, self.stack.refs["ReviewWorkQueue"], chalice_app.review_worker,
-                        "review_worker"),
+            QueueRunner(
+                sqs, self.stack.refs["ReviewWorkQueue"], chalice_app.review_worker, "review_worker"
+            ),
         ]
         self.runner = self.runners[0]
         for runner in self.runners:

@@ -30,7 +30,7 @@ from chalicelib.models import Action, Policy
 from chalicelib.review import Reviewer, ReviewError
 from chalicelib.settings import Settings
 from chalicelib.wiring import Cordon
-from cordon_cli import oncall, operations
+from cordon_cli import compare, oncall, operations
 
 STATE_FILE = Path(".cordon/local.json")
 # Piped output (CI, `| less`) still gets a table wide enough to read.
@@ -468,6 +468,8 @@ def parser() -> argparse.ArgumentParser:
     rescan.add_argument("--checkpoint-dir", type=Path, default=Path(".cordon/rescan"))
     rescan.add_argument("--json", action="store_true")
     rescan.set_defaults(func=cmd_rescan)
+
+    compare.register(commands)
 
     trace = commands.add_parser("trace", help="everything known about an object or a case")
     trace.add_argument("target", help="s3://bucket/key or a case id")

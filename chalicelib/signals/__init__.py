@@ -8,12 +8,17 @@ read is listed in `Examination.problems`, what is merely worth knowing in `notes
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
+from chalicelib import variants
 from chalicelib.models import Examination, Signal
 from chalicelib.signals.base import BytesHasher, ImageHasher, SignalType
 from chalicelib.signals.exact import MD5, SHA256
 from chalicelib.signals.media import IMAGE_TYPES, ImageRejected, decode_image, sniff
 from chalicelib.signals.perceptual import PDQ, PHash
+
+if TYPE_CHECKING:
+    from chalicelib.signals.media import DecodedImage
 
 BYTES_HASHERS: tuple[type[BytesHasher], ...] = (SHA256, MD5)
 IMAGE_HASHERS: tuple[type[ImageHasher], ...] = (PDQ, PHash)
@@ -43,8 +48,25 @@ def examine_stream(chunks: Iterable[bytes], size: int, reason: str) -> Examinati
     return Examination(media_type=sniff(head), size=size, signals=signals, problems=(reason,))
 
 
+def variant_signals(decoded: DecodedImage, notes: list[str]) -> list[Signal]:
+    """PDQ hashes of an image's match variants (mirrored, trimmed, tiles...), after its own.
+
+    A failure here costs the variants only: the image's own signals still stand (the scan is
+    complete), and a note says what was skipped.
+    """
+    try:
+        return variants.variant_signals(decoded.image, decoded.full_size)
+    except (ValueError, MemoryError) as error:
+        notes.append(f"match variants skipped: {error}")
+        return []
+
+
 def examine_bytes(data: bytes, max_pixels: int) -> Examination:
-    """Every signal of an object's bytes; images get perceptual hashes as well."""
+    """Every signal of an object's bytes; images get perceptual hashes as well.
+
+    The image's own signals come first (variant "original"); the PDQ hashes of its match
+    variants (`chalicelib.variants`) follow, each naming its variant.
+    """
     signals: list[Signal] = []
     for hasher_type in BYTES_HASHERS:
         hasher = hasher_type.new()
@@ -62,6 +84,7 @@ def examine_bytes(data: bytes, max_pixels: int) -> Examination:
             problems.append(f"{rejected}; perceptual hashes skipped")
         else:
             signals.extend(t.hash_image(decoded) for t in IMAGE_HASHERS)
+            signals.extend(variant_signals(decoded, notes))
             if decoded.frames > 1:
                 notes.append(f"animated image: first of {decoded.frames} frames hashed")
     else:

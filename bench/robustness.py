@@ -1,0 +1,450 @@
+"""How well Cordon's matcher survives what uploaders do to an image, and what it costs.
+
+    .venv/bin/python bench/robustness.py            # the table (about a minute)
+    .venv/bin/python bench/robustness.py --quick    # 8 photos, for a smoke run
+
+Corpus, built here from files that ship inside installed packages (nothing is downloaded):
+real photographs from PyWavelets' data folder (camera, ascent, aero) and, when scikit-image is
+installed (a bench-only extra: `pip install scikit-image` into the venv; the pipeline never
+imports it), the photographs of `skimage/data`; the largest (Hubble deep field) is cut into
+four non-overlapping quarters instead of being used whole. Duplicates
+(skimage's and pywt's cameraman) are dropped. A secondary set of synthetic posters
+(`cordon_cli.samples.poster`) is reported separately.
+
+For every image A of a set, the shared table holds A's PDQ (as `examine_bytes` computes it;
+the "+crops" column also holds `variants.shared_variants(A)`). Every edit of A is encoded as
+JPEG and examined by `chalicelib.signals.examine_bytes`, the pipeline's one door; its signals
+go through `chalicelib.matching.find_matches` at the default policy's distance, and it is
+recalled when a match names A. "PDQ" is the same with the upload's plain PDQ only.
+
+False matches: every upload (each original and each edited copy) against the shared hashes of
+every *other* image; the smallest distance any of its signals reaches another image's hash is
+the safety margin. Only PDQ hashes of quality >= 50 count, as in the pipeline.
+
+Timing: the variants' added time per 1024x768 JPEG, decode excluded, median of many runs, with
+OpenBLAS on one thread (a Lambda below 1,769 MB has one vCPU; several BLAS threads on small
+matrices only add waiting, badly so on a loaded machine).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import argparse
+import importlib.util
+import io
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
+
+from chalicelib import pdq, variants
+from chalicelib.index import HammingIndex
+from chalicelib.matching import find_matches
+from chalicelib.models import HashRecord, Policy, Signal
+from chalicelib.signals import examine_bytes
+from chalicelib.signals.media import decode_image
+from cordon_cli import samples
+
+MAX_PIXELS = 10**8
+DISTANCE = Policy().pdq_distance
+SKIMAGE_PHOTOS = (
+    "astronaut",
+    "brick",
+    "camera",
+    "cell",
+    "chelsea",
+    "coffee",
+    "coins",
+    "grass",
+    "gravel",
+    "ihc",
+    "microaneurysms",
+    "moon",
+    "motorcycle_left",  # motorcycle_right is the other eye of a stereo pair: left out
+    "page",
+    "retina",
+    "rocket",
+    "text",
+)
+# The retina photograph is kept whole: its quarters are quarter discs on black, each the mirror
+# image or a quarter turn of another, so they match each other through the dihedral variants
+# (and 11 times even through plain PDQ): the same picture, not different ones.
+SPLIT_INTO_QUARTERS = ("hubble_deep_field",)
+PYWT_PHOTOS = ("camera", "ascent", "aero")
+
+
+# -- corpus -----------------------------------------------------------------------------------
+
+
+def _package_dir(name: str) -> Path | None:
+    spec = importlib.util.find_spec(name)
+    return Path(spec.origin).parent if spec and spec.origin else None
+
+
+def photographs() -> dict[str, Image.Image]:
+    """Every photograph found in installed packages, RGB, duplicates dropped."""
+    found: dict[str, Image.Image] = {}
+    pywt_dir = _package_dir("pywt")
+    if pywt_dir:
+        for name in PYWT_PHOTOS:
+            path = pywt_dir / "data" / f"{name}.npz"
+            if path.exists():
+                found[f"pywt-{name}"] = Image.fromarray(np.load(path)["data"]).convert("RGB")
+    skimage_dir = _package_dir("skimage")
+    if skimage_dir:
+        data = skimage_dir / "data"
+        for name in SKIMAGE_PHOTOS:
+            path = next(iter(sorted(data.glob(f"{name}.*"))), None)
+            if path:
+                found[f"skimage-{name}"] = Image.open(path).convert("RGB")
+        for name in SPLIT_INTO_QUARTERS:
+            path = next(iter(sorted(data.glob(f"{name}.*"))), None)
+            if path is None:
+                continue
+            whole = Image.open(path).convert("RGB")
+            w, h = whole.size
+            for r in range(2):
+                for c in range(2):
+                    box = (c * w // 2, r * h // 2, (c + 1) * w // 2, (r + 1) * h // 2)
+                    found[f"skimage-{name}-q{r}{c}"] = whole.crop(box)
+    unique: dict[str, Image.Image] = {}
+    seen: set[bytes] = set()
+    for name, image in found.items():
+        digest = np.asarray(image).tobytes()
+        if digest not in seen:
+            seen.add(digest)
+            unique[name] = image
+    return unique
+
+
+def posters(count: int) -> dict[str, Image.Image]:
+    return {f"poster-{seed}": samples.poster(seed) for seed in range(1000, 1000 + count)}
+
+
+# -- edits ------------------------------------------------------------------------------------
+
+
+def _font(size: int):
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:
+        return ImageFont.load_default()
+
+
+def resize(scale: float) -> Callable[[Image.Image], Image.Image]:
+    return lambda im: im.resize(
+        (max(8, round(im.width * scale)), max(8, round(im.height * scale))), Image.LANCZOS
+    )
+
+
+def border(share: float, colour: tuple[int, int, int]) -> Callable[[Image.Image], Image.Image]:
+    """A frame adding `share` of the width and the height, half on each side."""
+
+    def edit(im: Image.Image) -> Image.Image:
+        dx, dy = round(im.width * share / 2), round(im.height * share / 2)
+        return ImageOps.expand(im, (dx, dy, dx, dy), fill=colour)
+
+    return edit
+
+
+def letterbox(share: float) -> Callable[[Image.Image], Image.Image]:
+    def edit(im: Image.Image) -> Image.Image:
+        dy = round(im.height * share / 2)
+        return ImageOps.expand(im, (0, dy, 0, dy), fill=(0, 0, 0))
+
+    return edit
+
+
+def caption(share: float, *, over: bool, top: bool = False) -> Callable[[Image.Image], Image.Image]:
+    """A caption bar of `share` of the height: added to the canvas, or pasted over the picture."""
+
+    def edit(im: Image.Image) -> Image.Image:
+        bar = max(4, round(im.height * share))
+        if over:
+            out = im.copy()
+            y0 = 0 if top else im.height - bar
+        else:
+            out = Image.new("RGB", (im.width, im.height + bar), (255, 255, 255))
+            out.paste(im, (0, bar if top else 0))
+            y0 = 0 if top else im.height
+        draw = ImageDraw.Draw(out)
+        fill, ink = ((15, 15, 15), (255, 255, 255)) if over else ((255, 255, 255), (0, 0, 0))
+        draw.rectangle((0, y0, out.width, y0 + bar), fill=fill)
+        draw.text(
+            (bar // 3, y0 + bar // 5), "SHARE BEFORE THEY DELETE", fill=ink, font=_font(bar // 2)
+        )
+        return out
+
+    return edit
+
+
+def crop(share: float, *, split: str) -> Callable[[Image.Image, int], Image.Image]:
+    """Remove `share` of the width and of the height: centred, or split at random."""
+
+    def edit(im: Image.Image, seed: int) -> Image.Image:
+        if split == "centre":
+            a, b = 0.5, 0.5
+        else:
+            a, b = np.random.default_rng(seed).uniform(0, 1, 2)
+        dx, dy = im.width * share, im.height * share
+        left, top = round(dx * a), round(dy * b)
+        return im.crop((left, top, im.width - round(dx - left), im.height - round(dy - top)))
+
+    return edit
+
+
+def watermark(im: Image.Image) -> Image.Image:
+    out = im.copy()
+    draw = ImageDraw.Draw(out)
+    size = max(10, im.height // 12)
+    draw.text(
+        (im.width // 20, im.height // 2), "@channel_name", fill=(255, 255, 255), font=_font(size)
+    )
+    return out
+
+
+def collage(image: Image.Image, others: list[Image.Image], slot: int, gutter: int) -> Image.Image:
+    """`image` in slot `slot` of a 2x2 collage of 640x480 tiles, `gutter` pixels apart."""
+    tw, th = 320, 240
+    canvas = Image.new("RGB", (2 * tw + gutter, 2 * th + gutter), (255, 255, 255))
+    pictures = [*others[:slot], image, *others[slot:]][:4]
+    for index, picture in enumerate(pictures):
+        r, c = divmod(index, 2)
+        canvas.paste(
+            picture.resize((tw, th), Image.LANCZOS), (c * (tw + gutter), r * (th + gutter))
+        )
+    return canvas
+
+
+def _ignore_seed(edit: Callable[[Image.Image], Image.Image]) -> Callable[..., Image.Image]:
+    return lambda image, seed: edit(image)
+
+
+def edits() -> dict[str, Callable[..., Image.Image]]:
+    """name -> edit(image, seed) (ordinary ones first, then those the variants are for)."""
+    plain = {
+        "resize 50%": resize(0.5),
+        "resize 25%": resize(0.25),
+        "blur r=2": lambda im: im.filter(ImageFilter.GaussianBlur(2)),
+        "brightness +30%": lambda im: ImageEnhance.Brightness(im).enhance(1.3),
+        "greyscale": lambda im: im.convert("L").convert("RGB"),
+        "watermark text": watermark,
+        "mirror": ImageOps.mirror,
+        "rotate 90": lambda im: im.rotate(90, expand=True),
+        "rotate 180": lambda im: im.rotate(180),
+        "rotate 270": lambda im: im.rotate(270, expand=True),
+        "mirror + resize 50%": lambda im: resize(0.5)(ImageOps.mirror(im)),
+        "border 5% black": border(0.05, (0, 0, 0)),
+        "border 10% white": border(0.10, (255, 255, 255)),
+        "border 15% red": border(0.15, (200, 30, 40)),
+        "letterbox 15%": letterbox(0.15),
+        "caption added 10% bottom": caption(0.10, over=False),
+        "caption added 15% top": caption(0.15, over=False, top=True),
+        "caption over 6% bottom": caption(0.06, over=True),
+        "caption over 10% bottom": caption(0.10, over=True),
+        "caption over 15% bottom": caption(0.15, over=True),
+    }
+    out: dict[str, Callable[..., Image.Image]] = {
+        name: _ignore_seed(f) for name, f in plain.items()
+    }
+    out["JPEG quality 35"] = lambda im, seed: im  # encoded at 35 below
+    for share in (0.02, 0.05, 0.10):
+        out[f"crop {share:.0%} centre"] = crop(share, split="centre")
+        out[f"crop {share:.0%} random sides"] = crop(share, split="random")
+    return out
+
+
+COLLAGE_EDITS = ("2x2 collage tile", "2x2 collage tile, 16px gutters")
+
+
+def jpeg(image: Image.Image, quality: int = 90) -> bytes:
+    out = io.BytesIO()
+    image.convert("RGB").save(out, "JPEG", quality=quality)
+    return out.getvalue()
+
+
+# -- matching ---------------------------------------------------------------------------------
+
+
+class Shared:
+    """The shared table of one set: each image's PDQ, optionally with its stored crops."""
+
+    def __init__(self, images: dict[str, Image.Image], *, crops: bool) -> None:
+        self.owner: dict[str, str] = {}
+        self.original: dict[str, str] = {}
+        for name, image in images.items():
+            data = jpeg(image, 95)
+            signal = examine_bytes(data, MAX_PIXELS).signal("pdq")
+            assert signal is not None
+            self.original[name] = signal.value
+            self.owner[signal.value] = name
+            if crops:
+                for extra in variants.shared_variants(image):
+                    self.owner.setdefault(extra.value, name)
+        self.index = HammingIndex(pdq.PDQ_BITS)
+        self.index.add(self.owner)
+        self.records = {("pdq", v): HashRecord("pdq", v, (n,)) for v, n in self.owner.items()}
+
+    def lookup(self, keys):
+        return {k: self.records[k] for k in keys if k in self.records}
+
+    def matched(self, found: list[Signal]) -> set[str]:
+        return {
+            self.owner[m.matched_value]
+            for m in find_matches(found, self.lookup, self.index, DISTANCE)
+        }
+
+    def nearest_other(self, found: list[Signal], shown: set[str]) -> int:
+        usable = [s for s in found if s.type == "pdq" and (s.quality or 0) >= pdq.MIN_QUALITY]
+        best = pdq.PDQ_BITS
+        for value, owner in self.owner.items():
+            if owner not in shown:
+                for signal in usable:
+                    best = min(best, pdq.hamming_hex(signal.value, value))
+        return best
+
+
+def _quality(image: Image.Image) -> int:
+    signal = examine_bytes(jpeg(image, 95), MAX_PIXELS).signal("pdq")
+    return signal.quality or 0 if signal else 0
+
+
+def plain_pdq(found: list[Signal]) -> list[Signal]:
+    return [s for s in found if s.type == "pdq" and s.variant == variants.ORIGINAL]
+
+
+def evaluate(title: str, images: dict[str, Image.Image]) -> None:
+    names = list(images)
+    shared = Shared(images, crops=False)
+    with_crops = Shared(images, crops=True)
+    usable = [
+        n
+        for n in names
+        if examine_bytes(jpeg(images[n], 95), MAX_PIXELS).signal("pdq").quality >= pdq.MIN_QUALITY
+    ]
+    print(f"\n## {title}: {len(names)} images, {len(usable)} of PDQ quality >= 50 (counted)\n")
+    print(f"{'edit':<34} {'PDQ':>6} {'Cordon':>7} {'+crops':>7}  through (Cordon)")
+    # Each upload with the names of the images it shows (a collage shows three others).
+    uploads: dict[str, list[tuple[list[Signal], set[str]]]] = {n: [] for n in names}
+    table = edits()
+    for edit_name in [*table, *COLLAGE_EDITS]:
+        hits = {"pdq": 0, "cordon": 0, "crops": 0}
+        via: dict[str, int] = {}
+        for seed, name in enumerate(usable):
+            image = images[name]
+            shown = {name}
+            if edit_name in COLLAGE_EDITS:
+                other_names = [o for o in names if o != name][seed % 5 : seed % 5 + 3]
+                shown.update(other_names)
+                others = [images[o] for o in other_names]
+                edited = collage(image, others, seed % 4, 16 if "gutter" in edit_name else 0)
+            else:
+                edited = table[edit_name](image, seed)
+            quality = 35 if edit_name == "JPEG quality 35" else 90
+            found = list(examine_bytes(jpeg(edited, quality), MAX_PIXELS).signals)
+            uploads[name].append((found, shown))
+            hits["pdq"] += name in shared.matched(plain_pdq(found))
+            hits["crops"] += name in with_crops.matched(found)
+            if name in shared.matched(found):
+                hits["cordon"] += 1
+                for match in find_matches(found, shared.lookup, shared.index, DISTANCE):
+                    if shared.owner[match.matched_value] == name:
+                        via[match.variant] = via.get(match.variant, 0) + 1
+                        break
+        n = len(usable)
+        ways = ", ".join(f"{k} {v}" for k, v in sorted(via.items(), key=lambda kv: -kv[1]))
+        print(
+            f"{edit_name:<34} {hits['pdq'] / n:>6.2f} {hits['cordon'] / n:>7.2f} "
+            f"{hits['crops'] / n:>7.2f}  {ways}"
+        )
+    # False matches: every upload, original or edited, against every other image's hashes.
+    false_plain = false_cordon = false_crops = pairs = 0
+    margin_plain = margin_cordon = margin_crops = pdq.PDQ_BITS
+    for name in names:
+        original = list(examine_bytes(jpeg(images[name], 90), MAX_PIXELS).signals)
+        for found, shown in [(original, {name}), *uploads[name]]:
+            pairs += len(names) - len(shown)
+            false_plain += len(shared.matched(plain_pdq(found)) - shown)
+            false_cordon += len(shared.matched(found) - shown)
+            false_crops += len(with_crops.matched(found) - shown)
+            margin_plain = min(margin_plain, shared.nearest_other(plain_pdq(found), shown))
+            margin_cordon = min(margin_cordon, shared.nearest_other(found, shown))
+            margin_crops = min(margin_crops, with_crops.nearest_other(found, shown))
+    originals = [examine_bytes(jpeg(images[n], 95), MAX_PIXELS).signal("pdq").value for n in names]
+    closest = min(
+        pdq.hamming_hex(a, b) for i, a in enumerate(originals) for b in originals[i + 1 :]
+    )
+    print(
+        f"\nfalse matches over {pairs:,} (upload, image it does not show) pairs: "
+        f"PDQ {false_plain} ({false_plain / pairs:.4%}), Cordon {false_cordon} "
+        f"({false_cordon / pairs:.4%}), +crops {false_crops} ({false_crops / pairs:.4%})"
+    )
+    print(
+        f"smallest distance between two different originals (plain PDQ): {closest} bits; "
+        f"nearest any upload's signal came to another image's shared hash: PDQ {margin_plain}, "
+        f"Cordon {margin_cordon}, +crops {margin_crops} (threshold {DISTANCE})"
+    )
+
+
+def timing(image: Image.Image, runs: int) -> None:
+    picture = image.resize((1024, 768), Image.LANCZOS)
+    data = jpeg(picture, 90)
+    decoded = decode_image(data, MAX_PIXELS)
+    add, whole = [], []
+    for _ in range(runs):
+        start = time.perf_counter()
+        variants.variant_signals(decoded.image, decoded.full_size)
+        add.append((time.perf_counter() - start) * 1e3)
+        start = time.perf_counter()
+        examine_bytes(data, MAX_PIXELS)
+        whole.append((time.perf_counter() - start) * 1e3)
+    count = len(variants.variant_signals(decoded.image, decoded.full_size))
+    shared_ms = []
+    for _ in range(max(5, runs // 4)):
+        start = time.perf_counter()
+        variants.shared_variants(decoded.image)
+        shared_ms.append((time.perf_counter() - start) * 1e3)
+    print(
+        f"\ntime the variants add per 1024x768 JPEG (decoded {decoded.image.size[0]}x"
+        f"{decoded.image.size[1]} {decoded.image.mode}): median "
+        f"{statistics.median(add):.2f} ms, p90 {np.percentile(add, 90):.2f} ms, "
+        f"{count} variant hashes (so {count} more index queries); whole examine_bytes "
+        f"median {statistics.median(whole):.2f} ms; shared-side crops "
+        f"{statistics.median(shared_ms):.2f} ms per shared image"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="8 photos, 8 posters")
+    parser.add_argument("--posters", type=int, default=30, help="synthetic posters (default 30)")
+    args = parser.parse_args(argv)
+    photos = photographs()
+    if not photos:
+        print("no photographs found in installed packages (PyWavelets missing?)")
+        return 1
+    if args.quick:
+        photos = dict(list(photos.items())[:8])
+    sources = sorted({n.split("-")[0] for n in photos})
+    print(f"# Robustness of matching (threshold {DISTANCE} of 256 bits)")
+    print(
+        f"photographs from {', '.join(sources)}; "
+        f"scikit-image installed: {_package_dir('skimage') is not None}"
+    )
+    evaluate("real photographs", photos)
+    evaluate("synthetic posters", posters(8 if args.quick else args.posters))
+    timing(next(iter(photos.values())), 20 if args.quick else 100)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,135 @@
+"""`cordon compare A B [--json]`: would B match a shared hash made from A, and how?
+
+The on-call engineer's "why did this match?", and a way for anyone to check the matcher: A's
+signals as the shared table would hold them (its own exact and perceptual hashes, variant
+"original"), B examined exactly as an upload is (`examine_bytes`, match variants included),
+matched with the real matcher and judged by the default policy. Exit code 0 when B matches,
+1 when it does not, 2 when a file cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from chalicelib import pdq, variants
+from chalicelib.index import HammingIndex
+from chalicelib.matching import find_matches
+from chalicelib.models import Examination, HashRecord, Match, Policy, Verdict
+from chalicelib.policy import decide
+from chalicelib.signals import examine_bytes
+from chalicelib.signals.perceptual import PDQ
+from chalicelib.variants import ORIGINAL
+
+MAX_PIXELS = 10**8
+
+
+@dataclass(frozen=True)
+class Comparison:
+    shared: Examination
+    upload: Examination
+    matches: tuple[Match, ...]
+    verdict: Verdict
+    nearest: tuple[str, int] | None  # (variant, distance) of B's PDQ nearest A's, matched or not
+
+    @property
+    def matched(self) -> bool:
+        return bool(self.matches)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "match": self.matched,
+            "action": self.verdict.action.value,
+            "matches": [
+                {**m.to_dict(), "variant_meaning": variants.describe(m.variant)}
+                for m in self.matches
+            ],
+            "nearest_pdq": (
+                {"variant": self.nearest[0], "distance": self.nearest[1]} if self.nearest else None
+            ),
+            "threshold": Policy().pdq_distance,
+            "reasons": list(self.verdict.reasons),
+            "shared_signals": [s.to_dict() for s in self.shared.signals],
+            "upload_signals": [s.to_dict() for s in self.upload.signals],
+            "problems": list(self.shared.problems + self.upload.problems),
+        }
+
+
+def compare_bytes(shared: bytes, upload: bytes, policy: Policy | None = None) -> Comparison:
+    """Match `upload` against a table holding only `shared`'s own hashes."""
+    rules = policy or Policy()
+    a = examine_bytes(shared, MAX_PIXELS)
+    b = examine_bytes(upload, MAX_PIXELS)
+    own = [s for s in a.signals if s.variant == ORIGINAL]
+    records = {(s.type, s.value): HashRecord(s.type, s.value, source="compare A") for s in own}
+    index = HammingIndex(pdq.PDQ_BITS)
+    index.add(s.value for s in own if s.type == PDQ.name and PDQ.usable(s))
+
+    def lookup(keys):
+        return {k: records[k] for k in keys if k in records}
+
+    matches = tuple(find_matches(b.signals, lookup, index, rules.pdq_distance))
+    verdict = decide(rules, b, matches)
+    shared_pdq = a.signal(PDQ.name)
+    nearest = None
+    if shared_pdq is not None:
+        distances = [
+            (pdq.hamming_hex(s.value, shared_pdq.value), s.variant)
+            for s in b.signals
+            if s.type == PDQ.name
+        ]
+        if distances:
+            distance, variant = min(distances, key=lambda d: (d[0], d[1] != ORIGINAL))
+            nearest = (variant, distance)
+    return Comparison(a, b, matches, verdict, nearest)
+
+
+def render(result: Comparison) -> str:
+    lines = []
+    if result.matched:
+        lines.append(f"MATCH: B would get {result.verdict.action.value}")
+        for match in result.matches:
+            lines.append(
+                f"  {match.signal_type} through variant {match.variant!r} "
+                f"({variants.describe(match.variant)}) at distance {match.distance}"
+            )
+    else:
+        lines.append("NO MATCH: B would not match a shared hash made from A")
+    if result.nearest:
+        variant, distance = result.nearest
+        lines.append(
+            f"  nearest PDQ: variant {variant!r} at {distance} of 256 bits "
+            f"(threshold {Policy().pdq_distance})"
+        )
+    for problem in result.shared.problems + result.upload.problems:
+        lines.append(f"  problem: {problem}")
+    lines.append("reasons:")
+    lines.extend(f"  - {reason}" for reason in result.verdict.reasons)
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        shared, upload = Path(args.a).read_bytes(), Path(args.b).read_bytes()
+    except OSError as error:
+        print(f"cannot read: {error}")
+        return 2
+    result = compare_bytes(shared, upload)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else render(result))
+    return 0 if result.matched else 1
+
+
+def register(subparsers: Any) -> None:
+    """Add `compare` to an argparse subparsers object."""
+    parser = subparsers.add_parser(
+        "compare",
+        help="would image B match a shared hash made from image A? through what, how far?",
+        description=__doc__.split("\n\n")[1] if __doc__ else None,
+    )
+    parser.add_argument("a", help="the image whose hashes are shared (the known one)")
+    parser.add_argument("b", help="the image uploaded")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.set_defaults(func=run)

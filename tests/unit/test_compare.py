@@ -1,0 +1,79 @@
+"""`cordon compare A B`: the answer, the exit code, the JSON, the argparse wiring."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+from pathlib import Path
+
+import pytest
+from PIL import Image, ImageOps
+
+from cordon_cli import samples
+from cordon_cli.compare import compare_bytes, register
+
+BAD = samples.known_bad(1)[0]
+
+
+def jpeg(image: Image.Image) -> bytes:
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def test_resized_copy_matches_as_uploaded_and_is_takedown():
+    result = compare_bytes(jpeg(BAD), jpeg(samples.resized(BAD)))
+    assert result.matched
+    assert result.verdict.action.value == "TAKEDOWN"
+    assert result.matches[0].variant == "original"
+    assert result.nearest is not None and result.nearest[0] == "original"
+
+
+def test_mirrored_copy_matches_through_mirror_and_is_review():
+    result = compare_bytes(jpeg(BAD), jpeg(ImageOps.mirror(BAD)))
+    assert result.matched
+    assert result.matches[0].variant == "mirror"
+    assert result.verdict.action.value == "REVIEW"
+    assert any("mirror" in reason for reason in result.verdict.reasons)
+
+
+def test_unrelated_image_does_not_match():
+    result = compare_bytes(jpeg(BAD), jpeg(samples.clean(1)[0]))
+    assert not result.matched
+    assert result.verdict.action.value == "ALLOW"
+    assert result.nearest is not None and result.nearest[1] > 31
+
+
+def parse(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="cordon")
+    register(parser.add_subparsers(dest="command"))
+    return parser.parse_args(argv)
+
+
+@pytest.mark.parametrize(("upload", "code"), [("mirror", 0), ("clean", 1)])
+def test_command_exit_code_and_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], upload: str, code: int
+):
+    a, b = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    a.write_bytes(jpeg(BAD))
+    b.write_bytes(jpeg(ImageOps.mirror(BAD) if upload == "mirror" else samples.clean(1)[0]))
+    args = parse(["compare", str(a), str(b), "--json"])
+    assert args.func(args) == code
+    report = json.loads(capsys.readouterr().out)
+    assert report["match"] is (code == 0)
+    if code == 0:
+        assert report["matches"][0]["variant"] == "mirror"
+        assert "mirrored" in report["matches"][0]["variant_meaning"]
+
+
+def test_command_text_output_and_unreadable_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    a = tmp_path / "a.jpg"
+    a.write_bytes(jpeg(BAD))
+    args = parse(["compare", str(a), str(a)])
+    assert args.func(args) == 0
+    assert capsys.readouterr().out.startswith("MATCH")
+    args = parse(["compare", str(a), str(tmp_path / "missing.jpg")])
+    assert args.func(args) == 2
