@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: demo test lint package bench local clean
+.PHONY: demo test lint package bench local clean browser
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -22,7 +22,15 @@ demo: $(STAMP)  ## start the local stack, run the demo scenario, print what happ
 local: $(STAMP)  ## run the local stack until Ctrl-C
 	$(BIN)/cordon local
 
-test: $(STAMP)  ## the whole test suite, two workers
+# The review page's test drives Debian's Chromium; install it where we may (root, apt).
+browser:
+	@command -v chromium >/dev/null && command -v chromedriver >/dev/null || \
+	  { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  echo "chromium could not be installed: the review page test will be skipped"
+
+test: $(STAMP) browser  ## the whole test suite, two workers
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -n 2 --dist loadfile -q
 
