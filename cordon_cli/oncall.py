@@ -455,13 +455,18 @@ def _case_story(cordon: Cordon, case: dict[str, Any]) -> dict[str, Any]:
         "evidence",
         "detail",
         "review",
+        "decisions",
+        "notice",
     )
     story = {k: case[k] for k in keep if k in case}
     story["audit"] = [
         {k: row[k] for k in ("at", "event", "actor", "detail") if k in row}
         for row in cordon.cases.audit_trail(case["case_id"])
     ]
-    review = case.get("review") or {}
+    review = dict(case.get("review") or {})
+    review.pop("token", None)  # the workflow's, not the engineer's
+    if "review" in story:
+        story["review"] = review
     if review.get("execution_arn"):
         try:
             execution = cordon.client("stepfunctions").describe_execution(

@@ -68,8 +68,13 @@ def test_confirm_shares_the_hashes_with_provenance_and_ends_the_execution(world,
     assert view["image_url"].startswith("http") and "token" not in view["review"]
     assert view["verdict"]["matches"][0]["distance"] > 0
     decided_at = time.monotonic()
-    response = call(client, key, "POST", f"/cases/{case_id}/decision",
-                    {"action": "confirm", "reason": "propaganda poster", "labels": ["isis"]})
+    response = call(
+        client,
+        key,
+        "POST",
+        f"/cases/{case_id}/decision",
+        {"action": "confirm", "reason": "propaganda poster", "labels": ["isis"]},
+    )
     assert response.status_code == 202
     world.settle(until=lambda: status_of(world, case_id) == "confirmed")
     shared_after = time.monotonic() - decided_at
@@ -92,8 +97,16 @@ def test_reject_restores_identical_bytes_and_allow_lists_them(world, client):
     ref, case_id = held_for_review(world)
     key = world.reviewer("alpha", "rev-ana")
     decided_at = time.monotonic()
-    assert call(client, key, "POST", f"/cases/{case_id}/decision",
-                {"action": "reject", "reason": "a film still, not propaganda"}).status_code == 202
+    assert (
+        call(
+            client,
+            key,
+            "POST",
+            f"/cases/{case_id}/decision",
+            {"action": "reject", "reason": "a film still, not propaganda"},
+        ).status_code
+        == 202
+    )
     world.settle(until=lambda: status_of(world, case_id) == "reinstated")
     restored_after = time.monotonic() - decided_at
     back = world.s3.get_object(Bucket="alpha-uploads", Key=ref.key)["Body"].read()
@@ -113,40 +126,59 @@ def test_reject_restores_identical_bytes_and_allow_lists_them(world, client):
 def test_escalation_needs_a_second_reviewer(world, client):
     _, case_id = held_for_review(world)
     first, second = world.reviewer("alpha", "rev-ana"), world.reviewer("alpha", "rev-ben")
-    assert call(client, first, "POST", f"/cases/{case_id}/decision",
-                {"action": "escalate", "reason": "unsure"}).status_code == 202
+    assert (
+        call(
+            client,
+            first,
+            "POST",
+            f"/cases/{case_id}/decision",
+            {"action": "escalate", "reason": "unsure"},
+        ).status_code
+        == 202
+    )
     world.settle(until=lambda: waiting(world, case_id, "escalated"))
     refused = call(client, first, "POST", f"/cases/{case_id}/decision", {"action": "confirm"})
     assert refused.status_code == 403 and "second reviewer" in refused.json_body["error"]
-    assert call(client, second, "POST", f"/cases/{case_id}/decision",
-                {"action": "confirm"}).status_code == 202
+    assert (
+        call(
+            client, second, "POST", f"/cases/{case_id}/decision", {"action": "confirm"}
+        ).status_code
+        == 202
+    )
     world.settle(until=lambda: status_of(world, case_id) == "confirmed")
     decisions = world.cordon.cases.get(case_id)["decisions"]
     assert [(d["action"], d["reviewer"]) for d in decisions] == [
-        ("escalate", "rev-ana"), ("confirm", "rev-ben")]
+        ("escalate", "rev-ana"),
+        ("confirm", "rev-ben"),
+    ]
 
 
 def test_timeout_escalates_and_tells_the_tenant(world):
     notices = world.cordon.sqs.create_queue(QueueName="alpha-notices")["QueueUrl"]
     arn = world.cordon.sqs.get_queue_attributes(QueueUrl=notices, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
+        "Attributes"
+    ]["QueueArn"]
     world.session.client("sns").subscribe(
-        TopicArn=world.cordon.settings.tenant_notices_topic_arn, Protocol="sqs", Endpoint=arn)
+        TopicArn=world.cordon.settings.tenant_notices_topic_arn, Protocol="sqs", Endpoint=arn
+    )
     _, case_id = held_for_review(world, review_timeout_seconds=1)
     world.settle(until=lambda: waiting(world, case_id, "escalated"), timeout=30)
     events = [row["event"] for row in world.cordon.cases.audit_trail(case_id)]
     assert "review_timed_out" in events and "deadline_breached" in events
     told = world.cordon.sqs.receive_message(QueueUrl=notices, MaxNumberOfMessages=10)
     messages = [json.loads(json.loads(m["Body"])["Message"]) for m in told["Messages"]]
-    assert any(m["event"] == "review_overdue_escalated" and m["case_id"] == case_id
-               for m in messages)
+    assert any(
+        m["event"] == "review_overdue_escalated" and m["case_id"] == case_id for m in messages
+    )
 
 
 def test_a_second_decision_is_refused(world, client):
     _, case_id = held_for_review(world)
     key = world.reviewer("alpha", "rev-ana")
-    assert call(client, key, "POST", f"/cases/{case_id}/decision",
-                {"action": "confirm"}).status_code == 202
+    assert (
+        call(client, key, "POST", f"/cases/{case_id}/decision", {"action": "confirm"}).status_code
+        == 202
+    )
     again = call(client, key, "POST", f"/cases/{case_id}/decision", {"action": "reject"})
     assert again.status_code == 409 and "already decided" in again.json_body["error"]
     world.settle(until=lambda: status_of(world, case_id) == "confirmed")
@@ -158,8 +190,12 @@ def test_other_tenants_reviewers_can_neither_see_nor_decide(world, client):
     outsider = world.reviewer("beta", "rev-zoe")
     assert call(client, outsider, "GET", "/reviews").json_body["cases"] == []
     assert call(client, outsider, "GET", f"/cases/{case_id}").status_code == 403
-    assert call(client, outsider, "POST", f"/cases/{case_id}/decision",
-                {"action": "reject"}).status_code == 403
+    assert (
+        call(
+            client, outsider, "POST", f"/cases/{case_id}/decision", {"action": "reject"}
+        ).status_code
+        == 403
+    )
     assert call(client, outsider, "GET", f"/cases/{case_id}/statement").status_code == 403
     assert call(client, "not-a-key", "GET", "/reviews").status_code == 403
     assert client.http.get("/reviews").status_code == 401
@@ -171,16 +207,31 @@ def test_appeal_by_another_reviewer_overturns_the_takedown(world, client):
     ana, ben = world.reviewer("alpha", "rev-ana"), world.reviewer("alpha", "rev-ben")
     call(client, ana, "POST", f"/cases/{case_id}/decision", {"action": "confirm"})
     world.settle(until=lambda: status_of(world, case_id) == "confirmed")
-    appealed = call(client, ana, "POST", f"/cases/{case_id}/appeal",
-                    {"reason": "the uploader says it is news reporting"})
+    appealed = call(
+        client,
+        ana,
+        "POST",
+        f"/cases/{case_id}/appeal",
+        {"reason": "the uploader says it is news reporting"},
+    )
     assert appealed.status_code == 202 and appealed.json_body["excluded_reviewers"] == ["rev-ana"]
     world.settle(until=lambda: waiting(world, case_id, "appeal_pending"))
     queue = call(client, ben, "GET", "/reviews").json_body["cases"]
     assert queue[0]["kind"] == "appeal" and 13 * 86400 < queue[0]["seconds_left"] <= 14 * 86400
-    assert call(client, ana, "POST", f"/cases/{case_id}/decision",
-                {"action": "reject"}).status_code == 403
-    assert call(client, ben, "POST", f"/cases/{case_id}/decision",
-                {"action": "reject", "reason": "news reporting"}).status_code == 202
+    assert (
+        call(client, ana, "POST", f"/cases/{case_id}/decision", {"action": "reject"}).status_code
+        == 403
+    )
+    assert (
+        call(
+            client,
+            ben,
+            "POST",
+            f"/cases/{case_id}/decision",
+            {"action": "reject", "reason": "news reporting"},
+        ).status_code
+        == 202
+    )
     world.settle(until=lambda: status_of(world, case_id) == "reinstated")
     assert world.s3.get_object(Bucket="alpha-uploads", Key=ref.key)["Body"].read() == COPY
 
@@ -212,3 +263,32 @@ def test_reviews_from_the_shell(world, capsys):
     assert main(["reviews", "decide", case_id, "reject", "--key", key, "--reason", "no"]) == 0
     world.settle(until=lambda: status_of(world, case_id) == "reinstated")
     assert main(["reviews", "decide", case_id, "confirm", "--key", key]) == 1
+
+
+def test_trace_shows_the_whole_history_through_review(world, client, capsys):
+    from cordon_cli.main import main
+
+    ref, case_id = held_for_review(world)
+    key = world.reviewer("alpha", "rev-ana")
+    call(client, key, "POST", f"/cases/{case_id}/decision", {"action": "confirm"})
+    world.settle(until=lambda: execution_status(world, case_id) == "SUCCEEDED")
+    assert main(["trace", f"s3://alpha-uploads/{ref.key}", "--json"]) == 0
+    (case,) = json.loads(capsys.readouterr().out)["cases"]
+    assert case["status"] == "confirmed"
+    assert case["review_execution"]["status"] == "SUCCEEDED"
+    assert "token" not in case["review"]
+    assert [d["reviewer"] for d in case["decisions"]] == ["rev-ana"]
+    events = [row["event"] for row in case["audit"]]
+    for step in (
+        "verdict",
+        "evidence_stored",
+        "original_removed",
+        "review_requested",
+        "review_started",
+        "decision",
+        "hashes_shared",
+        "notice_recorded",
+    ):
+        assert step in events, step
+    assert [h["status"] for h in case["history"]][:2] == ["quarantining", "pending_review"]
+    assert case["notice"]["restriction"]["type"] == "removal"
