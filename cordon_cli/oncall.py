@@ -158,27 +158,39 @@ def queue_url(cordon: Cordon, queue: str | None) -> str:
     return cordon.sqs.get_queue_url(QueueName=queue)["QueueUrl"]
 
 
-def _peek(cordon: Cordon, url: str, limit: int) -> list[dict[str, Any]]:
-    """Messages of a queue, received and released at once (their receive count grows)."""
-    sqs = cordon.sqs
-    seen: dict[str, dict[str, Any]] = {}
-    handles = []
-    while len(seen) < limit:
+def _receive(sqs: Any, url: str, visibility: int) -> Iterator[list[dict[str, Any]]]:
+    """Batches of a queue's messages, with their attributes, until it has none to give."""
+    while True:
         batch = sqs.receive_message(
             QueueUrl=url,
             MaxNumberOfMessages=10,
-            VisibilityTimeout=30,
+            VisibilityTimeout=visibility,
             AttributeNames=["All"],
             MessageAttributeNames=["All"],
             WaitTimeSeconds=0,
         ).get("Messages", [])
         if not batch:
-            break
+            return
+        yield batch
+
+
+def _release(sqs: Any, url: str, handles: list[str]) -> None:
+    """Make received messages visible again at once."""
+    for handle in handles:
+        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+
+
+def _peek(cordon: Cordon, url: str, limit: int) -> list[dict[str, Any]]:
+    """Messages of a queue, received and released at once (their receive count grows)."""
+    seen: dict[str, dict[str, Any]] = {}
+    handles = []
+    for batch in _receive(cordon.sqs, url, visibility=30):
         for message in batch:
             seen.setdefault(message["MessageId"], message)
             handles.append(message["ReceiptHandle"])
-    for handle in handles:
-        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+        if len(seen) >= limit:
+            break
+    _release(cordon.sqs, url, handles)
     return list(seen.values())[:limit]
 
 
@@ -242,21 +254,11 @@ def dlq_redrive(
     sqs = cordon.sqs
     moved = []
     wanted = set(ids or [])
-    handles_to_release = []
-    while True:
-        batch = sqs.receive_message(
-            QueueUrl=url,
-            MaxNumberOfMessages=10,
-            VisibilityTimeout=60,
-            AttributeNames=["All"],
-            MessageAttributeNames=["All"],
-            WaitTimeSeconds=0,
-        ).get("Messages", [])
-        if not batch:
-            break
+    others = []
+    for batch in _receive(sqs, url, visibility=60):
         for message in batch:
             if wanted and message["MessageId"] not in wanted:
-                handles_to_release.append(message["ReceiptHandle"])
+                others.append(message["ReceiptHandle"])
                 continue
             target = _redrive_target(cordon, url, message, to)
             sqs.send_message(
@@ -268,8 +270,7 @@ def dlq_redrive(
             )
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             moved.append({**_describe(message), "moved_to": target})
-    for handle in handles_to_release:
-        sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+    _release(sqs, url, others)
     return moved
 
 

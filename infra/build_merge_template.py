@@ -83,6 +83,14 @@ ROLE_DESCRIPTION = (
     "explicitly and only gets Put/Get."
 )
 
+# What Lambda's SQS event source mapping does with the function's role.
+QUEUE_CONSUMER_ACTIONS = [
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+    "sqs:ChangeMessageVisibility",
+]
+
 DYNAMODB_ACTIONS = [
     "dynamodb:GetItem",
     "dynamodb:PutItem",
@@ -186,12 +194,7 @@ def role_policy(resources: dict[str, Any]) -> dict[str, Any]:
         {
             "Sid": "IngestQueue",
             "Effect": "Allow",
-            "Action": [
-                "sqs:ReceiveMessage",
-                "sqs:DeleteMessage",
-                "sqs:GetQueueAttributes",
-                "sqs:ChangeMessageVisibility",
-            ],
+            "Action": QUEUE_CONSUMER_ACTIONS,
             "Resource": _arn(INGEST_QUEUE),
         },
         {
@@ -243,12 +246,7 @@ def _review_statements(declared: dict[str, Any]) -> list[dict[str, Any]]:
         {
             "Sid": "ReviewWorkQueue",
             "Effect": "Allow",
-            "Action": [
-                "sqs:ReceiveMessage",
-                "sqs:DeleteMessage",
-                "sqs:GetQueueAttributes",
-                "sqs:ChangeMessageVisibility",
-            ],
+            "Action": QUEUE_CONSUMER_ACTIONS,
             "Resource": _arn("ReviewWorkQueue"),
         },
         {

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
@@ -17,7 +14,7 @@ from chalicelib.settings import Settings
 from chalicelib.wiring import Cordon
 from cordon_cli import samples
 from cordon_cli.operations import add_tenant
-from tests.app.test_local_stack import ROOT, cordon_command
+from tests.app.local_process import cordon_local
 from tests.functional.test_ingest import pdq_of
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
@@ -39,31 +36,10 @@ def wait(condition: Any, timeout: float = 30.0, what: str = "condition") -> Any:
 
 @pytest.fixture
 def stack(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
-    state = tmp_path / "local.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CORDON_"))}
-    local = subprocess.Popen(
-        [
-            *cordon_command(),
-            "--state-file",
-            str(state),
-            "local",
-            "--log-file",
-            str(tmp_path / "handlers.log"),
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait(state.exists, 60, "cordon local up")
-        started = json.loads(state.read_text())
-        for name, value in started["environment"].items():
+    with cordon_local(tmp_path) as local:
+        for name, value in local.environment.items():
             monkeypatch.setenv(name, value)
-        yield Cordon(Settings.from_env()), started["api"]
-    finally:
-        local.terminate()
-        local.wait(timeout=20)
+        yield Cordon(Settings.from_env()), local.api
 
 
 @pytest.fixture
