@@ -129,7 +129,17 @@ class Ingest:
             self.metrics.add_metric(
                 name=f"{stage.capitalize()}Latency", unit=MetricUnit.Milliseconds, value=millis
             )
-        logger.info("object processed", extra={"result": result.to_dict()})
+        # One compact line an object (the case holds the rest): logs are billed by the byte.
+        logger.info(
+            "object processed",
+            extra={
+                "outcome": result.outcome.value,
+                "action": result.verdict.action.value if result.verdict else None,
+                "tenant_id": result.tenant_id,
+                "case_id": result.case_id,
+                "timings_ms": {k: round(v, 1) for k, v in result.timings.items()},
+            },
+        )
 
     def _dead_letter(self, record: SQSRecord, reason: str) -> None:
         logger.error("dead-lettered", extra={"message_id": record.message_id, "reason": reason})

@@ -240,12 +240,6 @@ class Pipeline:
         existing: dict[str, Any] | None,
     ) -> Result:
         fields = self._case_fields(ref, head, examination, verdict)
-        log = {
-            "object": ref.uri,
-            "case_id": case_id,
-            "verdict": verdict.action.value,
-            "tenant_id": tenant.tenant_id,
-        }
         was_allowed = existing is not None and existing["status"] == STATUS_ALLOWED
         if verdict.action is Action.ALLOW:
             if was_allowed:
@@ -253,7 +247,6 @@ class Pipeline:
                 self.cases.audit(case_id, "re-evaluated", {"before": "ALLOW", "after": "ALLOW"})
             else:
                 self.cases.open(case_id, tenant.tenant_id, STATUS_ALLOWED, fields)
-            logger.info("allowed", extra=log)
             return Result(Outcome.ALLOWED, ref, tenant.tenant_id, case_id, verdict, ref.uri)
         if was_allowed:
             # A forced re-evaluation found a match: the one case of this version moves on.
