@@ -14,6 +14,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import warnings
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -30,7 +31,7 @@ from chalicelib.models import Action, Policy
 from chalicelib.review import Reviewer, ReviewError
 from chalicelib.settings import Settings
 from chalicelib.wiring import Cordon
-from cordon_cli import compare, oncall, operations
+from cordon_cli import compare, hashlists, oncall, operations
 
 STATE_FILE = Path(".cordon/local.json")
 # Piped output (CI, `| less`) still gets a table wide enough to read.
@@ -88,9 +89,23 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_hashes_import(args: argparse.Namespace) -> int:
-    count = operations.import_hashes(_cordon(), args.file, source=args.source)
-    console.print(f"imported {count} hashes from {args.file}")
-    return 0
+    parsed = operations.import_hashes(_cordon(), args.file, source=args.source)
+    console.print(f"imported {len(parsed.records)} hashes from {args.file}")
+    for why, count in parsed.skipped.items():
+        console.print(f"skipped {count}: {why}")
+    return EXIT_OK
+
+
+def cmd_hashes_export(args: argparse.Namespace) -> int:
+    records = operations.shared_hashes(_cordon(), include_retired=args.include_retired)
+    text, skipped = hashlists.render(records, args.format, exact_as_video=args.exact_as_video)
+    if args.output:
+        args.output.write_text(text)
+    else:
+        sys.stdout.write(text)
+    for why, count in skipped.items():
+        err_console.print(f"not exported, {count}: {why}")
+    return EXIT_OK
 
 
 def cmd_tenants_add(args: argparse.Namespace) -> int:
@@ -271,6 +286,28 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return EXIT_OK if report["cases"] else EXIT_SOME_FAILED
 
 
+def cmd_index_snapshot(args: argparse.Namespace) -> int:
+    hashes = _cordon().hashes
+    if hashes.snapshots is None:
+        console.print("[red]no index bucket: set CORDON_INDEX_BUCKET[/]")
+        return EXIT_USAGE
+    started = time.monotonic()
+    report = hashes.save_pdq_snapshot()
+    report = {
+        "snapshot": f"s3://{hashes.snapshots.bucket}/{hashes.snapshots.key('pdq')}",
+        **report,
+        "seconds": round(time.monotonic() - started, 3),
+    }
+    if args.json:
+        print(json.dumps(report))
+    else:
+        console.print(
+            f"{report['snapshot']}: {report['count']} PDQ hashes up to seq {report['watermark']}, "
+            f"{report['bytes']} bytes, in {report['seconds']} s"
+        )
+    return EXIT_OK
+
+
 def _reviewer(args: argparse.Namespace) -> Reviewer:
     key = args.key or os.environ.get("CORDON_API_KEY", "")
     found = _cordon().tenants.reviewer_for_key(key)
@@ -351,11 +388,37 @@ def parser() -> argparse.ArgumentParser:
         dest="hashes_command", required=True
     )
     importer = hashes.add_parser(
-        "import", help="import CSV or JSON lines (signal_type, value, labels)"
+        "import",
+        help="import JSON lines, CSV (signal_type, value, labels) or ThreatExchange's "
+        "TYPE HASH lines (detected)",
     )
     importer.add_argument("file", type=Path)
     importer.add_argument("--source", default="import", help="provenance to record")
     importer.set_defaults(func=cmd_hashes_import)
+    exporter = hashes.add_parser("export", help="write the shared table as a list")
+    exporter.add_argument(
+        "--format",
+        choices=hashlists.FORMATS,
+        default="jsonl",
+        help="te: ThreatExchange's local_file list (pdq only, unless --exact-as-video)",
+    )
+    exporter.add_argument(
+        "--exact-as-video",
+        action="store_true",
+        help="in te format, write sha256/md5 as video_sha256/video_md5",
+    )
+    exporter.add_argument("--include-retired", action="store_true")
+    exporter.add_argument("--output", type=Path)
+    exporter.set_defaults(func=cmd_hashes_export)
+
+    index = commands.add_parser("index", help="the PDQ match index").add_subparsers(
+        dest="index_command", required=True
+    )
+    snapshot = index.add_parser(
+        "snapshot", help="build the index from the hash table and store the snapshot in S3"
+    )
+    snapshot.add_argument("--json", action="store_true")
+    snapshot.set_defaults(func=cmd_index_snapshot)
 
     tenants = commands.add_parser("tenants", help="the tenant registry").add_subparsers(
         dest="tenants_command", required=True

@@ -3,16 +3,14 @@ import hashes. Used by `cordon` and by the demo."""
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
+from chalicelib.adapters.hashes import record_from_item
 from chalicelib.models import HashRecord, Policy, Tenant
 from chalicelib.signals import SIGNAL_TYPES
 from chalicelib.wiring import Cordon
+from cordon_cli import hashlists
 
 NOTIFICATION_ID = "cordon-ingest"
 VIA = ("sqs", "sns", "eventbridge")
@@ -67,33 +65,22 @@ def add_tenant(
     return cordon.tenants.add(tenant_id, buckets, policy)
 
 
-def read_hash_file(path: Path, source: str = "import") -> Iterator[HashRecord]:
-    """Hash records from JSON lines or CSV (columns signal_type, value, labels).
-
-    Labels: a JSON list, or a CSV cell with labels separated by ';'.
-    """
-    text = path.read_text()
-    stripped = text.lstrip()
-    if stripped.startswith("{"):
-        rows: Iterator[dict[str, Any]] = (
-            json.loads(line) for line in text.splitlines() if line.strip()
-        )
-    else:
-        rows = csv.DictReader(io.StringIO(text))
-    for number, row in enumerate(rows, start=1):
-        signal_type = (row.get("signal_type") or "").strip().lower()
-        if signal_type not in SIGNAL_TYPES:
-            raise ValueError(f"{path}:{number}: unknown signal type {signal_type!r}")
-        labels = row.get("labels") or []
-        if isinstance(labels, str):
-            labels = [label.strip() for label in labels.split(";") if label.strip()]
-        yield HashRecord(
-            signal_type=signal_type,
-            value=SIGNAL_TYPES[signal_type].validate(str(row.get("value", ""))),
-            labels=tuple(labels),
-            source=row.get("source") or source,
-        )
+def read_hash_file(path: Path, source: str = "import") -> hashlists.Parsed:
+    """Hash records from a list: JSON lines, CSV (signal_type, value, labels; labels split on
+    ';') or ThreatExchange's plain `TYPE HASH` lines."""
+    return hashlists.parse(path.read_text(), source)
 
 
-def import_hashes(cordon: Cordon, path: Path, source: str = "import") -> int:
-    return cordon.hashes.put(list(read_hash_file(path, source)))
+def import_hashes(cordon: Cordon, path: Path, source: str = "import") -> hashlists.Parsed:
+    parsed = read_hash_file(path, source)
+    cordon.hashes.put(parsed.records)
+    return parsed
+
+
+def shared_hashes(cordon: Cordon, include_retired: bool = False) -> Iterator[HashRecord]:
+    """Every entry of the shared table, type by type, in the order they were written."""
+    for signal_type in SIGNAL_TYPES:
+        for item in cordon.hashes.since(signal_type, 0):
+            record = record_from_item(item)
+            if include_retired or record.status == "active":
+                yield record

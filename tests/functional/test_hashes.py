@@ -43,11 +43,47 @@ def test_import_rejects_unknown_types_and_bad_values(tmp_path: Path):
     bad_type = tmp_path / "a.csv"
     bad_type.write_text("signal_type,value,labels\ntlsh,abc,x\n")
     with pytest.raises(ValueError, match="unknown signal type"):
-        list(read_hash_file(bad_type))
+        read_hash_file(bad_type)
     bad_value = tmp_path / "b.csv"
     bad_value.write_text("signal_type,value,labels\npdq,xyz,x\n")
-    with pytest.raises(ValueError, match="64 hex digits"):
-        list(read_hash_file(bad_value))
+    with pytest.raises(ValueError, match="line 1: pdq values are 64 hex digits"):
+        read_hash_file(bad_value)
+
+
+def test_threatexchange_lists_move_both_ways(world: World, tmp_path: Path, capsys):
+    te_list = tmp_path / "te.txt"
+    te_list.write_text(
+        f"pdq {PDQ_A.upper()}\nvideo_md5 {'a' * 32}\nvideo_sha256 {SHA}\n"
+        f"url https://example.org/x\nraw_text hello there\n"
+    )
+    assert main(["hashes", "import", str(te_list), "--source", "te-exchange"]) == 0
+    out = capsys.readouterr().out
+    assert "imported 3 hashes" in out and "skipped 1: ThreatExchange type 'url'" in out
+    found = world.cordon.hashes.get_many([("pdq", PDQ_A), ("md5", "a" * 32), ("sha256", SHA)])
+    assert len(found) == 3 and found[("pdq", PDQ_A)].source == "te-exchange"
+    world.cordon.hashes.put([HashRecord("phash", "d1d1b9c7c6c68a8e")])
+    exported = tmp_path / "out.txt"
+    assert main(["hashes", "export", "--format", "te", "--output", str(exported)]) == 0
+    assert exported.read_text() == f"pdq {PDQ_A}\n"  # exact hashes and pHash have no TE name
+    assert "not exported" in capsys.readouterr().err
+    assert (
+        main(["hashes", "export", "--format", "te", "--exact-as-video", "--output", str(exported)])
+        == 0
+    )
+    assert sorted(exported.read_text().splitlines()) == sorted(
+        [f"pdq {PDQ_A}", f"video_md5 {'a' * 32}", f"video_sha256 {SHA}"]
+    )
+    # Round trips: JSON lines and CSV keep labels and provenance.
+    for fmt in ("jsonl", "csv"):
+        listing = tmp_path / f"all.{fmt}"
+        assert main(["hashes", "export", "--format", fmt, "--output", str(listing)]) == 0
+        again = read_hash_file(listing)
+        assert {(r.signal_type, r.value, r.source) for r in again.records} == {
+            ("pdq", PDQ_A, "te-exchange"),
+            ("md5", "a" * 32, "te-exchange"),
+            ("sha256", SHA, "te-exchange"),
+            ("phash", "d1d1b9c7c6c68a8e", "import"),
+        }
 
 
 def test_warm_index_sees_a_new_hash_within_its_max_age(world: World):
