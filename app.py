@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 from chalice import AuthResponse, Chalice, ConvertToMiddleware, Response
-from chalice.app import AuthRequest, SQSEvent
+from chalice.app import AuthRequest, DynamoDBEvent, SQSEvent
 
 from chalicelib.logs import logger
 from chalicelib.review import Reviewer, ReviewError, handle_work_batch
 from chalicelib.settings import Settings
+from chalicelib.sharing import fan_out
 from chalicelib.wiring import Cordon
 
 app = Chalice(app_name="cordon")
@@ -54,6 +55,12 @@ def review_worker(event: SQSEvent) -> dict[str, Any]:
     return handle_work_batch(
         services.reviews, event.to_dict(), services.settings.max_receives, event.context
     )
+
+
+@app.on_dynamodb_record(stream_arn=Settings().hashes_stream_arn, batch_size=100)
+def hash_updates(event: DynamoDBEvent) -> dict[str, int]:
+    """Every change to the shared hash table, published for the tenants subscribed to it."""
+    return {"published": fan_out(event.to_dict(), cordon().update_publisher)}
 
 
 # -- the reviewers' API ----------------------------------------------------------------------

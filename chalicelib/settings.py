@@ -9,6 +9,9 @@ CORDON_HASHES_TABLE, CORDON_CASES_TABLE, CORDON_TENANTS_TABLE, CORDON_IDEMPOTENC
     DynamoDB tables.
 CORDON_EVIDENCE_BUCKET
     The locked quarantine (evidence) bucket.
+CORDON_INDEX_BUCKET
+    Where `cordon index snapshot` stores the PDQ index snapshot a cold container starts from
+    (`pdq/snapshot.bin`). Unset: a cold container builds its index from the hash table.
 CORDON_INGEST_QUEUE, CORDON_INGEST_DLQ
     Names of the ingest queue and its dead-letter queue.
 CORDON_UPLOADS_TOPIC_ARN
@@ -16,6 +19,9 @@ CORDON_UPLOADS_TOPIC_ARN
 CORDON_REVIEW_STATE_MACHINE_ARN, CORDON_REVIEW_QUEUE, CORDON_TENANT_NOTICES_TOPIC_ARN
     The review workflow, the queue its steps that need code go through, and the topic that
     tells tenants of escalations and decisions.
+CORDON_HASH_UPDATES_TOPIC_ARN, CORDON_HASHES_STREAM_ARN
+    The topic every change to the shared hash table is published on (tenants subscribe to it),
+    and the table's stream that feeds it.
 CORDON_MAX_OBJECT_BYTES
     Objects larger than this are never read into memory: exact hashes are streamed.
 CORDON_MAX_IMAGE_PIXELS
@@ -43,12 +49,19 @@ class Settings:
     tenants_table: str = "cordon-tenants"
     idempotency_table: str = "cordon-idempotency"
     evidence_bucket: str = "cordon-evidence"
+    index_bucket: str = ""
     ingest_queue: str = "cordon-ingest"
     ingest_dlq: str = "cordon-ingest-dlq"
     uploads_topic_arn: str = ""
     review_state_machine_arn: str = ""
     review_queue: str = "cordon-review-work"
     tenant_notices_topic_arn: str = ""
+    hash_updates_topic_arn: str = ""
+    # Chalice needs a stream ARN when it builds the app; the deployed one comes from the
+    # template (the merge template replaces it), the local one from the environment.
+    hashes_stream_arn: str = (
+        "arn:aws:dynamodb:us-east-1:123456789012:table/cordon-hashes/stream/latest"
+    )
     max_object_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 64_000_000
     pdq_distance: int = 31
@@ -74,6 +87,7 @@ class Settings:
             tenants_table=text("CORDON_TENANTS_TABLE", default.tenants_table),
             idempotency_table=text("CORDON_IDEMPOTENCY_TABLE", default.idempotency_table),
             evidence_bucket=text("CORDON_EVIDENCE_BUCKET", default.evidence_bucket),
+            index_bucket=text("CORDON_INDEX_BUCKET", default.index_bucket),
             ingest_queue=text("CORDON_INGEST_QUEUE", default.ingest_queue),
             ingest_dlq=text("CORDON_INGEST_DLQ", default.ingest_dlq),
             uploads_topic_arn=text("CORDON_UPLOADS_TOPIC_ARN", default.uploads_topic_arn),
@@ -84,6 +98,10 @@ class Settings:
             tenant_notices_topic_arn=text(
                 "CORDON_TENANT_NOTICES_TOPIC_ARN", default.tenant_notices_topic_arn
             ),
+            hash_updates_topic_arn=text(
+                "CORDON_HASH_UPDATES_TOPIC_ARN", default.hash_updates_topic_arn
+            ),
+            hashes_stream_arn=text("CORDON_HASHES_STREAM_ARN", default.hashes_stream_arn),
             max_object_bytes=int(number("CORDON_MAX_OBJECT_BYTES", default.max_object_bytes)),
             max_image_pixels=int(number("CORDON_MAX_IMAGE_PIXELS", default.max_image_pixels)),
             pdq_distance=int(number("CORDON_PDQ_DISTANCE", default.pdq_distance)),

@@ -17,7 +17,7 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from chalicelib.adapters.cases import CaseStore
 from chalicelib.adapters.classifier import RekognitionModeration
-from chalicelib.adapters.hashes import HashTable
+from chalicelib.adapters.hashes import HashTable, IndexSnapshots
 from chalicelib.adapters.storage import ObjectStore
 from chalicelib.adapters.tenants import TenantRegistry
 from chalicelib.adapters.workflow import ReviewWorkflow
@@ -25,6 +25,7 @@ from chalicelib.ingest import Ingest, sqs_dead_letter
 from chalicelib.pipeline import Pipeline
 from chalicelib.review import Reviews
 from chalicelib.settings import Settings
+from chalicelib.sharing import UpdatePublisher
 
 
 @dataclass
@@ -58,8 +59,11 @@ class Cordon:
 
     @cached_property
     def hashes(self) -> HashTable:
+        bucket = self.settings.index_bucket
         return HashTable(
-            self.dynamodb.Table(self.settings.hashes_table), self.settings.index_max_age_seconds
+            self.dynamodb.Table(self.settings.hashes_table),
+            self.settings.index_max_age_seconds,
+            snapshots=IndexSnapshots(self.s3, bucket) if bucket else None,
         )
 
     @cached_property
@@ -69,6 +73,10 @@ class Cordon:
     @cached_property
     def tenants(self) -> TenantRegistry:
         return TenantRegistry(self.dynamodb.Table(self.settings.tenants_table))
+
+    @cached_property
+    def update_publisher(self) -> UpdatePublisher:
+        return UpdatePublisher(self.client("sns"), self.settings.hash_updates_topic_arn)
 
     @cached_property
     def reviews(self) -> Reviews:

@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 
 from cordon_cli.bootstrap import Stack, bootstrap, load_template
-from cordon_cli.runner import QueueRunner
+from cordon_cli.runner import QueueRunner, StreamRunner
 
 REGION = "us-east-1"
 
@@ -57,7 +57,7 @@ class LocalStack:
         self.api_url = f"http://127.0.0.1:{self.api_port}"
         self.stack: Stack | None = None
         self.runner: QueueRunner | None = None
-        self.runners: list[QueueRunner] = []
+        self.runners: list[QueueRunner | StreamRunner] = []
         self._moto: Any = None
         self._api: Any = None
         self._saved_env: dict[str, str | None] = {}
@@ -89,6 +89,14 @@ class LocalStack:
             ),
         ]
         self.runner = self.runners[0]
+        self.runners.append(
+            StreamRunner(
+                self.session().client("dynamodbstreams"),
+                self.stack.attrs[("HashesTable", "StreamArn")],
+                chalice_app.hash_updates,
+                "hash_updates",
+            )
+        )
         for runner in self.runners:
             runner.start()
         if self.serve_api:

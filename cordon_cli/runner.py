@@ -155,3 +155,81 @@ class QueueRunner:
         self._stop.set()
         if self._thread:
             self._thread.join(timeout=5)
+
+
+class StreamRunner:
+    """A local stand-in for Lambda's DynamoDB Streams event source mapping: reads every shard
+    of a table's stream from where it was when started (LATEST, as Chalice configures it) and
+    hands the handler Lambda's event shape. A failed batch is retried, as Lambda does."""
+
+    def __init__(
+        self,
+        streams: Any,
+        stream_arn: str,
+        handler: Callable[[dict[str, Any], Any], Any],
+        function_name: str,
+        batch_size: int = 100,
+    ) -> None:
+        self.streams = streams
+        self.stream_arn = stream_arn
+        self.handler = handler
+        self.function_name = function_name
+        self.batch_size = batch_size
+        self.region = stream_arn.split(":")[3]
+        self._iterators: dict[str, str] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._discover()
+
+    def _discover(self) -> None:
+        shards = self.streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"][
+            "Shards"
+        ]
+        for shard in shards:
+            if shard["ShardId"] not in self._iterators:
+                self._iterators[shard["ShardId"]] = self.streams.get_shard_iterator(
+                    StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="LATEST"
+                )["ShardIterator"]
+
+    def poll_once(self) -> int:
+        moved = 0
+        for shard, iterator in list(self._iterators.items()):
+            if not iterator:
+                continue
+            response = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
+            records = response.get("Records", [])
+            if records:
+                event = {
+                    "Records": [
+                        {**record, "eventSourceARN": self.stream_arn, "awsRegion": self.region}
+                        for record in records
+                    ]
+                }
+                try:
+                    self.handler(event, LocalContext(self.function_name))
+                except Exception:
+                    logger.exception("stream handler failed; the batch will be retried")
+                    continue  # keep the old iterator: the same records come again
+                moved += len(records)
+            self._iterators[shard] = response.get("NextShardIterator", "")
+        return moved
+
+    def start(self) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    if not self.poll_once():
+                        self._stop.wait(0.3)
+                except Exception:
+                    logger.exception("stream poll failed")
+                    self._stop.wait(1.0)
+
+        self._thread = threading.Thread(
+            target=loop, name=f"stream-{self.function_name}", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)

@@ -39,6 +39,8 @@ ROLE_POLICY_NAME = "DefaultRolePolicy"
 INGEST_FUNCTION = "Ingest"
 INGEST_EVENT = "IngestSqsEventSource"
 REVIEW_FUNCTION = "ReviewWorker"
+HASH_UPDATES_FUNCTION = "HashUpdates"
+HASH_UPDATES_EVENT = "HashUpdatesDynamodbEventSource"
 API_FUNCTION = "APIHandler"
 # Each queue-fed function: its SQS event and the queue (our logical ID) it reads.
 SQS_FUNCTIONS = {
@@ -61,6 +63,7 @@ CHALICE_IDS = frozenset(
 # Our logical IDs, in resources.json.
 TABLES = ("HashesTable", "CasesTable", "TenantsTable", "IdempotencyTable")
 EVIDENCE_BUCKET = "EvidenceBucket"
+INDEX_BUCKET = "IndexBucket"
 INGEST_QUEUE = "IngestQueue"
 INGEST_DLQ = "IngestDeadLetterQueue"
 
@@ -204,6 +207,8 @@ def role_policy(resources: dict[str, Any]) -> dict[str, Any]:
             "Resource": _arn(INGEST_DLQ),
         },
         *_review_statements(declared),
+        *_sharing_statements(declared),
+        *_index_statements(declared),
         {
             # DetectModerationLabels has no resource-level permissions.
             "Sid": "Moderation",
@@ -213,6 +218,46 @@ def role_policy(resources: dict[str, Any]) -> dict[str, Any]:
         },
     ]
     return {"Version": "2012-10-17", "Statement": statements}
+
+
+def _index_statements(declared: dict[str, Any]) -> list[dict[str, Any]]:
+    """A cold container reads the PDQ index snapshot; `cordon index snapshot`, run by an
+    operator, writes it (so the Lambdas get no PutObject)."""
+    if INDEX_BUCKET not in declared:
+        return []
+    return [
+        {
+            "Sid": "IndexSnapshots",
+            "Effect": "Allow",
+            "Action": ["s3:GetObject"],
+            "Resource": _sub(f"${{{INDEX_BUCKET}.Arn}}/*"),
+        }
+    ]
+
+
+def _sharing_statements(declared: dict[str, Any]) -> list[dict[str, Any]]:
+    """Read the hash table's stream, publish hash updates for the tenants subscribed."""
+    if "HashUpdatesTopic" not in declared:
+        return []
+    return [
+        {
+            "Sid": "HashTableStream",
+            "Effect": "Allow",
+            "Action": [
+                "dynamodb:DescribeStream",
+                "dynamodb:GetRecords",
+                "dynamodb:GetShardIterator",
+                "dynamodb:ListStreams",
+            ],
+            "Resource": {"Fn::GetAtt": ["HashesTable", "StreamArn"]},
+        },
+        {
+            "Sid": "HashUpdates",
+            "Effect": "Allow",
+            "Action": ["sns:Publish"],
+            "Resource": {"Ref": "HashUpdatesTopic"},
+        },
+    ]
 
 
 def _review_statements(declared: dict[str, Any]) -> list[dict[str, Any]]:
@@ -289,6 +334,21 @@ def overrides(resources: dict[str, Any]) -> dict[str, Any]:
             }
             for function, (event, queue) in SQS_FUNCTIONS.items()
             if queue in resources["Resources"]
+        },
+        HASH_UPDATES_FUNCTION: {
+            "Properties": {
+                "Environment": {"Variables": copy.deepcopy(variables)},
+                "Events": {
+                    HASH_UPDATES_EVENT: {
+                        "Properties": {
+                            # Chalice writes the placeholder ARN it was given at build time.
+                            "Stream": {"Fn::GetAtt": ["HashesTable", "StreamArn"]},
+                            "MaximumRetryAttempts": 10,
+                            "BisectBatchOnFunctionError": True,
+                        }
+                    }
+                },
+            }
         },
         API_FUNCTION: {
             "Properties": {"Environment": {"Variables": copy.deepcopy(variables)}},

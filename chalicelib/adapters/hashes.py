@@ -9,16 +9,34 @@ Freshness: a container's index remembers the highest `seq` below which it has se
 Before a query it reads the counter (one consistent GetItem) if it last did so more than
 `max_age` seconds ago, and loads the items after its watermark through the GSI. A new hash is
 therefore matchable everywhere within `max_age` seconds plus one batch.
+
+Snapshots: with an index bucket (`CORDON_INDEX_BUCKET`), a cold container does not read the
+whole table: on its first query it loads the snapshot `cordon index snapshot` last wrote
+(`s3://{bucket}/{type}/snapshot.bin`, the index's own `to_bytes` format, fetched in parallel
+ranged GETs), takes its watermark as its own, and catches up through the GSI from there as
+above, so it is never staler than one that read the table from seq 0. The watermark, count and
+bit length travel in the object's user metadata (`x-amz-meta-watermark`, `-count`, `-bits`,
+`-format`), written in the same PUT as the body, so they cannot describe another version. A
+missing, unreadable or inconsistent snapshot (wrong format, bits or count, a body `from_bytes`
+refuses, an object replaced between two ranges) is logged as a warning and the container reads
+the table from seq 0 as before. Items past the watermark may already be in a snapshot (the
+writer read beyond it, or a hash was written again): values the container has not seen itself
+are looked up exactly (distance 0) in the index before being added, so none is indexed twice.
 """
 
 from __future__ import annotations
 
+import io
 import time
 from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from boto3.dynamodb.conditions import Key as KeyCondition
+from boto3.s3.transfer import TransferConfig
+from botocore.exceptions import BotoCoreError, ClientError
 
+from chalicelib import logs
 from chalicelib.index import HammingIndex
 from chalicelib.models import HashRecord, now_iso
 from chalicelib.signals import PDQ, SIGNAL_TYPES
@@ -28,6 +46,13 @@ SEQ_INDEX = "by_seq"
 # A seq that was handed out but whose item never appeared (its writer died) stops holding
 # the watermark back after this long.
 ABANDONED_GAP_SECONDS = 60.0
+
+SNAPSHOT_KEY = "{signal_type}/snapshot.bin"
+SNAPSHOT_FORMAT = "cordon-hamming-index/1"
+# A snapshot is fetched in ranges of this size over this many connections: one S3 connection
+# carries about 90 MB/s, a 10M-hash snapshot is about 0.95 GB.
+SNAPSHOT_PART_BYTES = 32 * 1024 * 1024
+SNAPSHOT_CONNECTIONS = 8
 
 
 def record_from_item(item: Mapping[str, Any]) -> HashRecord:
@@ -43,10 +68,122 @@ def record_from_item(item: Mapping[str, Any]) -> HashRecord:
     )
 
 
+class IndexSnapshots:
+    """Index snapshots in S3: one object per signal type, overwritten by each `save`."""
+
+    def __init__(
+        self,
+        s3: Any,
+        bucket: str,
+        part_bytes: int = SNAPSHOT_PART_BYTES,
+        connections: int = SNAPSHOT_CONNECTIONS,
+    ) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+        self.part_bytes = part_bytes
+        self.connections = connections
+
+    def key(self, signal_type: str) -> str:
+        return SNAPSHOT_KEY.format(signal_type=signal_type)
+
+    def save(self, signal_type: str, index: HammingIndex, watermark: int) -> int:
+        """Store `index`, which holds every item of the type with seq <= `watermark`; returns
+        the snapshot's size in bytes."""
+        data = index.to_bytes()
+        metadata = {
+            "format": SNAPSHOT_FORMAT,
+            "bits": str(index.bits),
+            "count": str(len(index)),
+            "watermark": str(int(watermark)),
+        }
+        self.s3.upload_fileobj(
+            io.BytesIO(data),
+            self.bucket,
+            self.key(signal_type),
+            ExtraArgs={"Metadata": metadata, "ContentType": "application/octet-stream"},
+            Config=TransferConfig(
+                multipart_threshold=self.part_bytes,
+                multipart_chunksize=self.part_bytes,
+                max_concurrency=self.connections,
+            ),
+        )
+        return len(data)
+
+    def load(self, signal_type: str) -> tuple[HammingIndex, int] | None:
+        """The stored index and its watermark; None when there is no snapshot. Raises
+        ValueError when the snapshot is corrupt, ClientError when S3 refuses."""
+        for attempt in range(3):
+            try:
+                data, metadata = self._fetch(self.key(signal_type))
+                break
+            except ClientError as error:
+                code = error.response.get("Error", {}).get("Code")
+                if code in ("NoSuchKey", "404"):
+                    return None
+                if code != "PreconditionFailed" or attempt == 2:
+                    raise
+                # A new snapshot replaced the object between two ranges: fetch that one.
+        if metadata.get("format") != SNAPSHOT_FORMAT:
+            raise ValueError(f"not a {SNAPSHOT_FORMAT} snapshot: {metadata.get('format')!r}")
+        try:
+            bits, count, watermark = (int(metadata[k]) for k in ("bits", "count", "watermark"))
+        except (KeyError, ValueError) as error:
+            raise ValueError(f"snapshot metadata unreadable: {metadata}") from error
+        index = HammingIndex.from_bytes(data)
+        if index.bits != bits or len(index) != count or watermark < 0:
+            raise ValueError(
+                f"snapshot holds {len(index)} codes of {index.bits} bits, its metadata says "
+                f"{count} of {bits} (watermark {watermark})"
+            )
+        return index, watermark
+
+    def _fetch(self, key: str) -> tuple[bytearray, dict[str, str]]:
+        """The whole object, in ranges fetched in parallel into one buffer. Every range after
+        the first is asked for with the first's ETag: if the object was replaced meanwhile, S3
+        answers 412 and the load fails rather than mixing two snapshots."""
+        first = self.s3.get_object(
+            Bucket=self.bucket, Key=key, Range=f"bytes=0-{self.part_bytes - 1}"
+        )
+        length = int(first["ContentLength"])
+        content_range = first.get("ContentRange")
+        total = int(content_range.rsplit("/", 1)[1]) if content_range else length
+        buffer = bytearray(total)
+        view = memoryview(buffer)
+        _read_into(first["Body"], view[:length])
+        etag = first["ETag"]
+
+        def part(start: int) -> None:
+            end = min(start + self.part_bytes, total)
+            response = self.s3.get_object(
+                Bucket=self.bucket, Key=key, Range=f"bytes={start}-{end - 1}", IfMatch=etag
+            )
+            _read_into(response["Body"], view[start:end])
+
+        starts = range(length, total, self.part_bytes)
+        if starts:
+            with ThreadPoolExecutor(min(self.connections, len(starts))) as pool:
+                list(pool.map(part, starts))
+        return buffer, dict(first.get("Metadata", {}))
+
+
+def _read_into(body: Any, target: memoryview) -> None:
+    position = 0
+    for chunk in body.iter_chunks(1 << 20):
+        if position + len(chunk) > len(target):
+            raise ValueError("snapshot range longer than asked for")
+        target[position : position + len(chunk)] = chunk
+        position += len(chunk)
+    if position != len(target):
+        raise ValueError(f"snapshot range truncated: {position} of {len(target)} bytes")
+
+
 class HashTable:
-    def __init__(self, table: Any, index_max_age: float = 5.0) -> None:
+    def __init__(
+        self, table: Any, index_max_age: float = 5.0, snapshots: IndexSnapshots | None = None
+    ) -> None:
         self.table = table
         self.index_max_age = index_max_age
+        self.snapshots = snapshots
         self._pdq = _IndexCache(self, PDQ.name, PDQ.bits)
 
     # -- writes ------------------------------------------------------------------------
@@ -140,21 +277,38 @@ class HashTable:
         """This container's PDQ index, brought up to date if it may be stale."""
         return self._pdq.fresh()
 
+    def save_pdq_snapshot(self) -> dict[str, int]:
+        """Build the PDQ index from the table alone (from seq 0, no snapshot) and store it as
+        the snapshot cold containers start from. Returns its count, bytes and watermark."""
+        if self.snapshots is None:
+            raise ValueError("no index bucket: set CORDON_INDEX_BUCKET")
+        cache = _IndexCache(self, PDQ.name, PDQ.bits, use_snapshot=False)
+        index = cache.fresh()
+        size = self.snapshots.save(PDQ.name, index, cache.watermark)
+        return {"count": len(index), "bytes": size, "watermark": cache.watermark}
+
 
 class _IndexCache:
     """One signal type's index in a warm container, and how far it has read the table."""
 
-    def __init__(self, table: HashTable, signal_type: str, bits: int) -> None:
+    def __init__(
+        self, table: HashTable, signal_type: str, bits: int, use_snapshot: bool = True
+    ) -> None:
         self.table = table
         self.signal_type = signal_type
         self.index = HammingIndex(bits)
         self.watermark = 0  # every item with seq <= watermark is in the index
-        self.seen: set[str] = set()
+        self.seen: set[str] = set()  # values this container added (not the snapshot's)
         self.seen_seqs: set[int] = set()
         self.gap_since: dict[int, float] = {}
         self.checked_at = float("-inf")
+        self.started = not use_snapshot  # the snapshot was tried (or is not to be)
+        self.from_snapshot = False
 
     def fresh(self) -> HammingIndex:
+        if not self.started:
+            self.started = True
+            self._start_from_snapshot()
         now = time.monotonic()
         if now - self.checked_at >= self.table.index_max_age:
             self.checked_at = now
@@ -163,12 +317,47 @@ class _IndexCache:
                 self._catch_up(top, now)
         return self.index
 
+    def _start_from_snapshot(self) -> None:
+        snapshots = self.table.snapshots
+        if snapshots is None:
+            return
+        where = f"s3://{snapshots.bucket}/{snapshots.key(self.signal_type)}"
+        started = time.monotonic()
+        try:
+            found = snapshots.load(self.signal_type)
+        except (BotoCoreError, ClientError, ValueError) as error:
+            logs.logger.warning(
+                f"index snapshot {where} unusable ({error}): building the index from the table"
+            )
+            return
+        if found is None:
+            logs.logger.warning(f"no index snapshot at {where}: building the index from the table")
+            return
+        index, watermark = found
+        if index.bits != self.index.bits:
+            logs.logger.warning(
+                f"index snapshot {where} has {index.bits}-bit codes, not {self.index.bits}: "
+                "building the index from the table"
+            )
+            return
+        self.index, self.watermark, self.from_snapshot = index, watermark, True
+        logs.logger.info(
+            f"index snapshot {where} loaded: {len(index)} hashes up to seq {watermark} "
+            f"in {time.monotonic() - started:.2f} s"
+        )
+
+    def _known(self, value: str) -> bool:
+        """Whether `value` is in the index already (seen here, or in the snapshot)."""
+        if value in self.seen:
+            return True
+        self.seen.add(value)
+        return self.from_snapshot and bool(self.index.query(value, 0))
+
     def _catch_up(self, top: int, now: float) -> None:
         fresh_values = []
         for item in self.table.since(self.signal_type, self.watermark):
             self.seen_seqs.add(int(item["seq"]))
-            if item["value"] not in self.seen:
-                self.seen.add(item["value"])
+            if not self._known(item["value"]):
                 fresh_values.append(item["value"])
         self.index.add(fresh_values)
         # Advance over every seq seen; wait for missing ones (a writer still at work) until

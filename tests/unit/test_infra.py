@@ -102,7 +102,7 @@ def test_builder_does_not_modify_its_input(resources):
 
 def test_merge_template_overrides_only_chalices_resources(resources, merge):
     extra = set(merge["Resources"]) - set(resources["Resources"])
-    assert extra == {"DefaultRole", "Ingest", "ReviewWorker", "APIHandler"}
+    assert extra == {"DefaultRole", "Ingest", "ReviewWorker", "HashUpdates", "APIHandler"}
 
 
 def test_main_writes_the_merge_template(tmp_path, resources):
@@ -299,6 +299,18 @@ def _chalice_shaped_template() -> dict[str, Any]:
             },
         }
     }
+    hash_updates = copy.deepcopy(function)
+    hash_updates["Properties"]["Handler"] = "app.hash_updates"
+    hash_updates["Properties"]["Events"] = {
+        "HashUpdatesDynamodbEventSource": {
+            "Type": "DynamoDB",
+            "Properties": {
+                "Stream": "arn:aws:dynamodb:us-east-1:123456789012:table/cordon-hashes/stream/x",
+                "BatchSize": 100,
+                "StartingPosition": "LATEST",
+            },
+        }
+    }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",
@@ -335,6 +347,7 @@ def _chalice_shaped_template() -> dict[str, Any]:
             },
             "Ingest": ingest,
             "ReviewWorker": review_worker,
+            "HashUpdates": hash_updates,
             "APIHandler": function,
         },
     }
@@ -425,8 +438,34 @@ def test_package_size_limit_is_lambdas():
 
 def test_role_drives_the_review_workflow_and_restores_objects(merge):
     assert _allowed(merge, "states:StartExecution") == [{"Ref": "ReviewStateMachine"}]
-    assert _allowed(merge, "sns:Publish") == [{"Ref": "TenantNoticesTopic"}]
+    assert sorted(map(str, _allowed(merge, "sns:Publish"))) == sorted(
+        map(str, [{"Ref": "HashUpdatesTopic"}, {"Ref": "TenantNoticesTopic"}])
+    )
     assert {"Fn::Sub": "arn:${AWS::Partition}:s3:::*/*"} in _allowed(merge, "s3:PutObject")
     events = merge["Resources"]["ReviewWorker"]["Properties"]["Events"]
     source = events["ReviewWorkerSqsEventSource"]["Properties"]
     assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_role_reads_index_snapshots_but_does_not_write_them(resources, merge):
+    snapshots = {"Fn::Sub": "${IndexBucket.Arn}/*"}
+    (statement,) = [s for s in _statements(merge) if s.get("Sid") == "IndexSnapshots"]
+    assert statement["Effect"] == "Allow"
+    assert _actions(statement) == ["s3:GetObject"]
+    assert _resources(statement) == [snapshots]
+    for action in ("s3:PutObject", "s3:DeleteObject"):
+        assert snapshots not in _allowed(merge, action), action
+    bucket = resources["Resources"]["IndexBucket"]["Properties"]
+    assert bucket["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(bucket["PublicAccessBlockConfiguration"].values())
+    assert bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert resources["Metadata"]["Cordon::Environment"]["CORDON_INDEX_BUCKET"] == {
+        "Ref": "IndexBucket"
+    }
+
+
+def test_hash_updates_read_the_tables_stream(merged):
+    events = merged["Resources"]["HashUpdates"]["Properties"]["Events"]
+    source = events["HashUpdatesDynamodbEventSource"]["Properties"]
+    assert source["Stream"] == {"Fn::GetAtt": ["HashesTable", "StreamArn"]}
+    assert _allowed(merged, "dynamodb:GetRecords") == [{"Fn::GetAtt": ["HashesTable", "StreamArn"]}]
