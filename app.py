@@ -12,7 +12,7 @@ from chalice.app import AuthRequest, DynamoDBEvent, SQSEvent
 from chalicelib.logs import logger
 from chalicelib.review import Reviewer, ReviewError, handle_work_batch
 from chalicelib.settings import Settings
-from chalicelib.sharing import fan_out
+from chalicelib.sharing import fan_out, updates_from_stream
 from chalicelib.wiring import Cordon
 
 app = Chalice(app_name="cordon")
@@ -60,7 +60,11 @@ def review_worker(event: SQSEvent) -> dict[str, Any]:
 @app.on_dynamodb_record(stream_arn=Settings().hashes_stream_arn, batch_size=100)
 def hash_updates(event: DynamoDBEvent) -> dict[str, int]:
     """Every change to the shared hash table, published for the tenants subscribed to it."""
-    return {"published": fan_out(event.to_dict(), cordon().update_publisher)}
+    services = cordon()
+    records = event.to_dict().get("Records", [])
+    published = fan_out(records, services.update_publisher)
+    rescanned = services.retro_scanner.scan(updates_from_stream(records))
+    return {"published": published, "rescanned": len(rescanned)}
 
 
 # -- the reviewers' API ----------------------------------------------------------------------

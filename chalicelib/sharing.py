@@ -96,10 +96,10 @@ class UpdatePublisher:
         )
 
 
-def fan_out(event: dict[str, Any], publisher: UpdatePublisher) -> int:
-    """The stream handler's work: publish every update of the batch; returns how many."""
+def fan_out(records: list[dict[str, Any]], publisher: UpdatePublisher) -> int:
+    """Publish every update of a stream batch; returns how many."""
     published = 0
-    for update in updates_from_stream(event.get("Records", [])):
+    for update in updates_from_stream(records):
         publisher.publish(update)
         published += 1
     return published

@@ -23,6 +23,7 @@ from chalicelib.adapters.tenants import TenantRegistry
 from chalicelib.adapters.workflow import ReviewWorkflow
 from chalicelib.ingest import Ingest, sqs_dead_letter
 from chalicelib.pipeline import Pipeline
+from chalicelib.retro import RetroScanner
 from chalicelib.review import Reviews
 from chalicelib.settings import Settings
 from chalicelib.sharing import UpdatePublisher
@@ -73,6 +74,10 @@ class Cordon:
     @cached_property
     def tenants(self) -> TenantRegistry:
         return TenantRegistry(self.dynamodb.Table(self.settings.tenants_table))
+
+    @cached_property
+    def retro_scanner(self) -> RetroScanner:
+        return RetroScanner(self.cases, self.tenants, self.pipeline)
 
     @cached_property
     def update_publisher(self) -> UpdatePublisher:

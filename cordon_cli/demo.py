@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -113,17 +114,24 @@ def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
     ended as decided."""
     started = time.monotonic()
     originals, uploads = samples.demo_set()
-    console.print(
-        f"[bold]1.[/] {seed_hashes(cordon, originals)} known-bad hashes imported "
-        f"(PDQ of {len(originals)} images, SHA-256 of one), labels {', '.join(LABELS)}"
-    )
     for tenant_id, bucket, via in TENANTS:
         policy = Policy(pdq_action=Action.REVIEW) if tenant_id == "beta" else Policy()
         add_tenant(cordon, tenant_id, [bucket], via=via, policy=policy, create_buckets=True)
         console.print(
-            f"[bold]2.[/] tenant {tenant_id}: bucket {bucket}, notifications via {via}, "
+            f"[bold]1.[/] tenant {tenant_id}: bucket {bucket}, notifications via {via}, "
             f"PDQ matches -> {policy.pdq_action.value}"
         )
+    updates_queue = subscribe_to_updates(cordon, "alpha-hash-updates")
+    early = early_upload(cordon, uploads, timeout, console)
+    console.print(
+        f"[bold]2.[/] {seed_hashes(cordon, originals)} known-bad hashes imported "
+        f"(PDQ of {len(originals)} images, SHA-256 of one), labels {', '.join(LABELS)}"
+    )
+    # A warm container checks the table for new hashes at most every index_max_age seconds:
+    # that is the bound on how long a new hash takes to be matchable everywhere.
+    bound = cordon.settings.index_max_age_seconds
+    with console.status(f"waiting {bound:.0f} s: new hashes are matchable everywhere within it"):
+        time.sleep(bound)
     placed = upload_all(cordon, uploads)
     console.print(
         f"[bold]3.[/] {len(placed)} uploads: exact and altered copies of known-bad "
@@ -167,24 +175,94 @@ def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
         f"{time.monotonic() - started:.1f} s"
     )
     reviewed = review_two(cordon, console, placed, timeout)
-    return correct == len(placed) and reviewed
+    shared = retro_scan_shown(cordon, console, early, updates_queue, timeout)
+    return correct == len(placed) and reviewed and shared
+
+
+EARLY_SAMPLE = "bad-0-resized.jpg"
+
+
+def early_upload(
+    cordon: Cordon, uploads: list[samples.Sample], timeout: float, console: Console
+) -> Upload:
+    """alpha holds, from before any hash was known, the very bytes beta will later confirm."""
+    sample = next(u for u in uploads if u.name == EARLY_SAMPLE)
+    key = "archive/poster-from-last-week.jpg"
+    response = cordon.s3.put_object(Bucket="alpha-uploads", Key=key, Body=sample.data)
+    upload = Upload(
+        "alpha",
+        sample,
+        ObjectRef("alpha-uploads", key, response.get("VersionId"), response["ETag"]),
+    )
+    case = wait_for_cases(cordon, [upload], timeout, console).get(upload.ref.case_id("alpha"))
+    action = (case or {}).get("verdict", {}).get("action", "?")
+    console.print(f"    alpha already holds {key}: nothing known matches it yet -> {action}")
+    return upload
+
+
+def subscribe_to_updates(cordon: Cordon, name: str) -> str:
+    """A tenant's SQS queue on the hash-updates topic, filtered to new shared hashes."""
+    url = cordon.sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = cordon.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    cordon.client("sns").subscribe(
+        TopicArn=cordon.settings.hash_updates_topic_arn,
+        Protocol="sqs",
+        Endpoint=arn,
+        Attributes={"FilterPolicy": json.dumps({"change": ["added"]})},
+    )
+    return url
+
+
+def retro_scan_shown(
+    cordon: Cordon, console: Console, early: Upload, queue_url: str, timeout: float
+) -> bool:
+    """beta's confirmation reaches alpha: its earlier copy is quarantined, and its
+    subscription queue has the update."""
+    case_id = early.ref.case_id("alpha")
+    deadline = time.monotonic() + timeout
+    case = cordon.cases.get(case_id) or {}
+    while case.get("status") != "quarantined" and time.monotonic() < deadline:
+        time.sleep(0.3)
+        case = cordon.cases.get(case_id) or {}
+    messages = cordon.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+        "Messages", []
+    )
+    from_beta = [
+        m
+        for m in (json.loads(json.loads(m["Body"])["Message"]) for m in messages)
+        if m["source"] == "beta"
+    ]
+    ok = case.get("status") == "quarantined" and bool(from_beta)
+    colour = "green" if ok else "red"
+    console.print(
+        f"[bold]5.[/] retro-scan: alpha's {early.ref.key} is now [{colour}]"
+        f"{case.get('status', '?')}[/] (beta's confirmed hash, shared with every tenant); "
+        f"alpha's subscription queue received {len(from_beta)} update(s) from beta"
+    )
+    return ok
 
 
 def review_two(cordon: Cordon, console: Console, placed: list[Upload], timeout: float) -> bool:
-    """A reviewer of beta confirms one held upload and rejects another."""
+    """A reviewer of beta confirms one held upload (the very bytes alpha also holds) and
+    rejects another."""
     reviewer = Reviewer("beta", "demo-reviewer")
-    waiting = [row["case_id"] for row in cordon.reviews.queue(reviewer)]
+    by_case = {u.ref.case_id(u.tenant_id): u for u in placed}
+    held = sum(1 for u in placed if expected_action(u.tenant_id, u.sample) == "REVIEW")
     deadline = time.monotonic() + timeout
-    while len(waiting) < 2 and time.monotonic() < deadline:
+    waiting = [row["case_id"] for row in cordon.reviews.queue(reviewer)]
+    while len(waiting) < held and time.monotonic() < deadline:
         time.sleep(0.3)
         waiting = [row["case_id"] for row in cordon.reviews.queue(reviewer)]
-    if len(waiting) < 2:
-        console.print("[red]fewer than two reviews waiting[/]")
+    confirm = next((c for c in waiting if by_case[c].sample.name == EARLY_SAMPLE), None)
+    others = [c for c in waiting if c != confirm]
+    if confirm is None or not others:
+        console.print("[red]the reviews to decide are not waiting[/]")
         return False
-    by_case = {u.ref.case_id(u.tenant_id): u for u in placed}
     plan = [
-        (waiting[0], "confirm", "propaganda poster, re-uploaded"),
-        (waiting[1], "reject", "demo: judged not to be terrorist content"),
+        (confirm, "confirm", "propaganda poster, re-uploaded"),
+        (others[0], "reject", "demo: judged not to be terrorist content"),
     ]
     table = Table(title="Human review (tenant beta)")
     for column in ("case", "key", "decision", "outcome", "seconds", "check"):
@@ -221,5 +299,6 @@ def review_two(cordon: Cordon, console: Console, placed: list[Upload], timeout: 
             f"{seconds:.1f}",
             check,
         )
+    console.print("[bold]4.[/] a reviewer of beta decides two held uploads:")
     console.print(table)
     return all_good

@@ -21,6 +21,7 @@ from chalicelib.models import now_iso
 CASE_SK = "CASE"
 AUDIT_PREFIX = "AUDIT#"
 TENANT_STATUS_INDEX = "by_tenant_status"
+SHA256_INDEX = "by_sha256"
 
 
 def to_dynamo(value: Any) -> Any:
@@ -175,6 +176,20 @@ class CaseStore:
             ConsistentRead=True,
         )
         return [from_dynamo(item) for item in response["Items"]]
+
+    def with_sha256(self, sha256: str) -> list[dict[str, Any]]:
+        """Every case of an object with these bytes, whatever its tenant (callers filter)."""
+        kwargs: dict[str, Any] = {
+            "IndexName": SHA256_INDEX,
+            "KeyConditionExpression": KeyCondition("sha256").eq(sha256),
+        }
+        items: list[dict[str, Any]] = []
+        while True:
+            response = self.table.query(**kwargs)
+            items.extend(from_dynamo(item) for item in response["Items"])
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
     def for_tenant(self, tenant_id: str, status: str | None = None) -> list[dict[str, Any]]:
         condition = KeyCondition("tenant_id").eq(tenant_id)

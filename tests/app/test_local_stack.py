@@ -22,4 +22,6 @@ def test_cordon_local_then_demo_end_to_end(tmp_path: Path):
         assert "13 quarantined (7 taken down, 6 held for review), 4 allowed" in demo.stdout
         assert "its hashes are shared" in demo.stdout
         assert "back in the bucket, bit-identical" in demo.stdout
+        assert "poster-from-last-week.jpg is now quarantined" in demo.stdout
+        assert "received 4 update(s) from beta" in demo.stdout
     assert not local.state_file.exists(), "cordon local should remove its state file on exit"

@@ -76,3 +76,45 @@ def test_updates_reach_each_tenant_through_its_filter_policy(world: World):
     added = next(u for u in b if u["change"] == "added")
     assert added["value"] == PDQ and added["labels"] == ["propaganda"]
     assert added["source"] == "alpha" and added["seq"] >= 1
+
+
+def test_a_hash_confirmed_at_one_tenant_quarantines_what_another_already_holds(world: World):
+    from chalice.test import Client
+
+    from cordon_cli import samples
+    from tests.functional.test_ingest import pdq_of
+
+    bad = samples.known_bad(1)[0]
+    # GIVEN beta holds a copy of a poster nobody has flagged yet (allowed on upload)
+    world.tenant("beta", "beta-uploads")
+    world.tenant("alpha", "alpha-uploads", pdq_action="REVIEW")
+    beta_copy = world.upload("beta-uploads", "old/poster.jpg", samples.jpeg(bad, quality=70))
+    world.settle()
+    assert world.case("beta", beta_copy)["verdict"]["action"] == "ALLOW"
+    updates = subscribe(world, "beta-updates", {"change": ["added"], "signal_type": ["pdq"]})
+    runner = stream_runner(world)
+    # WHEN alpha's reviewer confirms a resized copy (its first match is a shared PDQ hash
+    # an operator imported for a related poster, so alpha's upload is held for review)
+    world.share("pdq", pdq_of(samples.jpeg(samples.resized(bad, 0.5))), ("seed",))
+    alpha_copy = world.upload(
+        "alpha-uploads", "new/poster.jpg", samples.jpeg(samples.resized(bad, 0.8))
+    )
+    case_id = alpha_copy.case_id("alpha")
+    world.settle(
+        until=lambda: bool((world.cordon.cases.get(case_id) or {}).get("review", {}).get("token"))
+    )
+    key = world.reviewer("alpha", "rev-ana")
+    with Client(chalice_app.app) as client:
+        client.http.post(
+            f"/cases/{case_id}/decision",
+            headers={"Authorization": f"Bearer {key}", "Content-Type": "application/json"},
+            body=json.dumps({"action": "confirm"}),
+        )
+    world.settle(until=lambda: world.cordon.cases.get(case_id)["status"] == "confirmed")
+    runner.poll_once()
+    # THEN beta's earlier upload is quarantined in its one case, and beta was told
+    held = world.case("beta", beta_copy)
+    assert held["status"] == "quarantined" and not world.exists("beta-uploads", "old/poster.jpg")
+    events = [row["event"] for row in world.cordon.cases.audit_trail(held["case_id"])]
+    assert "re-evaluated" in events and "evidence_stored" in events
+    assert any(u["source"] == "alpha" and u["case_id"] == case_id for u in received(world, updates))
