@@ -66,7 +66,36 @@ def lambda_sqs_event(messages: list[dict[str, Any]], queue_arn: str, region: str
     }
 
 
-class QueueRunner:
+class _Background:
+    """Polls in a daemon thread until stopped, as an event source mapping keeps polling."""
+
+    function_name: str
+    _stop: threading.Event
+    _thread: threading.Thread | None
+
+    def _poll(self) -> int:
+        raise NotImplementedError
+
+    def start(self) -> None:
+        def loop() -> None:
+            while not self._stop.is_set():
+                try:
+                    if not self._poll():
+                        self._stop.wait(0.2)
+                except Exception:
+                    logger.exception("poll failed", extra={"function": self.function_name})
+                    self._stop.wait(1.0)
+
+        self._thread = threading.Thread(target=loop, name=f"poll-{self.function_name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join(timeout=5)
+
+
+class QueueRunner(_Background):
     def __init__(
         self,
         sqs: Any,
@@ -136,28 +165,11 @@ class QueueRunner:
                 idle += 1
                 time.sleep(0.2)
 
-    def start(self) -> None:
-        def loop() -> None:
-            while not self._stop.is_set():
-                try:
-                    if not self.poll_once(wait_seconds=1):
-                        self._stop.wait(0.2)
-                except Exception:
-                    logger.exception("poll failed")
-                    self._stop.wait(1.0)
-
-        self._thread = threading.Thread(
-            target=loop, name=f"runner-{self.function_name}", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=5)
+    def _poll(self) -> int:
+        return self.poll_once(wait_seconds=1)
 
 
-class StreamRunner:
+class StreamRunner(_Background):
     """A local stand-in for Lambda's DynamoDB Streams event source mapping: reads every shard
     of a table's stream from where it was when started (LATEST, as Chalice configures it) and
     hands the handler Lambda's event shape. A failed batch is retried, as Lambda does."""
@@ -214,22 +226,5 @@ class StreamRunner:
             self._iterators[shard] = response.get("NextShardIterator", "")
         return moved
 
-    def start(self) -> None:
-        def loop() -> None:
-            while not self._stop.is_set():
-                try:
-                    if not self.poll_once():
-                        self._stop.wait(0.3)
-                except Exception:
-                    logger.exception("stream poll failed")
-                    self._stop.wait(1.0)
-
-        self._thread = threading.Thread(
-            target=loop, name=f"stream-{self.function_name}", daemon=True
-        )
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread:
-            self._thread.join(timeout=5)
+    def _poll(self) -> int:
+        return self.poll_once()

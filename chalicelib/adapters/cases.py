@@ -179,26 +179,16 @@ class CaseStore:
 
     def with_sha256(self, sha256: str) -> list[dict[str, Any]]:
         """Every case of an object with these bytes, whatever its tenant (callers filter)."""
-        kwargs: dict[str, Any] = {
-            "IndexName": SHA256_INDEX,
-            "KeyConditionExpression": KeyCondition("sha256").eq(sha256),
-        }
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self.table.query(**kwargs)
-            items.extend(from_dynamo(item) for item in response["Items"])
-            if "LastEvaluatedKey" not in response:
-                return items
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return self._query_all(SHA256_INDEX, KeyCondition("sha256").eq(sha256))
 
     def for_tenant(self, tenant_id: str, status: str | None = None) -> list[dict[str, Any]]:
         condition = KeyCondition("tenant_id").eq(tenant_id)
         if status:
             condition &= KeyCondition("status_at").begins_with(f"{status}#")
-        kwargs: dict[str, Any] = {
-            "IndexName": TENANT_STATUS_INDEX,
-            "KeyConditionExpression": condition,
-        }
+        return self._query_all(TENANT_STATUS_INDEX, condition)
+
+    def _query_all(self, index: str, condition: Any) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": condition}
         items: list[dict[str, Any]] = []
         while True:
             response = self.table.query(**kwargs)
