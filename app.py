@@ -143,6 +143,22 @@ def statement(case_id: str) -> Response:
     return _answer(lambda: cordon().reviews.statement(_reviewer(), case_id))
 
 
+@app.route("/hashes/feed", authorizer=api_key)
+def hash_feed() -> Response:
+    """Shared hash updates after `cursor`, in order, removals and disputes included."""
+    params = app.current_request.query_params or {}
+    try:
+        cursor = int(params.get("cursor", "0"))
+        limit = min(max(int(params.get("limit", "100")), 1), 1000)
+    except ValueError:
+        return Response(body={"error": "cursor and limit are whole numbers"}, status_code=400)
+    updates, next_cursor = cordon().hashes.feed.read(cursor, limit)
+    return Response(
+        body={"updates": updates, "cursor": next_cursor, "more": len(updates) == limit},
+        status_code=200,
+    )
+
+
 @app.route("/review")
 def review_page() -> Response:
     """The reviewers' page: it asks for the API key and calls the routes above."""

@@ -37,6 +37,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import logs
+from chalicelib.feed import UpdateFeed, change_between
 from chalicelib.index import HammingIndex
 from chalicelib.models import HashRecord, now_iso
 from chalicelib.signals import PDQ, SIGNAL_TYPES
@@ -184,6 +185,7 @@ class HashTable:
         self.table = table
         self.index_max_age = index_max_age
         self.snapshots = snapshots
+        self.feed = UpdateFeed(table)
         self._pdq = _IndexCache(self, PDQ.name, PDQ.bits)
 
     # -- writes ------------------------------------------------------------------------
@@ -206,6 +208,9 @@ class HashTable:
                 HashRecord(**{**record.__dict__, "value": canonical})
             )
         written = 0
+        everything = [record for group in by_type.values() for record in group]
+        before = self.get_many([(r.signal_type, r.value) for r in everything])
+        feed_seq = self.feed.allocate(len(everything)) if everything else 0
         with self.table.batch_writer(overwrite_by_pkeys=["signal_type", "value"]) as batch:
             for signal_type, group in by_type.items():
                 first = self._allocate(signal_type, len(group))
@@ -225,6 +230,11 @@ class HashTable:
                     if record.confirmed_by:
                         item["confirmed_by"] = record.confirmed_by
                     batch.put_item(Item=item)
+                    # The same change in the delta feed, in the order it was made.
+                    previous = before.get((signal_type, record.value))
+                    change = change_between(previous.status if previous else None, record.status)
+                    before[(signal_type, record.value)] = record  # for a later one in this batch
+                    batch.put_item(Item=UpdateFeed.entry(feed_seq + written, change, item))
                     written += 1
         return written
 
