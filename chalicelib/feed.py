@@ -30,6 +30,18 @@ def _key(seq: int) -> str:
     return f"{seq:0{WIDTH}d}"
 
 
+def reserve(table: Any, counter: str, count: int) -> int:
+    """Reserve `count` numbers of one of the hash table's counters (`_seq`, counter); returns
+    the first. The per-type sequences and the feed's share this one mechanism."""
+    response = table.update_item(
+        Key={"signal_type": COUNTER_TYPE, "value": counter},
+        UpdateExpression="ADD seq :n",
+        ExpressionAttributeValues={":n": count},
+        ReturnValues="UPDATED_NEW",
+    )
+    return int(response["Attributes"]["seq"]) - count + 1
+
+
 def change_between(before: str | None, after: str) -> str:
     if before is None:
         return "added"
@@ -44,13 +56,7 @@ class UpdateFeed:
 
     def allocate(self, count: int) -> int:
         """Reserve `count` feed numbers; returns the first."""
-        response = self.table.update_item(
-            Key={"signal_type": COUNTER_TYPE, "value": FEED_TYPE},
-            UpdateExpression="ADD seq :n",
-            ExpressionAttributeValues={":n": count},
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(response["Attributes"]["seq"]) - count + 1
+        return reserve(self.table, FEED_TYPE, count)
 
     @staticmethod
     def entry(seq: int, change: str, item: dict[str, Any]) -> dict[str, Any]:

@@ -264,7 +264,7 @@ class Pipeline:
             self.cases.audit(case_id, "verdict", verdict.to_dict())
         else:
             self.cases.audit(case_id, "retry", {"reason": "earlier attempt did not finish"})
-        sha256 = next(s.value for s in examination.signals if s.type == "sha256")
+        sha256 = fields["sha256"]
         evidence_key = f"{tenant.tenant_id}/{case_id}/{ref.key}"
         metadata = {
             "cordon-tenant": tenant.tenant_id,

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from chalicelib import logs
+from chalicelib import logs, pdq
 from chalicelib.adapters.cases import CaseStore
 from chalicelib.adapters.tenants import TenantRegistry
 from chalicelib.index import HammingIndex
@@ -72,7 +72,7 @@ class RetroScanner:
         by_value: dict[str, list[dict[str, Any]]] = {}
         for case in self.cases.for_tenant(tenant_id, STATUS_ALLOWED):
             for signal in case.get("signals", []):
-                if signal["type"] == PDQ.name and (signal.get("quality") or 0) >= 50:
+                if signal["type"] == PDQ.name and (signal.get("quality") or 0) >= pdq.MIN_QUALITY:
                     by_value.setdefault(signal["value"], []).append(case)
         if not by_value:
             return []

@@ -16,6 +16,8 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from chalicelib.feed import change_between
+
 _deserializer = TypeDeserializer()
 
 
@@ -41,14 +43,10 @@ def _plain(image: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def change_of(old: dict[str, Any], new: dict[str, Any]) -> str:
-    if not old:
-        return "added"
+    """The change between two images of a hash item, as the delta feed names it."""
     if not new:
         return "removed"
-    before, after = old.get("status", "active"), new.get("status", "active")
-    if before != after:
-        return {"disputed": "disputed", "retired": "retired"}.get(after, "reactivated")
-    return "changed"
+    return change_between(old.get("status", "active") if old else None, new.get("status", "active"))
 
 
 def updates_from_stream(records: Iterable[dict[str, Any]]) -> Iterator[HashUpdate]:

@@ -18,7 +18,7 @@ from chalicelib.pipeline import FINAL_STATUSES
 from chalicelib.review import Reviewer
 from chalicelib.wiring import Cordon
 from cordon_cli import samples
-from cordon_cli.operations import add_tenant
+from cordon_cli.operations import add_tenant, subscribe_queue
 
 LABELS = ("terrorist-propaganda", "demo-entity")
 TENANTS = (("alpha", "alpha-uploads", "sqs"), ("beta", "beta-uploads", "eventbridge"))
@@ -121,7 +121,10 @@ def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
             f"[bold]1.[/] tenant {tenant_id}: bucket {bucket}, notifications via {via}, "
             f"PDQ matches -> {policy.pdq_action.value}"
         )
-    updates_queue = subscribe_to_updates(cordon, "alpha-hash-updates")
+    # alpha's subscription to the hash updates, filtered to new shared hashes.
+    updates_queue = subscribe_queue(
+        cordon, "alpha-hash-updates", cordon.settings.hash_updates_topic_arn, {"change": ["added"]}
+    )
     early = early_upload(cordon, uploads, timeout, console)
     console.print(
         f"[bold]2.[/] {seed_hashes(cordon, originals)} known-bad hashes imported "
@@ -198,21 +201,6 @@ def early_upload(
     action = (case or {}).get("verdict", {}).get("action", "?")
     console.print(f"    alpha already holds {key}: nothing known matches it yet -> {action}")
     return upload
-
-
-def subscribe_to_updates(cordon: Cordon, name: str) -> str:
-    """A tenant's SQS queue on the hash-updates topic, filtered to new shared hashes."""
-    url = cordon.sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = cordon.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    cordon.client("sns").subscribe(
-        TopicArn=cordon.settings.hash_updates_topic_arn,
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes={"FilterPolicy": json.dumps({"change": ["added"]})},
-    )
-    return url
 
 
 def retro_scan_shown(

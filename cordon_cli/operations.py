@@ -3,8 +3,10 @@ import hashes. Used by `cordon` and by the demo."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from chalicelib.adapters.hashes import record_from_item
 from chalicelib.models import HashRecord, Policy, Tenant
@@ -63,6 +65,22 @@ def add_tenant(
             cordon.s3.create_bucket(Bucket=bucket)
         wire_bucket(cordon, bucket, via)
     return cordon.tenants.add(tenant_id, buckets, policy)
+
+
+def subscribe_queue(
+    cordon: Cordon, name: str, topic_arn: str, filter_policy: dict[str, Any] | None = None
+) -> str:
+    """A tenant's SQS queue subscribed to one of Cordon's topics (hash updates, notices),
+    with an SNS filter policy on the message attributes; returns the queue's URL."""
+    url = cordon.sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = cordon.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    attributes = {"FilterPolicy": json.dumps(filter_policy)} if filter_policy else {}
+    cordon.client("sns").subscribe(
+        TopicArn=topic_arn, Protocol="sqs", Endpoint=arn, Attributes=attributes
+    )
+    return url
 
 
 def read_hash_file(path: Path, source: str = "import") -> hashlists.Parsed:

@@ -67,17 +67,6 @@ INDEX_BUCKET = "IndexBucket"
 INGEST_QUEUE = "IngestQueue"
 INGEST_DLQ = "IngestDeadLetterQueue"
 
-# Variables every function gets; resources.json's `Metadata["Cordon::Environment"]` may add
-# more (and is where the local stack reads the same mapping from).
-ENVIRONMENT: dict[str, Any] = {
-    "CORDON_HASHES_TABLE": {"Ref": "HashesTable"},
-    "CORDON_CASES_TABLE": {"Ref": "CasesTable"},
-    "CORDON_TENANTS_TABLE": {"Ref": "TenantsTable"},
-    "CORDON_IDEMPOTENCY_TABLE": {"Ref": "IdempotencyTable"},
-    "CORDON_EVIDENCE_BUCKET": {"Ref": EVIDENCE_BUCKET},
-    "CORDON_INGEST_QUEUE": {"Fn::GetAtt": [INGEST_QUEUE, "QueueName"]},
-    "CORDON_INGEST_DLQ": {"Fn::GetAtt": [INGEST_DLQ, "QueueName"]},
-}
 ENVIRONMENT_METADATA_KEY = "Cordon::Environment"
 
 ROLE_DESCRIPTION = (
@@ -115,11 +104,9 @@ def _sub(template: str) -> dict[str, Any]:
 
 
 def environment(resources: dict[str, Any]) -> dict[str, Any]:
-    """The variables that name this template's resources, for every function."""
-    variables = copy.deepcopy(ENVIRONMENT)
-    extra = resources.get("Metadata", {}).get(ENVIRONMENT_METADATA_KEY, {})
-    variables.update(copy.deepcopy(extra))
-    return variables
+    """The variables that name this template's resources, for every function: declared once,
+    in resources.json's Metadata, where the local stack reads them too."""
+    return copy.deepcopy(resources["Metadata"][ENVIRONMENT_METADATA_KEY])
 
 
 def role_policy(resources: dict[str, Any]) -> dict[str, Any]:

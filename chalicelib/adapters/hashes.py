@@ -37,12 +37,11 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import logs
-from chalicelib.feed import UpdateFeed, change_between
+from chalicelib.feed import COUNTER_TYPE, UpdateFeed, change_between, reserve
 from chalicelib.index import HammingIndex
 from chalicelib.models import HashRecord, now_iso
 from chalicelib.signals import PDQ, SIGNAL_TYPES
 
-COUNTER_TYPE = "_seq"
 SEQ_INDEX = "by_seq"
 # A seq that was handed out but whose item never appeared (its writer died) stops holding
 # the watermark back after this long.
@@ -190,14 +189,8 @@ class HashTable:
 
     # -- writes ------------------------------------------------------------------------
     def _allocate(self, signal_type: str, count: int) -> int:
-        """Reserve `count` sequence numbers; returns the first."""
-        response = self.table.update_item(
-            Key={"signal_type": COUNTER_TYPE, "value": signal_type},
-            UpdateExpression="ADD seq :n",
-            ExpressionAttributeValues={":n": count},
-            ReturnValues="UPDATED_NEW",
-        )
-        return int(response["Attributes"]["seq"]) - count + 1
+        """Reserve `count` sequence numbers of one signal type; returns the first."""
+        return reserve(self.table, signal_type, count)
 
     def put(self, records: Iterable[HashRecord]) -> int:
         """Add or replace entries; values are validated and normalised first."""

@@ -154,12 +154,10 @@ def test_escalation_needs_a_second_reviewer(world, client):
 
 
 def test_timeout_escalates_and_tells_the_tenant(world):
-    notices = world.cordon.sqs.create_queue(QueueName="alpha-notices")["QueueUrl"]
-    arn = world.cordon.sqs.get_queue_attributes(QueueUrl=notices, AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
-    world.session.client("sns").subscribe(
-        TopicArn=world.cordon.settings.tenant_notices_topic_arn, Protocol="sqs", Endpoint=arn
+    from cordon_cli.operations import subscribe_queue
+
+    notices = subscribe_queue(
+        world.cordon, "alpha-notices", world.cordon.settings.tenant_notices_topic_arn
     )
     _, case_id = held_for_review(world, review_timeout_seconds=1)
     world.settle(until=lambda: waiting(world, case_id, "escalated"), timeout=30)

@@ -7,6 +7,7 @@ from typing import Any
 
 import app as chalice_app
 from chalicelib.models import HashRecord
+from cordon_cli.operations import subscribe_queue
 from cordon_cli.runner import StreamRunner
 from tests.conftest import World
 
@@ -15,19 +16,7 @@ SHA = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
 def subscribe(world: World, name: str, filter_policy: dict[str, Any] | None) -> str:
-    sqs = world.cordon.sqs
-    url = sqs.create_queue(QueueName=name)["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"][
-        "QueueArn"
-    ]
-    attributes = {"FilterPolicy": json.dumps(filter_policy)} if filter_policy else {}
-    world.session.client("sns").subscribe(
-        TopicArn=world.stack.refs["HashUpdatesTopic"],
-        Protocol="sqs",
-        Endpoint=arn,
-        Attributes=attributes,
-    )
-    return url
+    return subscribe_queue(world.cordon, name, world.stack.refs["HashUpdatesTopic"], filter_policy)
 
 
 def received(world: World, url: str) -> list[dict[str, Any]]:
