@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -52,9 +52,11 @@ def read_event_files(paths: Iterable[Path]) -> Iterator[tuple[str, Any]]:
 
 
 def _parse_time(text: str | None) -> datetime | None:
+    """An event's time; one without a zone is UTC, as AWS's event times are."""
     if not text:
         return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 @dataclass
@@ -72,7 +74,7 @@ class ReplayFilter:
             at = _parse_time(ref.event_time)
             if at is None:
                 return "event has no time to filter on"
-            if at.tzinfo is None or (self.since and at < self.since):
+            if self.since and at < self.since:
                 return "before --since"
             if self.until and at > self.until:
                 return "after --until"

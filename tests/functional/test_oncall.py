@@ -221,3 +221,18 @@ def test_replay_cli_exit_codes_and_json_summary(tenant_a: World, capsys):
     capsys.readouterr()
     assert main(["replay", str(EVENTS_DIR / "replay.json"), "--tenant", "nobody", "--json"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {"summary": {"filtered": 1}}
+
+
+def test_replay_time_filter_reads_event_times_without_a_zone_as_utc(world: World):
+    from datetime import UTC, datetime
+
+    from chalicelib.models import ObjectRef
+
+    only = oncall.ReplayFilter(
+        since=datetime(2024, 5, 14, 9, 0, tzinfo=UTC),
+        until=datetime(2024, 5, 14, 10, 0, tzinfo=UTC),
+    )
+    inside = ObjectRef("b", "k", event_time="2024-05-14T09:30:00")
+    before = ObjectRef("b", "k", event_time="2024-05-14T08:30:00")
+    assert only.reason_to_skip(world.cordon, inside) is None
+    assert only.reason_to_skip(world.cordon, before) == "before --since"
