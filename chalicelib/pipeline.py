@@ -16,13 +16,16 @@ from typing import Any
 from chalicelib import logs, matching, policy, signals
 from chalicelib.adapters.cases import CaseStore
 from chalicelib.adapters.classifier import Classifier
+from chalicelib.adapters.flood import FloodGuard
 from chalicelib.adapters.hashes import HashTable
 from chalicelib.adapters.storage import ObjectHead, ObjectStore
 from chalicelib.adapters.tenants import TenantRegistry
 from chalicelib.errors import CordonError, ObjectGoneError, UnknownTenantError
 from chalicelib.models import (
+    HELD,
     Action,
     Examination,
+    Match,
     ObjectRef,
     Outcome,
     Result,
@@ -68,6 +71,7 @@ class Pipeline:
     tenants: TenantRegistry
     classifier_factory: Callable[[], Classifier] | None = None
     reviews: Reviews | None = None
+    flood_guard: FloodGuard | None = None
     _classifier: Classifier | None = field(default=None, init=False, repr=False)
 
     # -- the steps ------------------------------------------------------------------------
@@ -123,7 +127,7 @@ class Pipeline:
                 return Result(Outcome.GONE, ref, tenant.tenant_id, case_id, detail=str(gone))
             return self._record_gone(tenant, ref, case_id, str(gone))
         with timer.stage("match"):
-            verdict = self._judge(tenant, examination)
+            verdict = self._judge(tenant, examination, count=True)
         with timer.stage("act"):
             result = self._act(tenant, ref, case_id, head, data, examination, verdict, existing)
         return replace(result, timings=timer.stages)
@@ -182,18 +186,32 @@ class Pipeline:
             return signals.examine_stream(self.store.stream(ref), head.size, reason)
         return signals.examine_bytes(data, self.settings.max_image_pixels)
 
-    def _judge(self, tenant: Tenant, examination: Examination) -> Verdict:
+    def _judge(self, tenant: Tenant, examination: Examination, count: bool = False) -> Verdict:
+        """The verdict under the tenant's policy. `count` (real processing, not a dry run)
+        counts the matches for the flood guard, which may hold a hash right then."""
         rules = tenant.policy
         matches = matching.find_matches(
             examination.signals,
             self.hashes.get_many,
             self.hashes.pdq_index(),
             rules.pdq_distance,
+            visible=lambda record: record.visible_to(tenant),
         )
+        overrides: list[str] = []
+        if matches:
+            matches, overrides = self._tenant_overrides(tenant, matches)
+        if count and matches and self.flood_guard is not None:
+            held = self.flood_guard.count(matches)
+            matches = [
+                replace(m, status=HELD) if (m.signal_type, m.matched_value) in held else m
+                for m in matches
+            ]
         scores = []
         if rules.classifier_enabled and not matches and examination.image_bytes:
             scores = self._get_classifier().classify(examination.image_bytes)
         verdict = policy.decide(rules, examination, matches, scores)
+        if overrides:
+            verdict = replace(verdict, reasons=(*verdict.reasons, *overrides))
         sha256 = examination.signal("sha256")
         if verdict.action is not Action.ALLOW and sha256 is not None:
             cleared = self.tenants.allowed(tenant.tenant_id, sha256.value)
@@ -205,6 +223,23 @@ class Pipeline:
                 )
                 verdict = replace(verdict, action=Action.ALLOW, reasons=(reason, *verdict.reasons))
         return verdict
+
+    def _tenant_overrides(
+        self, tenant: Tenant, matches: list[Match]
+    ) -> tuple[list[Match], list[str]]:
+        """Matches left once the tenant's private allow-list of shared hashes is applied, and
+        a reason for each one it overrode."""
+        keys = {(m.signal_type, m.matched_value) for m in matches}
+        allowed = self.tenants.allowed_hashes(tenant.tenant_id, keys)
+        if not allowed:
+            return matches, []
+        kept = [m for m in matches if (m.signal_type, m.matched_value) not in allowed]
+        notes = [
+            f"shared hash {key[0]} {key[1][:16]}… is on this tenant's allow-list "
+            f"(by {entry.get('by', '?')}: {entry.get('reason') or 'no reason given'}): ignored"
+            for key, entry in allowed.items()
+        ]
+        return kept, notes
 
     def _get_classifier(self) -> Classifier:
         if self._classifier is None:

@@ -38,14 +38,20 @@ class RetroScanner:
         ]
         if not fresh:
             return []
+        # Only tenants a hash is shared with are scanned for it.
+        tenants = {t.tenant_id: t for t in self.tenants.all()}
         found: dict[str, dict[str, Any]] = {}
         for update in fresh:
             if update.signal_type == "sha256":
                 for case in self.cases.with_sha256(update.value):
-                    found.setdefault(case["case_id"], case)
-        pdq_values = [u.value for u in fresh if u.signal_type == PDQ.name]
-        if pdq_values:
-            for tenant in self.tenants.all():
+                    tenant = tenants.get(case.get("tenant_id", ""))
+                    if tenant is not None and update.visible_to(tenant):
+                        found.setdefault(case["case_id"], case)
+        for tenant in tenants.values():
+            pdq_values = [
+                u.value for u in fresh if u.signal_type == PDQ.name and u.visible_to(tenant)
+            ]
+            if pdq_values:
                 for case in self._pdq_matches(
                     tenant.tenant_id, tenant.policy.pdq_distance, pdq_values
                 ):

@@ -27,8 +27,8 @@ from chalicelib.adapters.hashes import HashTable
 from chalicelib.adapters.storage import ObjectStore
 from chalicelib.adapters.tenants import TenantRegistry
 from chalicelib.adapters.workflow import ReviewWorkflow
-from chalicelib.errors import CordonError
-from chalicelib.models import HashRecord, now_iso
+from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, RequestError
+from chalicelib.models import HashRecord, Tenant, Visibility, now_iso
 from chalicelib.notices import statement_of_reasons
 from chalicelib.signals import SIGNAL_TYPES
 
@@ -40,24 +40,6 @@ OPEN_STATUSES = (PENDING, ESCALATED, APPEAL_PENDING)
 ACTIONS = ("confirm", "reject", "escalate")
 APPEAL_SECONDS = 14 * 24 * 3600  # TCO Art 10: complaints decided within two weeks
 APPEALABLE = ("quarantined", CONFIRMED)
-
-
-class ReviewError(CordonError):
-    """A request a reviewer made that cannot be done; `status` is the HTTP status."""
-
-    status = 400
-
-
-class NotFoundError(ReviewError):
-    status = 404
-
-
-class ForbiddenError(ReviewError):
-    status = 403
-
-
-class ConflictError(ReviewError):
-    status = 409
 
 
 @dataclass(frozen=True)
@@ -136,7 +118,7 @@ class Reviews:
         elif message["kind"] == "apply":
             self._apply(message)
         else:
-            raise ReviewError(f"unknown review work {message['kind']!r}")
+            raise RequestError(f"unknown review work {message['kind']!r}")
 
     def _await(self, message: dict[str, Any]) -> None:
         case_id = message["case_id"]
@@ -177,6 +159,10 @@ class Reviews:
             lab for m in case["verdict"].get("matches", []) for lab in m.get("labels", [])
         }
         labels = tuple(sorted(set(decision.get("labels") or []) | verdict_labels))
+        # Shared as widely as the tenant's policy says: all, its groups, or itself alone.
+        tenant = self.tenants.get(tenant_id) or Tenant(tenant_id)
+        visibility = Visibility(tenant.policy.share_visibility)
+        groups = tenant.groups if visibility == Visibility.GROUPS else ()
         records = [
             HashRecord(
                 signal_type=signal["type"],
@@ -186,13 +172,15 @@ class Reviews:
                 case_id=case_id,
                 added_at=decision["at"],
                 confirmed_by=decision["reviewer"],
+                visibility=visibility,
+                groups=groups,
             )
             for signal in case.get("signals", [])
             if signal["type"] in SIGNAL_TYPES
             and signal.get("variant", "original") == "original"
             and (signal["type"] != "pdq" or (signal.get("quality") or 0) >= pdq.MIN_QUALITY)
         ]
-        self.hashes.put(records)
+        self.hashes.put(records, keep_holds=True)
         self.cases.audit(
             case_id,
             "hashes_shared",
@@ -309,7 +297,7 @@ class Reviews:
         labels: list[str] | None = None,
     ) -> dict[str, Any]:
         if action not in ACTIONS:
-            raise ReviewError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
+            raise RequestError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
         case = self._case_for(reviewer, case_id)
         review = case.get("review") or {}
         token = review.get("token")
@@ -324,7 +312,7 @@ class Reviews:
                 "or took the decision under appeal"
             )
         if action == "escalate" and review.get("stage") == "escalated":
-            raise ReviewError("the case is already escalated: confirm or reject it")
+            raise RequestError("the case is already escalated: confirm or reject it")
         decision = {
             "action": action,
             "reviewer": reviewer.reviewer_id,

@@ -27,8 +27,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from chalicelib import logs
+from chalicelib.errors import RequestError
 from chalicelib.models import Action, Policy
-from chalicelib.review import Reviewer, ReviewError
+from chalicelib.review import Reviewer
 from chalicelib.settings import Settings
 from chalicelib.wiring import Cordon
 from cordon_cli import compare, hashlists, oncall, operations
@@ -347,7 +348,7 @@ def cmd_reviews(args: argparse.Namespace) -> int:
             result = services.reviews.decide(
                 reviewer, args.case_id, args.action, args.reason, labels
             )
-    except ReviewError as error:
+    except RequestError as error:
         console.print(f"[red]{error}[/]")
         return EXIT_SOME_FAILED
     print(json.dumps(result, indent=None if args.json else 2, default=str))

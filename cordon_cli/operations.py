@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.adapters.hashes import record_from_item
-from chalicelib.models import HashRecord, Policy, Tenant
+from chalicelib.models import ACTIVE, HELD, HashRecord, Policy, Tenant, now_iso
 from chalicelib.signals import SIGNAL_TYPES
 from chalicelib.wiring import Cordon
 from cordon_cli import hashlists
@@ -59,12 +59,13 @@ def add_tenant(
     via: str = "sqs",
     policy: Policy | None = None,
     create_buckets: bool = False,
+    groups: list[str] | None = None,
 ) -> Tenant:
     for bucket in buckets:
         if create_buckets:
             cordon.s3.create_bucket(Bucket=bucket)
         wire_bucket(cordon, bucket, via)
-    return cordon.tenants.add(tenant_id, buckets, policy)
+    return cordon.tenants.add(tenant_id, buckets, policy, groups)
 
 
 def subscribe_queue(
@@ -102,3 +103,15 @@ def shared_hashes(cordon: Cordon, include_retired: bool = False) -> Iterator[Has
             record = record_from_item(item)
             if include_retired or record.status == "active":
                 yield record
+
+
+def release_hash(cordon: Cordon, signal_type: str, value: str) -> HashRecord:
+    """An operator vouches for a hash the flood guard held: it is active again and never held
+    again. Raises ValueError when it is not held."""
+    canonical = SIGNAL_TYPES[signal_type].validate(value)
+    released = cordon.hashes.set_status(
+        signal_type, canonical, ACTIVE, [HELD], flood_cleared=True, released_at=now_iso()
+    )
+    if released is None:
+        raise ValueError(f"{signal_type} {canonical} is not held by the flood guard")
+    return released

@@ -244,6 +244,12 @@ def _sharing_statements(declared: dict[str, Any]) -> list[dict[str, Any]]:
             "Action": ["sns:Publish"],
             "Resource": {"Ref": "HashUpdatesTopic"},
         },
+        {
+            "Sid": "WebhookDeadLetters",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
+            "Resource": _arn("WebhookDeadLetterQueue"),
+        },
     ]
 
 

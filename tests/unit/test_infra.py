@@ -227,6 +227,7 @@ def test_role_uses_the_queues_and_rekognition(merge):
     ingest = {"Fn::GetAtt": ["IngestQueue", "Arn"]}
     review_work = {"Fn::GetAtt": ["ReviewWorkQueue", "Arn"]}
     dlq = {"Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]}
+    webhook_dlq = {"Fn::GetAtt": ["WebhookDeadLetterQueue", "Arn"]}
     for action in (
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
@@ -235,7 +236,7 @@ def test_role_uses_the_queues_and_rekognition(merge):
     ):
         assert _allowed(merge, action) == [ingest, review_work], action
     for action in ("sqs:SendMessage", "sqs:GetQueueUrl"):
-        assert _allowed(merge, action) == [dlq], action
+        assert _allowed(merge, action) == [dlq, webhook_dlq], action
     assert _allowed(merge, "rekognition:DetectModerationLabels") == ["*"]
     assert _allowed(merge, "logs:PutLogEvents")
 
