@@ -10,14 +10,14 @@ the others already hold.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
-from chalicelib import logs, pdq
+from chalicelib import logs, matching, pdq
 from chalicelib.adapters.cases import CaseStore
 from chalicelib.adapters.tenants import TenantRegistry
 from chalicelib.index import HammingIndex
-from chalicelib.models import ObjectRef, Result
+from chalicelib.models import ObjectRef, Result, Signal
 from chalicelib.pipeline import STATUS_ALLOWED, Pipeline
 from chalicelib.sharing import HashUpdate
 from chalicelib.signals import PDQ
@@ -56,8 +56,34 @@ class RetroScanner:
                     tenant.tenant_id, tenant.policy.pdq_distance, pdq_values
                 ):
                     found.setdefault(case["case_id"], case)
+        return self._rejudge(found.values())
+
+    def rescan_stored(self, tenant_ids: Iterable[str] | None = None) -> Iterator[Result]:
+        """`cordon rescan --signals`: every allowed upload of these tenants (all by default)
+        checked against the whole shared table through its stored signals, without reading
+        the objects; those that match now are judged again as if just uploaded."""
+        wanted = set(tenant_ids) if tenant_ids is not None else None
+        for tenant in self.tenants.all():
+            if wanted is not None and tenant.tenant_id not in wanted:
+                continue
+            for case in self.cases.for_tenant(tenant.tenant_id, STATUS_ALLOWED):
+                stored = [
+                    Signal(s["type"], s["value"], s.get("quality"), s.get("variant", "original"))
+                    for s in case.get("signals", [])
+                ]
+                found = matching.find_matches(
+                    stored,
+                    self.pipeline.hashes.get_many,
+                    self.pipeline.hashes.pdq_index(),
+                    tenant.policy.pdq_distance,
+                    visible=lambda record, tenant=tenant: record.visible_to(tenant),
+                )
+                if found:
+                    yield from self._rejudge([case])
+
+    def _rejudge(self, cases: Iterable[dict[str, Any]]) -> list[Result]:
         results = []
-        for case in found.values():
+        for case in cases:
             if case.get("status") != STATUS_ALLOWED:
                 continue  # held, gone or decided already: nothing to do again
             ref = ObjectRef.from_dict(case["object"])

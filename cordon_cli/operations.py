@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from chalicelib.adapters.hashes import record_from_item
-from chalicelib.models import ACTIVE, HELD, HashRecord, Policy, Tenant, now_iso
+from chalicelib.models import ACTIVE, HELD, HashRecord, Policy, Tenant, Visibility, now_iso
 from chalicelib.signals import SIGNAL_TYPES
 from chalicelib.wiring import Cordon
 from cordon_cli import hashlists
@@ -90,10 +91,19 @@ def read_hash_file(path: Path, source: str = "import") -> hashlists.Parsed:
     return hashlists.parse(path.read_text(), source)
 
 
-def import_hashes(cordon: Cordon, path: Path, source: str = "import") -> hashlists.Parsed:
+def import_hashes(
+    cordon: Cordon,
+    path: Path,
+    source: str = "import",
+    visibility: Visibility = Visibility.ALL,
+    groups: list[str] | None = None,
+) -> hashlists.Parsed:
     parsed = read_hash_file(path, source)
-    cordon.hashes.put(parsed.records)
-    return parsed
+    shared = [
+        replace(r, visibility=visibility.value, groups=tuple(groups or ())) for r in parsed.records
+    ]
+    cordon.hashes.put(shared)
+    return replace(parsed, records=shared)
 
 
 def shared_hashes(cordon: Cordon, include_retired: bool = False) -> Iterator[HashRecord]:

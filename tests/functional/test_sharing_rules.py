@@ -289,3 +289,92 @@ def test_the_flood_guard_holds_a_hash_that_suddenly_matches_too_much(world: Worl
     again = world.cordon.hashes.get_many([("pdq", record.value)], consistent=True)
     assert again[("pdq", record.value)].status == "active"
     assert again[("pdq", record.value)].flood_cleared
+
+
+# ---------------------------------------------------------------- the operator's commands
+
+
+def test_rescan_signals_rejudges_what_was_let_through_without_reading_it_again(
+    world: World, poster: bytes, capsys: pytest.CaptureFixture[str]
+):
+    from cordon_cli.main import main
+
+    world.tenant("alpha", "alpha-up")
+    world.tenant("beta", "beta-up")
+    earlier = world.upload("alpha-up", "earlier.jpg", poster)
+    other = world.upload("beta-up", "other.jpg", samples.jpeg(samples.clean(1)[0]))
+    world.settle()
+    # A hash shared while nothing listened to the stream (no retro-scan ran)
+    world.cordon.hashes.put([HashRecord("sha256", sha256_of(poster), ("x",), source="import")])
+    capsys.readouterr()
+
+    assert main(["rescan", "--signals", "--json"]) == 0
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    assert [row["object"] for row in lines if "object" in row] == [earlier.uri]
+    assert world.case("alpha", earlier)["status"] == "quarantined"
+    assert world.case("beta", other)["status"] == "allowed"
+
+
+def test_import_private_hashes_and_release_a_held_one(world: World, tmp_path, poster: bytes):
+    from cordon_cli.main import main
+
+    world.tenant("alpha", "alpha-up")
+    world.tenant("beta", "beta-up")
+    listing = tmp_path / "private.csv"
+    listing.write_text(f"signal_type,value,labels\nsha256,{sha256_of(poster)},x\n")
+
+    assert main(["hashes", "import", str(listing), "--visibility", "private"]) == 2  # no owner
+    assert (
+        main(["hashes", "import", str(listing), "--visibility", "private", "--source", "alpha"])
+        == 0
+    )
+    assert outcome(world, "beta", "beta-up", "p.jpg", poster)["verdict"]["action"] == "ALLOW"
+    assert outcome(world, "alpha", "alpha-up", "p.jpg", poster)["verdict"]["action"] == "TAKEDOWN"
+
+    assert main(["hashes", "release", "sha256", sha256_of(poster)]) == 2  # not held
+    world.cordon.hashes.set_status("sha256", sha256_of(poster), "held", ["active"])
+    assert main(["hashes", "release", "sha256", sha256_of(poster)]) == 0
+    record = world.cordon.hashes.get_many([("sha256", sha256_of(poster))], consistent=True)
+    assert record[("sha256", sha256_of(poster))].flood_cleared
+
+
+def test_tenant_subscriptions_from_the_shell_see_only_what_the_tenant_may(
+    world: World, capsys: pytest.CaptureFixture[str], closed_port_url: str
+):
+    from cordon_cli.main import main
+
+    # GIVEN beta subscribes a queue to PDQ updates, and a webhook whose endpoint is down
+    world.tenant("alpha", "alpha-up")
+    world.tenant("beta", "beta-up")
+    assert (
+        main(["tenants", "subscribe", "beta", "--queue", "beta-pdq", "--signal-type", "pdq"]) == 0
+    )
+    assert main(["tenants", "webhook", "beta", closed_port_url]) == 0
+    secret = json.loads(capsys.readouterr().out.splitlines()[-1])["secret"]
+    assert secret.startswith("whsec_")
+    runner = stream_runner(world)
+    # WHEN alpha shares one private and two public hashes
+    world.cordon.hashes.put(
+        [
+            HashRecord("pdq", "f" * 64, source="alpha", visibility="private"),
+            HashRecord("pdq", "e" * 64, source="alpha"),
+            HashRecord("md5", "ab" * 16, source="alpha"),
+        ]
+    )
+    runner.poll_once()
+    # THEN beta's queue got the public PDQ one only
+    url = world.cordon.sqs.get_queue_url(QueueName="beta-pdq")["QueueUrl"]
+    assert [u["value"] for u in received(world, url)] == ["e" * 64]
+    # and the webhook delivery that kept failing waits in the DLQ with its reason and the
+    # two public updates, ready to redrive
+    dlq = world.cordon.webhook_dead_letters.queue_url
+    parked = world.cordon.sqs.receive_message(
+        QueueUrl=dlq, MessageAttributeNames=["All"], MaxNumberOfMessages=10
+    )["Messages"]
+    assert len(parked) == 1
+    body = json.loads(parked[0]["Body"])
+    assert body["url"] == closed_port_url
+    assert sorted(u["value"] for u in body["payload"]["updates"]) == ["ab" * 16, "e" * 64]
+    reason = parked[0]["MessageAttributes"]["cordon-failure-reason"]["StringValue"]
+    assert "gave up after 3 attempts" in reason

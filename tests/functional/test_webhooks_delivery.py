@@ -5,7 +5,6 @@ most a handful of requests and waits well under a second."""
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import Iterator
 
 import boto3
@@ -22,15 +21,6 @@ from tests.functional.receiver import SECRET, Receiver
 
 PAYLOAD = {"change": "added", "signal_type": "pdq", "value": "f8f8f0ce", "labels": ["x"]}
 FAST = {"base_delay": 0.01, "max_delay": 0.05, "timeout": 2.0}
-
-
-@pytest.fixture
-def closed_port_url(no_proxy: None) -> str:
-    """A loopback URL where nothing listens: connections are refused at once."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/hooks/cordon"
 
 
 def test_a_delivery_arrives_once_and_verifies(receiver: Receiver):
