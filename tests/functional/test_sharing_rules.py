@@ -378,3 +378,25 @@ def test_tenant_subscriptions_from_the_shell_see_only_what_the_tenant_may(
     assert sorted(u["value"] for u in body["payload"]["updates"]) == ["ab" * 16, "e" * 64]
     reason = parked[0]["MessageAttributes"]["cordon-failure-reason"]["StringValue"]
     assert "gave up after 3 attempts" in reason
+
+
+def test_a_parked_webhook_delivery_is_redriven_by_delivering_it_again(
+    world: World, receiver: Receiver
+):
+    from cordon_cli.main import main
+
+    # GIVEN beta's endpoint fails three times in a row, so the delivery is parked
+    world.tenant("beta", "beta-up")
+    receiver.secret = world.cordon.tenants.set_webhook("beta", receiver.url).encode()
+    receiver.statuses = [500, 500, 500]
+    runner = stream_runner(world)
+    world.cordon.hashes.put([HashRecord("md5", "ab" * 16, source="alpha")])
+    runner.poll_once()
+    assert len(receiver.received) == 3
+    # WHEN the on-call engineer redrives the webhook DLQ once the endpoint is back
+    assert main(["dlq", "redrive", "cordon-webhook-dlq", "--all"]) == 0
+    # THEN the same event arrives, verified, and the DLQ is empty
+    assert len(receiver.received) == 4
+    assert len({r.event_id for r in receiver.received}) == 1 and receiver.received[-1].verified
+    dlq = world.cordon.webhook_dead_letters.queue_url
+    assert "Messages" not in world.cordon.sqs.receive_message(QueueUrl=dlq)
