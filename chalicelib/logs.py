@@ -10,5 +10,19 @@ import logging
 import sys
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 logger = Logger(service="cordon", logger_handler=logging.StreamHandler(sys.stderr))
+
+
+def count(name: str, service: str) -> None:
+    """One event worth an alarm, as an EMF metric (namespace Cordon) in the log at once: for
+    events outside the ingest batch's own metrics (held hashes, breached deadlines)."""
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace="Cordon",
+        default_dimensions={"service": service},
+    ):
+        pass

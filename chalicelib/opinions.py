@@ -57,6 +57,7 @@ class Opinions:
             )
             if changed is not None:
                 updated = changed
+                logs.count("HashesDisputed", "sharing")
                 self._tell_source(updated, "hash_disputed", disputers)
         elif len(disputers) < self.threshold and updated.status == DISPUTED:
             changed = self.hashes.set_status(updated.signal_type, updated.value, ACTIVE, [DISPUTED])

@@ -135,6 +135,7 @@ class Reviews:
         if message["stage"] == "escalated" and self._timed_out(case_id):
             logger.warning("review deadline passed: escalated", extra={"case_id": case_id})
             self.cases.audit(case_id, "deadline_breached", {"deadline": review.get("deadline")})
+            logs.count("ReviewDeadlineBreached", "review")
             if self.notify:
                 self.notify(
                     case["tenant_id"], {"event": "review_deadline_breached", "case_id": case_id}

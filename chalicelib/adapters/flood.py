@@ -75,6 +75,7 @@ class FloodGuard:
             ),
         )
         if held is not None:
+            logs.count("HashesHeld", "sharing")
             logs.logger.error(
                 "flood guard: shared hash held for review",
                 extra={
