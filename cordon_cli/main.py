@@ -118,13 +118,15 @@ def cmd_hashes_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_hashes_release(args: argparse.Namespace) -> int:
+def cmd_hashes_status(args: argparse.Namespace) -> int:
+    """`hashes release` and `hashes retire`."""
+    change = operations.release_hash if args.hashes_command == "release" else operations.retire_hash
     try:
-        record = operations.release_hash(_cordon(), args.signal_type, args.value)
+        record = change(_cordon(), args.signal_type, args.value)
     except (KeyError, ValueError) as error:
         err_console.print(f"[red]{error}[/]")
         return EXIT_USAGE
-    console.print(f"{record.signal_type} {record.value}: active again, never held again")
+    console.print(f"{record.signal_type} {record.value}: now {record.status}")
     return EXIT_OK
 
 
@@ -479,12 +481,14 @@ def parser() -> argparse.ArgumentParser:
     )
     importer.add_argument("--group", action="append", help="a tenant group (repeatable)")
     importer.set_defaults(func=cmd_hashes_import)
-    release = hashes.add_parser(
-        "release", help="clear a hash the flood guard held: active again, never held again"
-    )
-    release.add_argument("signal_type")
-    release.add_argument("value")
-    release.set_defaults(func=cmd_hashes_release)
+    for name, text in (
+        ("release", "clear a hash the flood guard held: active again, never held again"),
+        ("retire", "stop a shared hash matching anywhere (subscribers are told)"),
+    ):
+        sub = hashes.add_parser(name, help=text)
+        sub.add_argument("signal_type")
+        sub.add_argument("value")
+        sub.set_defaults(func=cmd_hashes_status)
     exporter = hashes.add_parser("export", help="write the shared table as a list")
     exporter.add_argument(
         "--format",

@@ -10,7 +10,17 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib.adapters.hashes import record_from_item
-from chalicelib.models import ACTIVE, HELD, HashRecord, Policy, Tenant, Visibility, now_iso
+from chalicelib.models import (
+    ACTIVE,
+    DISPUTED,
+    HELD,
+    RETIRED,
+    HashRecord,
+    Policy,
+    Tenant,
+    Visibility,
+    now_iso,
+)
 from chalicelib.signals import SIGNAL_TYPES
 from chalicelib.wiring import Cordon
 from cordon_cli import hashlists
@@ -125,3 +135,15 @@ def release_hash(cordon: Cordon, signal_type: str, value: str) -> HashRecord:
     if released is None:
         raise ValueError(f"{signal_type} {canonical} is not held by the flood guard")
     return released
+
+
+def retire_hash(cordon: Cordon, signal_type: str, value: str) -> HashRecord:
+    """Take a shared hash out of matching everywhere (subscribers see `retired`). Raises
+    ValueError when there is no such hash in force."""
+    canonical = SIGNAL_TYPES[signal_type].validate(value)
+    retired = cordon.hashes.set_status(
+        signal_type, canonical, RETIRED, [ACTIVE, DISPUTED, HELD], retired_at=now_iso()
+    )
+    if retired is None:
+        raise ValueError(f"{signal_type} {canonical} is not a shared hash in force")
+    return retired

@@ -337,6 +337,8 @@ def test_import_private_hashes_and_release_a_held_one(world: World, tmp_path, po
     assert main(["hashes", "release", "sha256", sha256_of(poster)]) == 0
     record = world.cordon.hashes.get_many([("sha256", sha256_of(poster))], consistent=True)
     assert record[("sha256", sha256_of(poster))].flood_cleared
+    assert main(["hashes", "retire", "sha256", sha256_of(poster)]) == 0
+    assert outcome(world, "alpha", "alpha-up", "q.jpg", poster)["verdict"]["action"] == "ALLOW"
 
 
 def test_tenant_subscriptions_from_the_shell_see_only_what_the_tenant_may(
