@@ -1,7 +1,10 @@
 """The tenant registry (DynamoDB): which tenant owns a bucket, and its policy.
 
-Items: `TENANT#<id>` (policy, buckets) and `BUCKET#<name>` (tenant id), so the hot lookup,
-bucket -> tenant, is one GetItem. Lookups are cached for a short while in a warm container.
+Items: `TENANT#<id>` (policy, buckets, groups) and `BUCKET#<name>` (tenant id), so the hot
+lookup, bucket -> tenant, is one GetItem; `APIKEY#<sha256>` (a reviewer's key), `ALLOW#...`
+(bytes a reviewer cleared), `ALLOWHASH#...` (shared hashes the tenant ignores) and
+`WEBHOOK#<id>` (its endpoint and signing secrets). Lookups are cached for a short while in a
+warm container.
 """
 
 from __future__ import annotations
