@@ -107,7 +107,19 @@ def cmd_hashes_import(args: argparse.Namespace) -> int:
 
 
 def cmd_hashes_export(args: argparse.Namespace) -> int:
-    records = operations.shared_hashes(_cordon(), include_retired=args.include_retired)
+    cordon = _cordon()
+    viewer = None
+    if args.tenant:
+        viewer = cordon.tenants.get(args.tenant)
+        if viewer is None:
+            err_console.print(f"[red]no tenant {args.tenant}[/]")
+            return EXIT_USAGE
+    records = operations.shared_hashes(
+        cordon,
+        include_retired=args.include_retired,
+        viewer=viewer,
+        include_restricted=args.include_restricted,
+    )
     text, skipped = hashlists.render(records, args.format, exact_as_video=args.exact_as_video)
     if args.output:
         args.output.write_text(text)
@@ -502,6 +514,13 @@ def parser() -> argparse.ArgumentParser:
         help="in te format, write sha256/md5 as video_sha256/video_md5",
     )
     exporter.add_argument("--include-retired", action="store_true")
+    exporter.add_argument("--tenant", help="only what this tenant may see")
+    exporter.add_argument(
+        "--include-restricted",
+        action="store_true",
+        help="also hashes shared with groups or kept private (default: only those shared "
+        "with all tenants, so a list sent elsewhere leaks nothing)",
+    )
     exporter.add_argument("--output", type=Path)
     exporter.set_defaults(func=cmd_hashes_export)
 

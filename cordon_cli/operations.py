@@ -116,12 +116,25 @@ def import_hashes(
     return replace(parsed, records=shared)
 
 
-def shared_hashes(cordon: Cordon, include_retired: bool = False) -> Iterator[HashRecord]:
-    """Every entry of the shared table, type by type, in the order they were written."""
+def shared_hashes(
+    cordon: Cordon,
+    include_retired: bool = False,
+    viewer: Tenant | None = None,
+    include_restricted: bool = False,
+) -> Iterator[HashRecord]:
+    """Entries of the shared table, type by type, in the order they were written: those in
+    force (retired too if asked), and of those, what `viewer` may see, or with no viewer the
+    ones shared with all tenants (group and private ones too with `include_restricted`)."""
     for signal_type in SIGNAL_TYPES:
         for item in cordon.hashes.since(signal_type, 0):
             record = record_from_item(item)
-            if include_retired or record.status == "active":
+            if record.status == RETIRED and not include_retired:
+                continue
+            if viewer is not None:
+                shown = record.visible_to(viewer)
+            else:
+                shown = include_restricted or record.visibility == Visibility.ALL
+            if shown:
                 yield record
 
 

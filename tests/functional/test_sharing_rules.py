@@ -402,3 +402,27 @@ def test_a_parked_webhook_delivery_is_redriven_by_delivering_it_again(
     assert len({r.event_id for r in receiver.received}) == 1 and receiver.received[-1].verified
     dlq = world.cordon.webhook_dead_letters.queue_url
     assert "Messages" not in world.cordon.sqs.receive_message(QueueUrl=dlq)
+
+
+def test_an_export_leaks_no_restricted_hash_unless_asked(world: World, tmp_path):
+    from cordon_cli.main import main
+
+    world.tenant("alpha", "alpha-up", groups=["eu"])
+    world.tenant("beta", "beta-up")
+    world.cordon.hashes.put(
+        [
+            HashRecord("pdq", "e" * 64, source="alpha"),
+            HashRecord("pdq", "f" * 64, source="alpha", visibility="private"),
+            HashRecord("pdq", "d" * 64, source="alpha", visibility="groups", groups=("eu",)),
+        ]
+    )
+    out = tmp_path / "list.txt"
+
+    def exported(*extra: str) -> list[str]:
+        assert main(["hashes", "export", "--format", "te", "--output", str(out), *extra]) == 0
+        return sorted(line.split()[1][0] for line in out.read_text().splitlines())
+
+    assert exported() == ["e"]
+    assert exported("--tenant", "beta") == ["e"]
+    assert exported("--tenant", "alpha") == ["d", "e", "f"]
+    assert exported("--include-restricted") == ["d", "e", "f"]
