@@ -1,13 +1,17 @@
 """Human review: what reviewers see and decide, and the steps of the workflow that need code.
 
 The Step Functions workflow (`infra/resources.json`, `ReviewStateMachine`) drives each review:
-it records the start, notifies reviewers, and waits for a decision with a task token. Its
-steps that need code arrive on the review-work queue and are handled here:
+it notifies reviewers and waits for a decision with a task token. Its steps that need code
+arrive on the review-work queue and are handled here:
 
-- ``await``: a task token to keep on the case until a reviewer decides (stage "first", or
-  "escalated" after an escalation or a timeout);
+- ``await``: a task token to keep on the case until a reviewer decides (stage "first", when
+  the review's start is recorded, or "escalated" after an escalation or a timeout);
 - ``apply``: a decision to carry out — confirm (hashes shared with provenance, statement of
-  reasons recorded) or reject (object restored bit-identical, allow-listed for the tenant).
+  reasons recorded) or reject (object restored bit-identical, allow-listed for the tenant) —
+  and then the tenant is told.
+
+Escalation answers the token with the error `Cordon.Escalated`, which the workflow catches:
+each state a review enters is billed, so the usual path has no Choice, audit or notice states.
 
 A decision answers the token exactly once: it is claimed on the case with a conditional
 write before SendTaskSuccess, so a second decision is refused. Every reviewer belongs to one
@@ -40,6 +44,7 @@ OPEN_STATUSES = (PENDING, ESCALATED, APPEAL_PENDING)
 ACTIONS = ("confirm", "reject", "escalate")
 APPEAL_SECONDS = 14 * 24 * 3600  # TCO Art 10: complaints decided within two weeks
 APPEALABLE = ("quarantined", CONFIRMED)
+ESCALATED_ERROR = "Cordon.Escalated"  # the error the workflow's AwaitDecision catches
 
 
 class ReviewError(CordonError):
@@ -146,6 +151,11 @@ class Reviews:
             status = ESCALATED
         else:
             status = APPEAL_PENDING if message.get("review_kind") == "appeal" else PENDING
+        if message["stage"] == "first" and review.get("token") != message["task_token"]:
+            # The workflow's start, recorded here rather than by a state of its own (each
+            # state entered is billed); before the token is kept, so a redelivered message
+            # may write it twice but a failure in between never loses it.
+            self.cases.audit(case_id, "review_started", {"execution": message["execution"]})
         review.update(
             {"token": message["task_token"], "stage": message["stage"], "waiting_since": now_iso()}
         )
@@ -169,6 +179,11 @@ class Reviews:
             result = self._confirm(case, decision)
         else:
             result = self._reinstate(case, decision)
+        if self.notify:  # once applied, before the workflow ends (no state of its own)
+            self.notify(
+                case["tenant_id"],
+                {"event": "review_decided", "case_id": case_id, "action": decision["action"]},
+            )
         self.workflow.succeed(message["task_token"], result)
 
     def _confirm(self, case: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
@@ -338,7 +353,12 @@ class Reviews:
         exclude = reviewer.reviewer_id if action == "escalate" else None
         if not self.cases.claim_decision(case_id, token, decision, status, exclude):
             raise ConflictError(f"case {case_id} was decided by someone else just now")
-        self.workflow.succeed(token, decision)
+        if action == "escalate":
+            # The workflow catches this error and waits for a second reviewer: a branch
+            # without a Choice state, so confirm and reject go straight to being applied.
+            self.workflow.fail(token, ESCALATED_ERROR, json.dumps(decision))
+        else:
+            self.workflow.succeed(token, decision)
         self.cases.audit(case_id, "decision", decision, actor=reviewer.reviewer_id)
         return {"case_id": case_id, "status": status, "decision": decision}
 

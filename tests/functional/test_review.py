@@ -290,3 +290,34 @@ def test_trace_shows_the_whole_history_through_review(world, client, capsys):
         assert step in events, step
     assert [h["status"] for h in case["history"]][:2] == ["quarantining", "pending_review"]
     assert case["notice"]["restriction"]["type"] == "removal"
+
+
+def test_the_usual_review_enters_three_billed_states_and_tells_the_tenant(world, client):
+    from cordon_cli.operations import subscribe_queue
+
+    # GIVEN a tenant told of decisions, and a case waiting for review
+    notices = subscribe_queue(
+        world.cordon, "alpha-notices", world.cordon.settings.tenant_notices_topic_arn
+    )
+    _, case_id = held_for_review(world)
+    key = world.reviewer("alpha", "rev-ana")
+    # WHEN a reviewer confirms and the workflow ends
+    call(client, key, "POST", f"/cases/{case_id}/decision", {"action": "confirm"})
+    world.settle(until=lambda: execution_status(world, case_id) == "SUCCEEDED")
+    # THEN Step Functions (billed per state entered) entered notify, await and apply only
+    arn = world.cordon.cases.get(case_id)["review"]["execution_arn"]
+    history = world.session.client("stepfunctions").get_execution_history(executionArn=arn)
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in history["events"]
+        if e["type"].endswith("StateEntered")
+    ]
+    assert entered == ["NotifyReviewers", "AwaitDecision", "ApplyDecision"]
+    # AND the start is on the audit trail once, and the tenant was told of the decision
+    events = [row["event"] for row in world.cordon.cases.audit_trail(case_id)]
+    assert events.count("review_started") == 1
+    told = world.cordon.sqs.receive_message(QueueUrl=notices, MaxNumberOfMessages=10)
+    messages = [json.loads(json.loads(m["Body"])["Message"]) for m in told["Messages"]]
+    assert {"event": "review_decided", "case_id": case_id, "action": "confirm"} in [
+        {k: m.get(k) for k in ("event", "case_id", "action")} for m in messages
+    ]
