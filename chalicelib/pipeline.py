@@ -264,9 +264,14 @@ class Pipeline:
                 "size": examination.size,
                 "content_type": head.content_type,
             },
-            # The upload's own signals (its variants are derived again when needed); the
-            # SHA-256 on its own too, for the index that finds earlier uploads of a new hash.
-            "signals": [s.to_dict() for s in examination.signals if s.variant == "original"],
+            # The upload's own signals (its variants are derived again when needed), so
+            # without the variant name every one of them would carry (readers default it);
+            # the SHA-256 on its own too, for the index that finds earlier uploads of a new hash.
+            "signals": [
+                {k: v for k, v in s.to_dict().items() if k != "variant"}
+                for s in examination.signals
+                if s.variant == "original"
+            ],
             "sha256": next(s.value for s in examination.signals if s.type == "sha256"),
             "verdict": verdict.to_dict(),
         }
