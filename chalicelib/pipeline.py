@@ -265,12 +265,14 @@ class Pipeline:
                 "content_type": head.content_type,
             },
             # The upload's own signals (its variants are derived again when needed), so
-            # without the variant name every one of them would carry (readers default it);
-            # the SHA-256 on its own too, for the index that finds earlier uploads of a new hash.
+            # without the variant name every one of them would carry (readers default it).
+            # The SHA-256 is kept once, on its own, for the index that finds earlier uploads
+            # of a new hash; the case store puts it back among the signals on read. Each byte
+            # counts: an allowed case is billed per KB in the table and in both its indexes.
             "signals": [
                 {k: v for k, v in s.to_dict().items() if k != "variant"}
                 for s in examination.signals
-                if s.variant == "original"
+                if s.variant == "original" and s.type != "sha256"
             ],
             "sha256": next(s.value for s in examination.signals if s.type == "sha256"),
             "verdict": verdict.to_dict(),

@@ -48,6 +48,10 @@ def _case(item: dict[str, Any]) -> dict[str, Any]:
     case.setdefault("case_id", case["pk"])
     if "created_at" in case:
         case.setdefault("updated_at", case["created_at"])
+    signals = case.get("signals")
+    if signals is not None and "sha256" in case and all(s["type"] != "sha256" for s in signals):
+        # Stored once, as the by_sha256 index's key: first among the signals, as examined.
+        case["signals"] = [{"type": "sha256", "value": case["sha256"]}, *signals]
     return case
 
 

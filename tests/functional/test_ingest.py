@@ -333,3 +333,23 @@ def test_processing_an_object_again_finds_its_case(world: World):
     assert [r.detail for r in again] == ["case already allowed", "case already quarantined"]
     trail = world.cordon.cases.audit_trail(held.case_id("alpha"))
     assert [row["event"] for row in trail].count("evidence_stored") == 1
+
+
+def test_a_case_reads_whole_though_stored_without_repeats(world: World):
+    # GIVEN an allowed upload under a long key
+    world.tenant("alpha", "alpha-uploads")
+    key = "uploads/2026/11/23/" + "k" * 120 + "/IMG_0001.jpg"
+    data = samples.jpeg(samples.clean(1)[0])
+    ref = world.upload("alpha-uploads", key, data)
+    world.drain()
+    # THEN the stored item repeats nothing (it is billed per KB, three times over) ...
+    raw = world.cordon.cases.table.get_item(Key={"pk": ref.case_id("alpha"), "sk": "CASE"})
+    item = raw["Item"]
+    assert "case_id" not in item and "updated_at" not in item
+    assert all(s["type"] != "sha256" and "variant" not in s for s in item["signals"])
+    # ... and reads back whole: its id, its update time, its SHA-256 first among its signals
+    case = world.case("alpha", ref)
+    assert case is not None and case["case_id"] == ref.case_id("alpha")
+    assert case["updated_at"] == case["created_at"]
+    assert case["signals"][0] == {"type": "sha256", "value": sha256_of(data)}
+    assert [c["case_id"] for c in world.cordon.cases.for_tenant("alpha")] == [case["case_id"]]
