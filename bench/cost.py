@@ -80,7 +80,7 @@ def review_path(resources: Path = RESOURCES_JSON) -> list[str]:
     """The states a review enters on its usual path (reviewers notified, a decision taken and
     applied): from StartAt along each state's Next until one ends. Standard workflows bill a
     transition for every state entered, Pass, Choice and terminal states included; a Choice
-    is followed through its Default (here there is none on the usual path)."""
+    is followed through its first choice (a decision: confirm)."""
     template = json.loads(resources.read_text())
     machine = template["Resources"]["ReviewStateMachine"]["Properties"]["Definition"]
     states, name, path = machine["States"], machine["StartAt"], []
@@ -89,7 +89,8 @@ def review_path(resources: Path = RESOURCES_JSON) -> list[str]:
         state = states[name]
         if state.get("End") or state["Type"] in ("Succeed", "Fail"):
             break
-        name = state.get("Next") or state.get("Default")
+        choices = state.get("Choices") or [{}]
+        name = state.get("Next") or choices[0].get("Next") or state.get("Default")
     return path
 
 
