@@ -1,17 +1,19 @@
 """Human review: what reviewers see and decide, and the steps of the workflow that need code.
 
 The Step Functions workflow (`infra/resources.json`, `ReviewStateMachine`) drives each review:
-it notifies reviewers and waits for a decision with a task token. Its steps that need code
+it waits for a decision with a task token, then has it applied. Its steps that need code
 arrive on the review-work queue and are handled here:
 
 - ``await``: a task token to keep on the case until a reviewer decides (stage "first", when
-  the review's start is recorded, or "escalated" after an escalation or a timeout);
+  the review's start is recorded and reviewers are told, or "escalated" after an escalation
+  or a timeout);
 - ``apply``: a decision to carry out — confirm (hashes shared with provenance, statement of
   reasons recorded) or reject (object restored bit-identical, allow-listed for the tenant) —
   and then the tenant is told.
 
 Escalation answers the token with the error `Cordon.Escalated`, which the workflow catches:
-each state a review enters is billed, so the usual path has no Choice, audit or notice states.
+each state a review enters is billed, so the usual path (await, apply) has no Choice, audit
+or notice states.
 
 A decision answers the token exactly once: it is claimed on the case with a conditional
 write before SendTaskSuccess, so a second decision is refused. Every reviewer belongs to one
@@ -84,6 +86,7 @@ class Reviews:
         store: ObjectStore,
         workflow: ReviewWorkflow,
         notify: Any = None,
+        notify_reviewers: Any = None,
     ) -> None:
         self.cases = cases
         self.tenants = tenants
@@ -91,6 +94,7 @@ class Reviews:
         self.store = store
         self.workflow = workflow
         self.notify = notify  # callable(tenant_id, event dict); None: not told
+        self.notify_reviewers = notify_reviewers  # the same, to the tenant's reviewers
 
     # -- starting a review -----------------------------------------------------------------
     def start(
@@ -152,10 +156,19 @@ class Reviews:
         else:
             status = APPEAL_PENDING if message.get("review_kind") == "appeal" else PENDING
         if message["stage"] == "first" and review.get("token") != message["task_token"]:
-            # The workflow's start, recorded here rather than by a state of its own (each
-            # state entered is billed); before the token is kept, so a redelivered message
-            # may write it twice but a failure in between never loses it.
+            # The workflow's start, recorded and announced here rather than by states of
+            # their own (each state entered is billed); before the token is kept, so a
+            # redelivered message may do it twice but a failure in between never loses it.
             self.cases.audit(case_id, "review_started", {"execution": message["execution"]})
+            if self.notify_reviewers:
+                self.notify_reviewers(
+                    case["tenant_id"],
+                    {
+                        "event": "review_needed",
+                        "case_id": case_id,
+                        "kind": message.get("review_kind", "review"),
+                    },
+                )
         review.update(
             {"token": message["task_token"], "stage": message["stage"], "waiting_since": now_iso()}
         )

@@ -292,19 +292,28 @@ def test_trace_shows_the_whole_history_through_review(world, client, capsys):
     assert case["notice"]["restriction"]["type"] == "removal"
 
 
-def test_the_usual_review_enters_three_billed_states_and_tells_the_tenant(world, client):
+def _told(world: World, queue: str) -> list[dict[str, Any]]:
+    received = world.cordon.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+    return [json.loads(json.loads(m["Body"])["Message"]) for m in received.get("Messages", [])]
+
+
+def test_the_usual_review_enters_two_billed_states_and_tells_everyone(world, client):
     from cordon_cli.operations import subscribe_queue
 
-    # GIVEN a tenant told of decisions, and a case waiting for review
-    notices = subscribe_queue(
-        world.cordon, "alpha-notices", world.cordon.settings.tenant_notices_topic_arn
-    )
+    # GIVEN reviewers and a tenant listening, and a case waiting for review
+    settings = world.cordon.settings
+    notices = subscribe_queue(world.cordon, "alpha-notices", settings.tenant_notices_topic_arn)
+    reviewers = subscribe_queue(world.cordon, "alpha-reviewers", settings.review_topic_arn)
     _, case_id = held_for_review(world)
+    # THEN reviewers were told once the case could be decided
+    assert {"event": "review_needed", "case_id": case_id, "kind": "review"} in [
+        {k: m.get(k) for k in ("event", "case_id", "kind")} for m in _told(world, reviewers)
+    ]
     key = world.reviewer("alpha", "rev-ana")
     # WHEN a reviewer confirms and the workflow ends
     call(client, key, "POST", f"/cases/{case_id}/decision", {"action": "confirm"})
     world.settle(until=lambda: execution_status(world, case_id) == "SUCCEEDED")
-    # THEN Step Functions (billed per state entered) entered notify, await and apply only
+    # THEN Step Functions (billed per state entered) entered await and apply only
     arn = world.cordon.cases.get(case_id)["review"]["execution_arn"]
     history = world.session.client("stepfunctions").get_execution_history(executionArn=arn)
     entered = [
@@ -312,12 +321,10 @@ def test_the_usual_review_enters_three_billed_states_and_tells_the_tenant(world,
         for e in history["events"]
         if e["type"].endswith("StateEntered")
     ]
-    assert entered == ["NotifyReviewers", "AwaitDecision", "ApplyDecision"]
+    assert entered == ["AwaitDecision", "ApplyDecision"]
     # AND the start is on the audit trail once, and the tenant was told of the decision
     events = [row["event"] for row in world.cordon.cases.audit_trail(case_id)]
     assert events.count("review_started") == 1
-    told = world.cordon.sqs.receive_message(QueueUrl=notices, MaxNumberOfMessages=10)
-    messages = [json.loads(json.loads(m["Body"])["Message"]) for m in told["Messages"]]
     assert {"event": "review_decided", "case_id": case_id, "action": "confirm"} in [
-        {k: m.get(k) for k in ("event", "case_id", "action")} for m in messages
+        {k: m.get(k) for k in ("event", "case_id", "action")} for m in _told(world, notices)
     ]
