@@ -148,10 +148,27 @@ class _ByteCount(io.TextIOBase):
 
     def __init__(self) -> None:
         self.bytes = 0
+        self.lines = 0
 
     def write(self, text: str) -> int:
         self.bytes += len(text.encode())
+        self.lines += text.count("\n")
         return len(text)
+
+
+class _Timed:
+    """The handler, timed: what Lambda would bill for, without the poller's SQS calls."""
+
+    def __init__(self, handler) -> None:
+        self.handler = handler
+        self.seconds = 0.0
+
+    def __call__(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return self.handler(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
 
 
 def bench_requests(cordon, runner, session, allowed: int = 20, held: int = 4) -> dict[str, object]:
@@ -175,6 +192,8 @@ def bench_requests(cordon, runner, session, allowed: int = 20, held: int = 4) ->
     bad = samples.jpeg(samples.resized(samples.known_bad(1)[0], 1.6))
     handler = logs.logger.registered_handler
     counted = _ByteCount()
+    timed = _Timed(runner.handler)
+    runner.handler = timed
     previous = (handler.stream, logs.logger.log_level)
     handler.setStream(counted)
     logs.logger.setLevel("INFO")
@@ -185,17 +204,23 @@ def bench_requests(cordon, runner, session, allowed: int = 20, held: int = 4) ->
                 totals: dict[str, collections.Counter[str]] = collections.defaultdict(
                     collections.Counter
                 )
-                logged = 0
+                logged, lines, compute_ms, handler_ms = 0, 0, [], []
                 for i in range(count + 1):  # the first one warms the clients: not counted
                     key = f"uploads/2026/11/23/{uuid.uuid4().hex}/IMG_{i:04d}.jpg"
                     data = photo_like(7000 + i) if kind == "allowed" else bad
                     cordon.s3.put_object(Bucket="bench-uploads", Key=key, Body=data)
                     meter.reset()
-                    before = counted.bytes
+                    before, lines_before = counted.bytes, counted.lines
+                    timed.seconds = 0.0
                     runner.poll_once()
                     if i == 0:
                         continue
                     logged += counted.bytes - before
+                    lines += counted.lines - lines_before
+                    handler_ms.append(timed.seconds * 1e3)
+                    # What the handler does besides waiting on S3 and DynamoDB (moto here):
+                    # on AWS those calls take a network round trip instead (cost.py adds it).
+                    compute_ms.append((timed.seconds - meter.call_seconds) * 1e3)
                     for name, counter in meter.snapshot().items():
                         totals[name].update(counter)
                 per_object = {
@@ -207,10 +232,14 @@ def bench_requests(cordon, runner, session, allowed: int = 20, held: int = 4) ->
                     "rru_total": sum(per_object["rru"].values()),
                     "wru_total": sum(per_object["wru"].values()),
                     "log_bytes": logged / count,
+                    "log_lines": lines / count,
+                    "handler_median_ms": statistics.median(handler_ms),
+                    "compute_median_ms": statistics.median(compute_ms),
                 }
     finally:
         handler.setStream(previous[0])
         logs.logger.setLevel(previous[1])
+        runner.handler = timed.handler
     sizes = [
         item_size(item)
         for item in session.client("dynamodb").scan(TableName=cordon.settings.cases_table)["Items"]

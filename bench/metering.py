@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 import json
 import math
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -96,6 +97,7 @@ class Meter:
     rru: collections.Counter[str] = field(default_factory=collections.Counter)
     wru: collections.Counter[str] = field(default_factory=collections.Counter)
     calls: collections.Counter[str] = field(default_factory=collections.Counter)
+    call_seconds: float = 0.0  # inside S3 and DynamoDB calls (moto's time, boto3's own)
     _side: Any = None
     _tables: dict[str, tuple[tuple[str, ...], list[_Index]]] = field(default_factory=dict)
     _watched: set[int] = field(default_factory=set)
@@ -103,6 +105,7 @@ class Meter:
     def reset(self) -> None:
         for counter in (self.s3, self.rru, self.wru, self.calls):
             counter.clear()
+        self.call_seconds = 0.0
 
     def snapshot(self) -> dict[str, dict[str, float]]:
         return {
@@ -232,7 +235,13 @@ def metering(session: Any) -> Iterator[Meter]:
 
     def watched(client: Any, operation: str, params: dict[str, Any]) -> Any:
         meter.watch(client)
-        return real(client, operation, params)
+        if client.meta.service_model.service_name not in ("s3", "dynamodb"):
+            return real(client, operation, params)
+        start = time.perf_counter()
+        try:
+            return real(client, operation, params)
+        finally:
+            meter.call_seconds += time.perf_counter() - start
 
     botocore.client.BaseClient._make_api_call = watched  # type: ignore[method-assign]
     try:
