@@ -97,7 +97,7 @@ class Meter:
     rru: collections.Counter[str] = field(default_factory=collections.Counter)
     wru: collections.Counter[str] = field(default_factory=collections.Counter)
     calls: collections.Counter[str] = field(default_factory=collections.Counter)
-    call_seconds: float = 0.0  # inside S3 and DynamoDB calls (moto's time, boto3's own)
+    call_seconds: float = 0.0  # inside S3 and DynamoDB calls (moto's, boto3's, the meter's)
     _side: Any = None
     _tables: dict[str, tuple[tuple[str, ...], list[_Index]]] = field(default_factory=dict)
     _watched: set[int] = field(default_factory=set)
@@ -235,7 +235,11 @@ def metering(session: Any) -> Iterator[Meter]:
 
     def watched(client: Any, operation: str, params: dict[str, Any]) -> Any:
         meter.watch(client)
-        if client.meta.service_model.service_name not in ("s3", "dynamodb"):
+        if client is meter._side or client.meta.service_model.service_name not in (
+            "s3",
+            "dynamodb",
+        ):
+            # The meter's own reads happen inside the call they account for: timed with it.
             return real(client, operation, params)
         start = time.perf_counter()
         try:
