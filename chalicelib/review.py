@@ -1,13 +1,19 @@
 """Human review: what reviewers see and decide, and the steps of the workflow that need code.
 
 The Step Functions workflow (`infra/resources.json`, `ReviewStateMachine`) drives each review:
-it records the start, notifies reviewers, and waits for a decision with a task token. Its
-steps that need code arrive on the review-work queue and are handled here:
+it waits for a decision with a task token, then has it applied. Its steps that need code
+arrive on the review-work queue and are handled here:
 
-- ``await``: a task token to keep on the case until a reviewer decides (stage "first", or
-  "escalated" after an escalation or a timeout);
+- ``await``: a task token to keep on the case until a reviewer decides (stage "first", when
+  the review's start is recorded and reviewers are told, or "escalated" after an escalation
+  or a timeout);
 - ``apply``: a decision to carry out — confirm (hashes shared with provenance, statement of
-  reasons recorded) or reject (object restored bit-identical, allow-listed for the tenant).
+  reasons recorded) or reject (object restored bit-identical, allow-listed for the tenant) —
+  and then the tenant is told.
+
+Escalation answers the token with the error `Cordon.Escalated`, which the workflow catches:
+each state a review enters is billed, so the usual path (await, apply) has no Choice, audit
+or notice states.
 
 A decision answers the token exactly once: it is claimed on the case with a conditional
 write before SendTaskSuccess, so a second decision is refused. Every reviewer belongs to one
@@ -40,6 +46,7 @@ OPEN_STATUSES = (PENDING, ESCALATED, APPEAL_PENDING)
 ACTIONS = ("confirm", "reject", "escalate")
 APPEAL_SECONDS = 14 * 24 * 3600  # TCO Art 10: complaints decided within two weeks
 APPEALABLE = ("quarantined", CONFIRMED)
+ESCALATED_ERROR = "Cordon.Escalated"  # the error the workflow's AwaitDecision catches
 
 
 @dataclass(frozen=True)
@@ -61,6 +68,7 @@ class Reviews:
         store: ObjectStore,
         workflow: ReviewWorkflow,
         notify: Any = None,
+        notify_reviewers: Any = None,
     ) -> None:
         self.cases = cases
         self.tenants = tenants
@@ -68,6 +76,7 @@ class Reviews:
         self.store = store
         self.workflow = workflow
         self.notify = notify  # callable(tenant_id, event dict); None: not told
+        self.notify_reviewers = notify_reviewers  # the same, to the tenant's reviewers
 
     # -- starting a review -----------------------------------------------------------------
     def start(
@@ -128,6 +137,20 @@ class Reviews:
             status = ESCALATED
         else:
             status = APPEAL_PENDING if message.get("review_kind") == "appeal" else PENDING
+        if message["stage"] == "first" and review.get("token") != message["task_token"]:
+            # The workflow's start, recorded and announced here rather than by states of
+            # their own (each state entered is billed); before the token is kept, so a
+            # redelivered message may do it twice but a failure in between never loses it.
+            self.cases.audit(case_id, "review_started", {"execution": message["execution"]})
+            if self.notify_reviewers:
+                self.notify_reviewers(
+                    case["tenant_id"],
+                    {
+                        "event": "review_needed",
+                        "case_id": case_id,
+                        "kind": message.get("review_kind", "review"),
+                    },
+                )
         review.update(
             {"token": message["task_token"], "stage": message["stage"], "waiting_since": now_iso()}
         )
@@ -152,6 +175,11 @@ class Reviews:
             result = self._confirm(case, decision)
         else:
             result = self._reinstate(case, decision)
+        if self.notify:  # once applied, before the workflow ends (no state of its own)
+            self.notify(
+                case["tenant_id"],
+                {"event": "review_decided", "case_id": case_id, "action": decision["action"]},
+            )
         self.workflow.succeed(message["task_token"], result)
 
     def _confirm(self, case: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
@@ -327,7 +355,12 @@ class Reviews:
         exclude = reviewer.reviewer_id if action == "escalate" else None
         if not self.cases.claim_decision(case_id, token, decision, status, exclude):
             raise ConflictError(f"case {case_id} was decided by someone else just now")
-        self.workflow.succeed(token, decision)
+        if action == "escalate":
+            # The workflow catches this error and waits for a second reviewer: a branch
+            # without a Choice state, so confirm and reject go straight to being applied.
+            self.workflow.fail(token, ESCALATED_ERROR, json.dumps(decision))
+        else:
+            self.workflow.succeed(token, decision)
         self.cases.audit(case_id, "decision", decision, actor=reviewer.reviewer_id)
         return {"case_id": case_id, "status": status, "decision": decision}
 

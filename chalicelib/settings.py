@@ -19,6 +19,9 @@ CORDON_UPLOADS_TOPIC_ARN
 CORDON_REVIEW_STATE_MACHINE_ARN, CORDON_REVIEW_QUEUE, CORDON_TENANT_NOTICES_TOPIC_ARN
     The review workflow, the queue its steps that need code go through, and the topic that
     tells tenants of escalations and decisions.
+CORDON_REVIEW_TOPIC_ARN
+    The topic that tells reviewers a case waits for them (the review worker publishes it once
+    the case can be decided).
 CORDON_HASH_UPDATES_TOPIC_ARN, CORDON_HASHES_STREAM_ARN
     The topic every change to the shared hash table is published on (tenants subscribe to it),
     and the table's stream that feeds it.
@@ -64,6 +67,7 @@ class Settings:
     review_state_machine_arn: str = ""
     review_queue: str = "cordon-review-work"
     tenant_notices_topic_arn: str = ""
+    review_topic_arn: str = ""
     hash_updates_topic_arn: str = ""
     # Chalice needs a stream ARN when it builds the app; the deployed one comes from the
     # template (the merge template replaces it), the local one from the environment.
@@ -110,6 +114,7 @@ class Settings:
             tenant_notices_topic_arn=text(
                 "CORDON_TENANT_NOTICES_TOPIC_ARN", default.tenant_notices_topic_arn
             ),
+            review_topic_arn=text("CORDON_REVIEW_TOPIC_ARN", default.review_topic_arn),
             hash_updates_topic_arn=text(
                 "CORDON_HASH_UPDATES_TOPIC_ARN", default.hash_updates_topic_arn
             ),

@@ -97,14 +97,21 @@ class Cordon:
                 self.client("stepfunctions"), self.settings.review_state_machine_arn
             ),
             notify=self._notify_tenant if self.settings.tenant_notices_topic_arn else None,
+            notify_reviewers=self._notify_reviewers if self.settings.review_topic_arn else None,
         )
 
-    def _notify_tenant(self, tenant_id: str, event: dict[str, Any]) -> None:
+    def _publish(self, topic_arn: str, tenant_id: str, event: dict[str, Any]) -> None:
         self.client("sns").publish(
-            TopicArn=self.settings.tenant_notices_topic_arn,
+            TopicArn=topic_arn,
             Message=json.dumps({**event, "tenant_id": tenant_id}),
             MessageAttributes={"tenant_id": {"DataType": "String", "StringValue": tenant_id}},
         )
+
+    def _notify_tenant(self, tenant_id: str, event: dict[str, Any]) -> None:
+        self._publish(self.settings.tenant_notices_topic_arn, tenant_id, event)
+
+    def _notify_reviewers(self, tenant_id: str, event: dict[str, Any]) -> None:
+        self._publish(self.settings.review_topic_arn, tenant_id, event)
 
     @cached_property
     def pipeline(self) -> Pipeline:

@@ -293,6 +293,13 @@ def _review_statements(declared: dict[str, Any]) -> list[dict[str, Any]]:
             "Action": ["sns:Publish"],
             "Resource": {"Ref": "TenantNoticesTopic"},
         },
+        {
+            # The review worker tells reviewers a case waits (not a workflow state: billed).
+            "Sid": "ReviewerNotices",
+            "Effect": "Allow",
+            "Action": ["sns:Publish"],
+            "Resource": {"Ref": "ReviewTopic"},
+        },
     ]
 
 

@@ -3,7 +3,9 @@
 One table: the case item (`pk` = case id, `sk` = "CASE") and its audit events under it
 (`sk` = "AUDIT#<time>#<n>"), written once and never updated. The GSI `by_tenant_status`
 (`tenant_id`, `status_at`) lists a tenant's cases by status, oldest first; only case items
-carry those attributes, so audit events stay out of it.
+carry those attributes, so audit events stay out of it. The GSI `by_sha256` finds the cases of
+given bytes for the retro-scan; it projects only `status` and `object` (what that needs), so
+its share of each case write stays one unit however large the case grows.
 """
 
 from __future__ import annotations
@@ -40,26 +42,40 @@ def from_dynamo(value: Any) -> Any:
     return value
 
 
+def _case(item: dict[str, Any]) -> dict[str, Any]:
+    """A case item as callers see it, with the attributes `open` leaves implied."""
+    case = from_dynamo(item)
+    case.setdefault("case_id", case["pk"])
+    if "created_at" in case:
+        case.setdefault("updated_at", case["created_at"])
+    signals = case.get("signals")
+    if signals is not None and "sha256" in case and all(s["type"] != "sha256" for s in signals):
+        # Stored once, as the by_sha256 index's key: first among the signals, as examined.
+        case["signals"] = [{"type": "sha256", "value": case["sha256"]}, *signals]
+    return case
+
+
 class CaseStore:
     def __init__(self, table: Any) -> None:
         self.table = table
 
     def get(self, case_id: str) -> dict[str, Any] | None:
         item = self.table.get_item(Key={"pk": case_id, "sk": CASE_SK}, ConsistentRead=True)
-        return from_dynamo(item["Item"]) if "Item" in item else None
+        return _case(item["Item"]) if "Item" in item else None
 
     def open(self, case_id: str, tenant_id: str, status: str, fields: dict[str, Any]) -> bool:
         """Create the case unless it exists; False if it did (a retry finds its own case)."""
         at = now_iso()
+        # Neither `case_id` (the pk) nor `updated_at` (the creation time until an update) is
+        # stored: `_case` restores them on read. Every case write is billed per KB started,
+        # three times over (the table and its two indexes), and most cases are never updated.
         item = {
             "pk": case_id,
             "sk": CASE_SK,
-            "case_id": case_id,
             "tenant_id": tenant_id,
             "status": status,
             "status_at": f"{status}#{at}",
             "created_at": at,
-            "updated_at": at,
             "history": [{"status": status, "at": at}],
             **fields,
         }
@@ -192,7 +208,7 @@ class CaseStore:
         items: list[dict[str, Any]] = []
         while True:
             response = self.table.query(**kwargs)
-            items.extend(from_dynamo(item) for item in response["Items"])
+            items.extend(_case(item) for item in response["Items"])
             if "LastEvaluatedKey" not in response:
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -440,7 +440,10 @@ def test_package_size_limit_is_lambdas():
 def test_role_drives_the_review_workflow_and_restores_objects(merge):
     assert _allowed(merge, "states:StartExecution") == [{"Ref": "ReviewStateMachine"}]
     assert sorted(map(str, _allowed(merge, "sns:Publish"))) == sorted(
-        map(str, [{"Ref": "HashUpdatesTopic"}, {"Ref": "TenantNoticesTopic"}])
+        map(
+            str,
+            [{"Ref": "HashUpdatesTopic"}, {"Ref": "TenantNoticesTopic"}, {"Ref": "ReviewTopic"}],
+        )
     )
     assert {"Fn::Sub": "arn:${AWS::Partition}:s3:::*/*"} in _allowed(merge, "s3:PutObject")
     events = merge["Resources"]["ReviewWorker"]["Properties"]["Events"]
