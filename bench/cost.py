@@ -422,7 +422,7 @@ def main(argv: list[str] | None = None) -> None:
     idem = MILLION * 2 * PRICES["dynamodb_write_request_unit"]
     print(
         f"  idempotency records (powertools: put, then update; 2 WRU) cost ${idem:.3f}/M;"
-        f" each case write is billed in the table and again in each of its 2 indexes"
+        f" each case write is billed in the table and again in its index (by_tenant_status)"
         f" (${MILLION * PRICES['dynamodb_write_request_unit']:.3f}/M per WRU)"
     )
     if args.case_item_bytes:

@@ -3,9 +3,8 @@
 One table: the case item (`pk` = case id, `sk` = "CASE") and its audit events under it
 (`sk` = "AUDIT#<time>#<n>"), written once and never updated. The GSI `by_tenant_status`
 (`tenant_id`, `status_at`) lists a tenant's cases by status, oldest first; only case items
-carry those attributes, so audit events stay out of it. The GSI `by_sha256` finds the cases of
-given bytes for the retro-scan; it projects only `status` and `object` (what that needs), so
-its share of each case write stays one unit however large the case grows.
+carry those attributes, so audit events stay out of it. Every case write is billed in the
+table and again in the index, per KB started.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ from chalicelib.models import now_iso
 CASE_SK = "CASE"
 AUDIT_PREFIX = "AUDIT#"
 TENANT_STATUS_INDEX = "by_tenant_status"
-SHA256_INDEX = "by_sha256"
 
 
 def to_dynamo(value: Any) -> Any:
@@ -50,7 +48,7 @@ def _case(item: dict[str, Any]) -> dict[str, Any]:
         case.setdefault("updated_at", case["created_at"])
     signals = case.get("signals")
     if signals is not None and "sha256" in case and all(s["type"] != "sha256" for s in signals):
-        # Stored once, as the by_sha256 index's key: first among the signals, as examined.
+        # Stored once, as its own attribute: first among the signals, as examined.
         case["signals"] = [{"type": "sha256", "value": case["sha256"]}, *signals]
     return case
 
@@ -68,7 +66,7 @@ class CaseStore:
         at = now_iso()
         # Neither `case_id` (the pk) nor `updated_at` (the creation time until an update) is
         # stored: `_case` restores them on read. Every case write is billed per KB started,
-        # three times over (the table and its two indexes), and most cases are never updated.
+        # twice over (the table and its index), and most cases are never updated.
         item = {
             "pk": case_id,
             "sk": CASE_SK,
@@ -192,10 +190,6 @@ class CaseStore:
             ConsistentRead=True,
         )
         return [from_dynamo(item) for item in response["Items"]]
-
-    def with_sha256(self, sha256: str) -> list[dict[str, Any]]:
-        """Every case of an object with these bytes, whatever its tenant (callers filter)."""
-        return self._query_all(SHA256_INDEX, KeyCondition("sha256").eq(sha256))
 
     def for_tenant(self, tenant_id: str, status: str | None = None) -> list[dict[str, Any]]:
         condition = KeyCondition("tenant_id").eq(tenant_id)
