@@ -41,6 +41,10 @@ INGEST_EVENT = "IngestSqsEventSource"
 REVIEW_FUNCTION = "ReviewWorker"
 HASH_UPDATES_FUNCTION = "HashUpdates"
 HASH_UPDATES_EVENT = "HashUpdatesDynamodbEventSource"
+# The hash table's own bookkeeping items (feed entries, counters, flood-guard windows,
+# opinions): their stream records are no hash update, so Lambda filters them out before
+# invoking (the handler drops them too, for the local stack, which has no filters).
+BOOKKEEPING_TYPES = ["_feed", "_seq", "_flood", "_opinion"]
 API_FUNCTION = "APIHandler"
 # Each queue-fed function: its SQS event and the queue (our logical ID) it reads.
 SQS_FUNCTIONS = {
@@ -345,6 +349,25 @@ def overrides(resources: dict[str, Any]) -> dict[str, Any]:
                             "Stream": {"Fn::GetAtt": ["HashesTable", "StreamArn"]},
                             "MaximumRetryAttempts": 10,
                             "BisectBatchOnFunctionError": True,
+                            "FilterCriteria": {
+                                "Filters": [
+                                    {
+                                        "Pattern": json.dumps(
+                                            {
+                                                "dynamodb": {
+                                                    "Keys": {
+                                                        "signal_type": {
+                                                            "S": [
+                                                                {"anything-but": BOOKKEEPING_TYPES}
+                                                            ]
+                                                        }
+                                                    }
+                                                }
+                                            }
+                                        )
+                                    }
+                                ]
+                            },
                         }
                     }
                 },

@@ -474,3 +474,19 @@ def test_hash_updates_read_the_tables_stream(merged):
     source = events["HashUpdatesDynamodbEventSource"]["Properties"]
     assert source["Stream"] == {"Fn::GetAtt": ["HashesTable", "StreamArn"]}
     assert _allowed(merged, "dynamodb:GetRecords") == [{"Fn::GetAtt": ["HashesTable", "StreamArn"]}]
+
+
+def test_the_stream_function_is_not_invoked_for_bookkeeping_items(merge):
+    from chalicelib.adapters.flood import FLOOD_TYPE
+    from chalicelib.adapters.hashes import OPINION_TYPE
+    from chalicelib.feed import COUNTER_TYPE, FEED_TYPE
+
+    source = merge["Resources"]["HashUpdates"]["Properties"]["Events"][
+        "HashUpdatesDynamodbEventSource"
+    ]["Properties"]
+    (rule,) = source["FilterCriteria"]["Filters"]
+    pattern = json.loads(rule["Pattern"])
+    (excluded,) = pattern["dynamodb"]["Keys"]["signal_type"]["S"]
+    assert sorted(excluded["anything-but"]) == sorted(
+        [FEED_TYPE, COUNTER_TYPE, FLOOD_TYPE, OPINION_TYPE]
+    )
