@@ -249,10 +249,10 @@ def _sharing_statements(declared: dict[str, Any]) -> list[dict[str, Any]]:
             "Resource": {"Ref": "HashUpdatesTopic"},
         },
         {
-            "Sid": "WebhookDeadLetters",
+            "Sid": "SharingDeadLetters",
             "Effect": "Allow",
             "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
-            "Resource": _arn("WebhookDeadLetterQueue"),
+            "Resource": [_arn("WebhookDeadLetterQueue"), _arn("HashUpdatesDeadLetterQueue")],
         },
     ]
 
@@ -349,6 +349,14 @@ def overrides(resources: dict[str, Any]) -> dict[str, Any]:
                             "Stream": {"Fn::GetAtt": ["HashesTable", "StreamArn"]},
                             "MaximumRetryAttempts": 10,
                             "BisectBatchOnFunctionError": True,
+                            # A batch that still fails is not dropped unseen: its shard and
+                            # sequence numbers wait here (the delta feed has every change).
+                            "DestinationConfig": {
+                                "OnFailure": {
+                                    "Type": "SQS",
+                                    "Destination": _arn("HashUpdatesDeadLetterQueue"),
+                                }
+                            },
                             "FilterCriteria": {
                                 "Filters": [
                                     {

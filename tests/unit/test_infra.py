@@ -228,6 +228,7 @@ def test_role_uses_the_queues_and_rekognition(merge):
     review_work = {"Fn::GetAtt": ["ReviewWorkQueue", "Arn"]}
     dlq = {"Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]}
     webhook_dlq = {"Fn::GetAtt": ["WebhookDeadLetterQueue", "Arn"]}
+    updates_dlq = {"Fn::GetAtt": ["HashUpdatesDeadLetterQueue", "Arn"]}
     for action in (
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
@@ -236,7 +237,7 @@ def test_role_uses_the_queues_and_rekognition(merge):
     ):
         assert _allowed(merge, action) == [ingest, review_work], action
     for action in ("sqs:SendMessage", "sqs:GetQueueUrl"):
-        assert _allowed(merge, action) == [dlq, webhook_dlq], action
+        assert _allowed(merge, action) == [dlq, webhook_dlq, updates_dlq], action
     assert _allowed(merge, "rekognition:DetectModerationLabels") == ["*"]
     assert _allowed(merge, "logs:PutLogEvents")
 
@@ -490,3 +491,14 @@ def test_the_stream_function_is_not_invoked_for_bookkeeping_items(merge):
     assert sorted(excluded["anything-but"]) == sorted(
         [FEED_TYPE, COUNTER_TYPE, FLOOD_TYPE, OPINION_TYPE]
     )
+
+
+def test_a_stream_batch_that_keeps_failing_is_parked_not_dropped(merge):
+    source = merge["Resources"]["HashUpdates"]["Properties"]["Events"][
+        "HashUpdatesDynamodbEventSource"
+    ]["Properties"]
+    failure = source["DestinationConfig"]["OnFailure"]
+    assert failure == {
+        "Type": "SQS",
+        "Destination": {"Fn::GetAtt": ["HashUpdatesDeadLetterQueue", "Arn"]},
+    }
