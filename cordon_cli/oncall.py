@@ -200,10 +200,18 @@ def _peek(cordon: Cordon, url: str, limit: int) -> list[dict[str, Any]]:
 def _describe(message: dict[str, Any]) -> dict[str, Any]:
     attributes = message.get("Attributes", {})
     custom = message.get("MessageAttributes", {})
+    body = _json_body(message)
     webhook = _webhook_delivery(message)
+    stream_batch = body.get("DDBStreamBatchInfo") if body else None
     if webhook is not None:
         objects = [
             f"webhook {webhook['url']}: {len(webhook['payload'].get('updates', []))} updates"
+        ]
+    elif isinstance(stream_batch, dict):
+        # What Lambda's on-failure destination says of a stream batch it gave up on.
+        objects = [
+            f"hash stream batch: shard {stream_batch.get('shardId')}, sequence numbers "
+            f"{stream_batch.get('startSequenceNumber')} to {stream_batch.get('endSequenceNumber')}"
         ]
     else:
         try:
@@ -296,15 +304,18 @@ def dlq_redrive(
     return moved
 
 
-def _webhook_delivery(message: dict[str, Any]) -> dict[str, Any] | None:
-    """The parked delivery a webhook DLQ message holds, or None for any other message."""
+def _json_body(message: dict[str, Any]) -> dict[str, Any] | None:
     try:
         body = json.loads(message["Body"])
     except ValueError:
         return None
-    if isinstance(body, dict) and body.get("kind") == webhooks.DEAD_LETTER_KIND:
-        return body
-    return None
+    return body if isinstance(body, dict) else None
+
+
+def _webhook_delivery(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The parked delivery a webhook DLQ message holds, or None for any other message."""
+    body = _json_body(message)
+    return body if body and body.get("kind") == webhooks.DEAD_LETTER_KIND else None
 
 
 def _deliver_again(cordon: Cordon, parked: dict[str, Any]) -> webhooks.DeliveryResult:
