@@ -21,6 +21,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# As deployed (.chalice/config.json): OpenBLAS on one thread. A Lambda below 1,769 MB has one
+# vCPU, and on this shared 2-core machine BLAS threads spinning on small matrices made the hash
+# stage ~30x slower (median 439 ms instead of 15) whenever other work was running.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.update(
     {
         "AWS_ACCESS_KEY_ID": "testing",

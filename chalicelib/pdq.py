@@ -70,8 +70,8 @@ def _sample_operator(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The 64 x n matrix mapping a length-n signal to its 64 decimated samples.
 
     Equal to ``E @ B @ B`` where ``B`` is the reference's clipped box filter
-    and ``E`` picks the sample positions, built in O(64 n) without forming the
-    n x n matrices. Also returns, per output row, the first and last input
+    and ``E`` picks the sample positions, built tent by tent without forming
+    the n x n matrices. Also returns, per output row, the first and last input
     index with a non-zero weight (each row is one contiguous tent), so callers
     can skip the zeros. Cached because real traffic repeats a few sizes.
     """
@@ -84,24 +84,35 @@ def _sample_operator(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     # Sample at cell centres: floor((k + 0.5) * n / 64), as the reference.
     samples = ((np.arange(_OUT) + 0.5) * n / _OUT).astype(np.int64)
+    first_lo, first_hi = lo[samples], hi[samples]
+    # Support of each tent, straight from the window arithmetic.
+    support_lo = np.maximum(first_lo - left, 0)
+    support_hi = np.minimum(first_hi + right, n - 1)
 
-    # Rows of E @ B: box row i has 1/count_i on [lo_i, hi_i].
-    in_window = (idx >= lo[samples, None]) & (idx <= hi[samples, None])
-    first = in_window * inv_count[samples, None]
-
-    # (E @ B) @ B: out[:, j] = sum over rows i whose window covers j of
-    # first[:, i] / count_i, i.e. i in [j - right, j + left], clipped.
-    # A prefix sum turns each of those range sums into one subtraction.
-    prefix = np.zeros((_OUT, n + 1), dtype=np.float64)
-    np.cumsum(first * inv_count[None, :], axis=1, out=prefix[:, 1:])
-    start = np.maximum(idx - right, 0)
-    stop = np.minimum(idx + left, n - 1) + 1
-    op = (prefix[:, stop] - prefix[:, start]).astype(np.float32)
-
-    # Support of each tent, straight from the window arithmetic rather than
-    # from testing for zeros (the prefix-sum differences are not exact).
-    support_lo = np.maximum(lo[samples] - left, 0)
-    support_hi = np.minimum(hi[samples] + right, n - 1)
+    # Row k of E @ B is the box of sample k: 1/count on [first_lo, first_hi]. Each of its
+    # taps i spreads weight/count_i over B's row i, [lo_i, hi_i]. Those ranges are added as a
+    # difference array over the tent's own band of columns (a few dozen wide) and summed up
+    # there: O(64 w) work where a dense 64 x n pass cost milliseconds per new size, which
+    # the variants' regions of every size would pay.
+    band = int((support_hi - support_lo).max()) + 1
+    taps = first_lo[:, None] + np.arange(w)
+    weight = np.where(
+        taps <= first_hi[:, None],
+        inv_count[samples][:, None] * inv_count[np.minimum(taps, n - 1)],
+        0.0,
+    )
+    taps = np.minimum(taps, n - 1)
+    rows = np.broadcast_to(np.arange(_OUT)[:, None], taps.shape)
+    diff = np.zeros((_OUT, band + 1), dtype=np.float64)
+    np.add.at(diff, (rows, lo[taps] - support_lo[:, None]), weight)
+    np.add.at(diff, (rows, hi[taps] + 1 - support_lo[:, None]), -weight)
+    values = np.cumsum(diff[:, :band], axis=1)
+    columns = support_lo[:, None] + np.arange(band)
+    inside = columns <= support_hi[:, None]
+    op = np.zeros((_OUT, n), dtype=np.float32)
+    op[np.broadcast_to(np.arange(_OUT)[:, None], columns.shape)[inside], columns[inside]] = values[
+        inside
+    ]
     for arr in (op, support_lo, support_hi):
         arr.setflags(write=False)  # shared through the cache
     return op, support_lo, support_hi
@@ -123,10 +134,19 @@ def _reduced_operator(full: int, reduced: int) -> tuple[np.ndarray, np.ndarray, 
     if -(-full // scale) != reduced:
         raise ValueError(f"{reduced} is not an integer-factor reduction of {full}")
     op, support_lo, support_hi = _sample_operator(full)
-    padded = np.zeros((_OUT, reduced * scale), dtype=np.float32)
-    padded[:, :full] = op
-    block_op = padded.reshape(_OUT, reduced, scale).sum(axis=2)
     block_lo, block_hi = support_lo // scale, support_hi // scale
+    # Sum each row's blocks over its tent's band only (not all `full` columns): the same
+    # sums in the same order, in O(64 x band).
+    blocks = int((block_hi - block_lo).max()) + 1
+    padded = np.zeros((_OUT, full + blocks * scale), dtype=np.float32)
+    padded[:, :full] = op
+    rows = np.arange(_OUT)[:, None]
+    band = padded[rows, block_lo[:, None] * scale + np.arange(blocks * scale)]
+    sums = band.reshape(_OUT, blocks, scale).sum(axis=2)
+    columns = block_lo[:, None] + np.arange(blocks)
+    inside = columns <= block_hi[:, None]
+    block_op = np.zeros((_OUT, reduced), dtype=np.float32)
+    block_op[np.broadcast_to(rows, columns.shape)[inside], columns[inside]] = sums[inside]
     for arr in (block_op, block_lo, block_hi):
         arr.setflags(write=False)  # shared through the cache
     return block_op, block_lo, block_hi
@@ -187,15 +207,39 @@ def _downsample(image: np.ndarray, full_shape: tuple[int, int]) -> np.ndarray:
 
 def _quality(buf: np.ndarray) -> int:
     """Reference quality metric on the 64x64 buffer (float32, truncating)."""
-    buf = buf.astype(np.float32, copy=False)
+    return int(qualities(buf[None])[0])
+
+
+def qualities(bufs: np.ndarray) -> np.ndarray:
+    """`_quality` of a stack of 64x64 buffers (k x 64 x 64) at once: one pass of numpy calls
+    for every variant of an upload instead of one per variant."""
+    bufs = bufs.astype(np.float32, copy=False)
     hundred = np.float32(100)
     scale = np.float32(255)
     # The reference converts each scaled float difference to int, which
     # truncates toward zero, before taking the absolute value.
-    dv = np.trunc((buf[:-1, :] - buf[1:, :]) * hundred / scale)
-    dh = np.trunc((buf[:, :-1] - buf[:, 1:]) * hundred / scale)
-    gradient_sum = int(np.abs(dv).sum(dtype=np.int64)) + int(np.abs(dh).sum(dtype=np.int64))
-    return min(gradient_sum // 90, 100)
+    dv = np.trunc((bufs[:, :-1, :] - bufs[:, 1:, :]) * hundred / scale)
+    dh = np.trunc((bufs[:, :, :-1] - bufs[:, :, 1:]) * hundred / scale)
+    gradient_sum = np.abs(dv).sum(axis=(1, 2), dtype=np.int64) + np.abs(dh).sum(
+        axis=(1, 2), dtype=np.int64
+    )
+    return np.minimum(gradient_sum // 90, 100)
+
+
+def dct_blocks(bufs: np.ndarray) -> np.ndarray:
+    """The 16x16 PDQ DCT blocks (k x 16 x 16, float64) of a stack of 64x64 buffers."""
+    dct = _dct_matrix()
+    return dct @ bufs.astype(np.float64) @ dct.T
+
+
+def hashes_of_blocks(blocks: np.ndarray) -> list[str]:
+    """PDQ hex hashes of a stack of 16x16 DCT blocks: a bit is set where its coefficient is
+    strictly above the block's lower median, as in the reference."""
+    flat = blocks.reshape(len(blocks), PDQ_BITS)
+    median = np.partition(flat, PDQ_BITS // 2 - 1, axis=1)[:, PDQ_BITS // 2 - 1]
+    # Reversed so that bit k lands at position k of the 256-bit integer (see _bits_to_hex).
+    packed = np.packbits((flat > median[:, None])[:, ::-1], axis=1)
+    return [row.tobytes().hex() for row in packed]
 
 
 def _bits_to_hex(bits: np.ndarray) -> str:

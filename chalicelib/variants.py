@@ -51,6 +51,7 @@ _WORK_SIDE = 192
 _TOLERANCE = 12.0
 # A border line: this share of its pixels within tolerance of its colour.
 _UNIFORM_SHARE = 0.97
+_PEEK_LINES = 4
 # A caption band's rows: at least this share in the band's background colour (text is sparse),
 # and its edge row nearly all background.
 _CAPTION_ROW_SHARE = 0.3
@@ -100,25 +101,58 @@ class Work:
     def whole(self) -> Box:
         return (0, self.grey.shape[0], 0, self.grey.shape[1])
 
+    def _ops(self, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+        # The operators that blur and sample a region as PDQ would the full-size region.
+        row_op = pdq._operator(rows * self.scale, rows)[0]
+        col_op = pdq._operator(cols * self.scale, cols)[0]
+        return row_op, col_op
+
+    def buffers(self, boxes: list[Box]) -> np.ndarray:
+        """PDQ's 64x64 buffers (k x 64 x 64) of the full-size regions under `boxes`."""
+        out = np.empty((len(boxes), 64, 64), dtype=np.float32)
+        for k, (top, bottom, left, right) in enumerate(boxes):
+            row_op, col_op = self._ops(bottom - top, right - left)
+            out[k] = row_op @ self.grey[top:bottom, left:right] @ col_op.T
+        return out
+
+    def dihedral_buffers(self) -> dict[str, np.ndarray]:
+        """The buffers of the whole picture as it is and turned back by each of `DIHEDRAL`.
+
+        One pass: turning the picture is the same as reversing the operators that sample it,
+        so the buffers of all five come out of one product with the operators stacked with
+        their reverses (a quarter turn is a reversal and a transposition of the buffer).
+        """
+        rows, cols = self.grey.shape
+        row_op, col_op = self._ops(rows, cols)
+        left = np.concatenate([row_op, row_op[:, ::-1]])
+        right = np.concatenate([col_op, col_op[:, ::-1]])
+        both = left @ self.grey @ right.T
+        straight, reversed_ = both[:64], both[64:]
+        return {
+            ORIGINAL: straight[:, :64],
+            "mirror": straight[:, 64:],
+            "rot90": reversed_[:, :64].T,
+            "rot180": reversed_[:, 64:],
+            "rot270": straight[:, 64:].T,
+        }
+
     def coefficients(self, box: Box, turn: str | None = None) -> tuple[np.ndarray, int]:
         """The 16x16 PDQ DCT block and the quality of the full-size region under `box`,
-        turned back by the dihedral transform `turn` first if one is named."""
+        turned back by the dihedral transform `turn` first if one is named (one at a time:
+        for `cordon compare` and tests; `variant_signals` batches)."""
         top, bottom, left, right = box
         region = self.grey[top:bottom, left:right]
         if turn is not None:
             region = np.ascontiguousarray(DIHEDRAL[turn](region))
-        full = (region.shape[0] * self.scale, region.shape[1] * self.scale)
-        buffer = pdq._downsample(region, full)
-        quality = pdq._quality(buffer)
-        dct = pdq._dct_matrix()
-        return dct @ buffer.astype(np.float64) @ dct.T, quality
+        rows, cols = region.shape
+        row_op, col_op = self._ops(rows, cols)
+        buffer = (row_op @ region @ col_op.T)[None]
+        return pdq.dct_blocks(buffer)[0], int(pdq.qualities(buffer)[0])
 
 
 def hash_of(coefficients: np.ndarray) -> str:
     """PDQ's bits of a DCT block: set where the coefficient exceeds the (lower) median."""
-    flat = coefficients.ravel()
-    median = np.partition(flat, pdq.PDQ_BITS // 2 - 1)[pdq.PDQ_BITS // 2 - 1]
-    return pdq._bits_to_hex(flat > median)
+    return pdq.hashes_of_blocks(coefficients[None])[0]
 
 
 # -- finding the parts of a picture ------------------------------------------------------------
@@ -129,10 +163,34 @@ def _uniform_run(lines: np.ndarray, share: float = _UNIFORM_SHARE) -> int:
     if lines.shape[0] == 0:
         return 0
     colour = float(np.median(lines[0]))
-    close = (np.abs(lines - colour) <= _TOLERANCE).mean(axis=1)
-    # Allow a gentle drift of the border colour (a vignette, a gradient letterbox).
-    stop = np.flatnonzero(close < share)
-    return int(stop[0]) if stop.size else lines.shape[0]
+    # Most pictures have no border: a look at the first few lines settles those.
+    for count in (_PEEK_LINES, lines.shape[0]):
+        close = (np.abs(lines[:count] - colour) <= _TOLERANCE).mean(axis=1)
+        stop = np.flatnonzero(close < share)
+        if stop.size:
+            return int(stop[0])
+    return lines.shape[0]
+
+
+def uniform_lines(lines: np.ndarray) -> np.ndarray:
+    """Which of `lines` (rows of a 2-D array) are near-uniform in their own median colour.
+
+    Medians of every line are the costly part, so they are taken only for the lines that can
+    pass. If a share p of a line lies within T of its median m, its mean lies within
+    D = p T + (1 - p) 255 of m, so that share lies within T + D of the mean: lines with less
+    than p there are not uniform, and a mean and a comparison settle most lines.
+    """
+    reach = _TOLERANCE + _UNIFORM_SHARE * _TOLERANCE + (1 - _UNIFORM_SHARE) * 255
+    centre = lines.mean(axis=1, keepdims=True)
+    near = (np.abs(lines - centre) <= reach).mean(axis=1)
+    candidates = np.flatnonzero(near >= _UNIFORM_SHARE)
+    uniform = np.zeros(lines.shape[0], dtype=bool)
+    if candidates.size:
+        subset = lines[candidates]
+        colour = np.median(subset, axis=1, keepdims=True)
+        close = (np.abs(subset - colour) <= _TOLERANCE).mean(axis=1)
+        uniform[candidates] = close >= _UNIFORM_SHARE
+    return uniform
 
 
 def trim_box(grey: np.ndarray, box: Box, sides: str = "tblr") -> Box:
@@ -185,9 +243,9 @@ def _gutters(grey: np.ndarray, axis: int) -> list[int]:
     """Interior lines along `axis` that are uniform end to end (the gaps between cells)."""
     lines = grey if axis == 0 else grey.T
     n = lines.shape[0]
-    colour = np.median(lines, axis=1, keepdims=True)
-    uniform = (np.abs(lines - colour) <= _TOLERANCE).mean(axis=1) >= _UNIFORM_SHARE
     lo, hi = int(n * _REGION_MIN), int(n * (1 - _REGION_MIN))
+    uniform = np.zeros(n, dtype=bool)
+    uniform[lo:hi] = uniform_lines(lines[lo:hi])
     cuts: list[int] = []
     index = lo
     while index < hi:
@@ -284,22 +342,24 @@ def variant_signals(image: Image.Image, full_size: tuple[int, int] | None = None
     work = Work.of(image, full_size)
     if min(work.grey.shape) * work.scale < 16:
         return []
+    turned = work.dihedral_buffers()
+    regions = region_boxes(work)
+    names = [*turned, *regions]
+    # Every buffer hashed in one batch: the DCT, the quality and the median of each are the
+    # same few numpy calls whatever the number of variants.
+    buffers = np.concatenate(
+        [np.stack(list(turned.values())), work.buffers(list(regions.values()))]
+    )
+    values = pdq.hashes_of_blocks(pdq.dct_blocks(buffers))
+    quality = pdq.qualities(buffers)
+    # The work copy's own hash (the first) only serves to drop variants equal to it.
+    seen = {values[0]}
     signals: list[Signal] = []
-    coefficients, _ = work.coefficients(work.whole)
-    seen = {hash_of(coefficients)}
-    # Turning the reduced copy back and hashing it again costs a fraction of a millisecond and
-    # lands within a few bits of the original's hash; flipping signs in the DCT block of the
-    # upload (exact for a symmetric sampler) lands 10 to 30 bits away, because PDQ samples
-    # its 64x64 grid off-centre.
-    candidates = [(name, *work.coefficients(work.whole, name)) for name in DIHEDRAL]
-    for name, box in region_boxes(work).items():
-        candidates.append((name, *work.coefficients(box)))
-    for name, block, block_quality in candidates:
-        value = hash_of(block)
+    for name, value, block_quality in zip(names[1:], values[1:], quality[1:].tolist(), strict=True):
         if block_quality < pdq.MIN_QUALITY or value in seen:
             continue
         seen.add(value)
-        signals.append(Signal(PDQ_TYPE, value, quality=block_quality, variant=name))
+        signals.append(Signal(PDQ_TYPE, value, quality=int(block_quality), variant=name))
     return signals
 
 
