@@ -101,18 +101,16 @@ class Work:
     def whole(self) -> Box:
         return (0, self.grey.shape[0], 0, self.grey.shape[1])
 
-    def _ops(self, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
-        # The operators that blur and sample a region as PDQ would the full-size region.
-        row_op = pdq._operator(rows * self.scale, rows)[0]
-        col_op = pdq._operator(cols * self.scale, cols)[0]
-        return row_op, col_op
+    def _taps(self, rows: int, cols: int) -> tuple[pdq.Taps, pdq.Taps]:
+        # The taps that blur and sample a region as PDQ would the full-size region.
+        return pdq.taps(rows * self.scale, rows), pdq.taps(cols * self.scale, cols)
 
     def buffers(self, boxes: list[Box]) -> np.ndarray:
         """PDQ's 64x64 buffers (k x 64 x 64) of the full-size regions under `boxes`."""
         out = np.empty((len(boxes), 64, 64), dtype=np.float32)
         for k, (top, bottom, left, right) in enumerate(boxes):
-            row_op, col_op = self._ops(bottom - top, right - left)
-            out[k] = row_op @ self.grey[top:bottom, left:right] @ col_op.T
+            row_taps, col_taps = self._taps(bottom - top, right - left)
+            out[k] = _apply(self.grey[top:bottom, left:right], row_taps, col_taps)
         return out
 
     def dihedral_buffers(self) -> dict[str, np.ndarray]:
@@ -123,10 +121,17 @@ class Work:
         their reverses (a quarter turn is a reversal and a transposition of the buffer).
         """
         rows, cols = self.grey.shape
-        row_op, col_op = self._ops(rows, cols)
-        left = np.concatenate([row_op, row_op[:, ::-1]])
-        right = np.concatenate([col_op, col_op[:, ::-1]])
-        both = left @ self.grey @ right.T
+        (row_index, row_weights), (col_index, col_weights) = self._taps(rows, cols)
+        # A reversed operator reads input n - 1 - i where the operator reads i.
+        both_rows = (
+            np.concatenate([row_index, rows - 1 - row_index]),
+            np.tile(row_weights, (2, 1)),
+        )
+        both_cols = (
+            np.concatenate([col_index, cols - 1 - col_index]),
+            np.tile(col_weights, (2, 1)),
+        )
+        both = _apply(self.grey, both_rows, both_cols)
         straight, reversed_ = both[:64], both[64:]
         return {
             ORIGINAL: straight[:, :64],
@@ -144,10 +149,15 @@ class Work:
         region = self.grey[top:bottom, left:right]
         if turn is not None:
             region = np.ascontiguousarray(DIHEDRAL[turn](region))
-        rows, cols = region.shape
-        row_op, col_op = self._ops(rows, cols)
-        buffer = (row_op @ region @ col_op.T)[None]
+        buffer = _apply(region, *self._taps(*region.shape))[None]
         return pdq.dct_blocks(buffer)[0], int(pdq.qualities(buffer)[0])
+
+
+def _apply(region: np.ndarray, row_taps: pdq.Taps, col_taps: pdq.Taps) -> np.ndarray:
+    """``row_op @ region @ col_op.T`` from the operators' taps (see `chalicelib.pdq.taps`)."""
+    (row_index, row_weights), (col_index, col_weights) = row_taps, col_taps
+    reduced = np.einsum("rk,rkc->rc", row_weights, region[row_index])
+    return np.einsum("ck,rck->rc", col_weights, reduced[:, col_index])
 
 
 def hash_of(coefficients: np.ndarray) -> str:
