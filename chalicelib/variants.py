@@ -172,7 +172,9 @@ def _uniform_run(lines: np.ndarray, share: float = _UNIFORM_SHARE) -> int:
     """How many of `lines` (from the edge inward) are near-uniform in the edge line's colour."""
     if lines.shape[0] == 0:
         return 0
-    colour = float(np.median(lines[0]))
+    colour = _edge_colour(lines[0], share)
+    if colour is None:
+        return 0
     # Most pictures have no border: a look at the first few lines settles those.
     for count in (_PEEK_LINES, lines.shape[0]):
         close = (np.abs(lines[:count] - colour) <= _TOLERANCE).mean(axis=1)
@@ -180,6 +182,22 @@ def _uniform_run(lines: np.ndarray, share: float = _UNIFORM_SHARE) -> int:
         if stop.size:
             return int(stop[0])
     return lines.shape[0]
+
+
+def _reach(share: float) -> float:
+    """How far from a line's mean a `share` of it lies, at most, if that share lies within
+    the tolerance of the line's median: the mean is within D = share T + (1 - share) 255 of
+    the median, so those pixels are within T + D of the mean."""
+    return _TOLERANCE + share * _TOLERANCE + (1 - share) * 255
+
+
+def _edge_colour(line: np.ndarray, share: float) -> float | None:
+    """The median colour of an edge line, or None when less than `share` of the line could
+    be within tolerance of it (checked first, from the mean: most edges are not flat, and a
+    median costs several times a mean)."""
+    if (np.abs(line - line.mean()) <= _reach(share)).mean() < share:
+        return None
+    return float(np.median(line))
 
 
 def uniform_lines(lines: np.ndarray) -> np.ndarray:
@@ -190,9 +208,8 @@ def uniform_lines(lines: np.ndarray) -> np.ndarray:
     D = p T + (1 - p) 255 of m, so that share lies within T + D of the mean: lines with less
     than p there are not uniform, and a mean and a comparison settle most lines.
     """
-    reach = _TOLERANCE + _UNIFORM_SHARE * _TOLERANCE + (1 - _UNIFORM_SHARE) * 255
     centre = lines.mean(axis=1, keepdims=True)
-    near = (np.abs(lines - centre) <= reach).mean(axis=1)
+    near = (np.abs(lines - centre) <= _reach(_UNIFORM_SHARE)).mean(axis=1)
     candidates = np.flatnonzero(near >= _UNIFORM_SHARE)
     uniform = np.zeros(lines.shape[0], dtype=bool)
     if candidates.size:
@@ -219,7 +236,9 @@ def trim_box(grey: np.ndarray, box: Box, sides: str = "tblr") -> Box:
 def _caption_height(lines: np.ndarray) -> int:
     """Height of a caption band (background plus sparse text) at the edge `lines` start from."""
     rows = lines.shape[0]
-    colour = float(np.median(lines[0]))
+    colour = _edge_colour(lines[0], _CAPTION_EDGE_SHARE)
+    if colour is None:
+        return 0
     share = (np.abs(lines[: int(rows * _CAPTION_MAX) + 1] - colour) <= _TOLERANCE).mean(axis=1)
     if share[0] < _CAPTION_EDGE_SHARE:
         return 0
