@@ -64,8 +64,14 @@ _TRIM_MAX = 0.45
 _REGION_MIN = 0.2
 # Gutters between collage cells: at most this many per axis are used.
 _MAX_GUTTERS = 3
-# Shared-side crops: total share of each side cut, split evenly.
-SHARED_CROPS = (0.04, 0.08)
+# Shared-side crops: total share of each side cut, split evenly. PDQ tolerates about 1.5 %
+# of centre crop either way, so a 2.5 % grid covers centre crops up to about 11 %.
+SHARED_CROPS = (0.025, 0.05, 0.075, 0.10)
+# Share of the height masked at the top or the bottom, on both sides (see `masked_buffers`).
+MASK_SHARE = 0.16
+# Small uploads are also hashed as if they were a reduction by these factors of a larger
+# picture, when their short side is below the factor's limit (see `Work.enlarged_buffer`).
+ENLARGE = {2: 600, 4: 300}
 
 # The dihedral transforms kept, as the turn that undoes each on the reduced copy: an upload
 # turned anticlockwise by 90 degrees (Pillow's rotate(90)) is turned back by np.rot90(k=-1).
@@ -141,6 +147,41 @@ class Work:
             "rot270": straight[:, 64:].T,
         }
 
+    def masked_buffers(self, share: float = MASK_SHARE) -> dict[str, np.ndarray]:
+        """Buffers of the whole picture with `share` of its height at the bottom, or at the
+        top, painted over in the mean grey of the rest.
+
+        A caption bar pasted over a picture destroys what it covers, and the picture without
+        the bar is a crop that lands 80 to 120 bits away. Painting over a fixed share instead,
+        on both the shared side and the upload, leaves the two alike wherever the bar is no
+        taller than that share: the rest of the picture is the same, in the same place, and
+        the paint is computed from it (`shared_variants` stores the shared image's).
+        """
+        rows = self.grey.shape[0]
+        cut = round(rows * share)
+        if cut == 0 or cut >= rows:
+            return {}
+        bottom = self.grey.copy()
+        bottom[rows - cut :] = self.grey[: rows - cut].mean()
+        top = self.grey.copy()
+        top[:cut] = self.grey[cut:].mean()
+        taps = self._taps(rows, self.grey.shape[1])
+        return {"masked-bottom": _apply(bottom, *taps), "masked-top": _apply(top, *taps)}
+
+    def enlarged_buffer(self, factor: int) -> np.ndarray:
+        """The buffer of the whole picture hashed as if it were a 1/`factor` reduction of a
+        larger one.
+
+        PDQ blurs in proportion to the picture's size, so a downscaled copy is blurred less
+        than its original was and aliases: a 25 % copy lands up to 60 bits away. Hashed with
+        the operators of the larger size (each pixel standing for a block, as for a reduced
+        JPEG decode), it lands within a few bits for most pictures.
+        """
+        rows, cols = self.grey.shape
+        row_taps = pdq.taps(rows * self.scale * factor, rows)
+        col_taps = pdq.taps(cols * self.scale * factor, cols)
+        return _apply(self.grey, row_taps, col_taps)
+
     def coefficients(self, box: Box, turn: str | None = None) -> tuple[np.ndarray, int]:
         """The 16x16 PDQ DCT block and the quality of the full-size region under `box`,
         turned back by the dihedral transform `turn` first if one is named (one at a time:
@@ -168,13 +209,17 @@ def hash_of(coefficients: np.ndarray) -> str:
 # -- finding the parts of a picture ------------------------------------------------------------
 
 
-def _uniform_run(lines: np.ndarray, share: float = _UNIFORM_SHARE) -> int:
-    """How many of `lines` (from the edge inward) are near-uniform in the edge line's colour."""
+def _uniform_run(
+    lines: np.ndarray, share: float = _UNIFORM_SHARE, colour: float | None = None
+) -> int:
+    """How many of `lines` (from the edge inward) are near-uniform in `colour`, by default
+    the edge line's."""
     if lines.shape[0] == 0:
         return 0
-    colour = _edge_colour(lines[0], share)
     if colour is None:
-        return 0
+        colour = _edge_colour(lines[0], share)
+        if colour is None:
+            return 0
     # Most pictures have no border: a look at the first few lines settles those.
     for count in (_PEEK_LINES, lines.shape[0]):
         close = (np.abs(lines[:count] - colour) <= _TOLERANCE).mean(axis=1)
@@ -234,7 +279,8 @@ def trim_box(grey: np.ndarray, box: Box, sides: str = "tblr") -> Box:
 
 
 def _caption_height(lines: np.ndarray) -> int:
-    """Height of a caption band (background plus sparse text) at the edge `lines` start from."""
+    """Height of a caption band (background plus sparse text) at the edge `lines` start from,
+    with any rows of the band's colour right after it (its margin, blurred by JPEG)."""
     rows = lines.shape[0]
     colour = _edge_colour(lines[0], _CAPTION_EDGE_SHARE)
     if colour is None:
@@ -251,7 +297,9 @@ def _caption_height(lines: np.ndarray) -> int:
     # A band that is only uniform rows is a border, which trimming already handles.
     if height < rows * _CAPTION_MIN or share[:height].min() >= _UNIFORM_SHARE:
         return 0
-    return height
+    # Only rows of the band's own colour: trimming whatever is uniform there would eat into a
+    # picture whose edge is flat (a sky, a poster's background).
+    return height + _uniform_run(lines[height : int(rows * _TRIM_MAX)], colour=colour)
 
 
 def caption_boxes(grey: np.ndarray, box: Box) -> dict[str, Box]:
@@ -339,6 +387,13 @@ def _big_enough(box: Box, whole: Box) -> bool:
     )
 
 
+def _even(box: Box, whole: Box) -> Box:
+    """`box` cut from `whole` by the smaller of the two cuts on each axis, on both sides."""
+    rows = min(box[0] - whole[0], whole[1] - box[1])
+    cols = min(box[2] - whole[2], whole[3] - box[3])
+    return (whole[0] + rows, whole[1] - rows, whole[2] + cols, whole[3] - cols)
+
+
 def region_boxes(work: Work) -> dict[str, Box]:
     """Every region of the upload worth hashing on its own, by variant name."""
     whole = work.whole
@@ -346,10 +401,15 @@ def region_boxes(work: Work) -> dict[str, Box]:
     trimmed = trim_box(work.grey, whole)
     if trimmed != whole:
         boxes["trimmed"] = trimmed
+        # Frames and letterboxes are added evenly; trimming ran on into the picture on the
+        # side that cut more when the picture's own edge is flat and close to the frame's
+        # grey (luma hides a red frame next to a grey sky): also hash the even cut.
+        even = _even(trimmed, whole)
+        if even != trimmed:
+            boxes["trimmed-even"] = even
     # Captions are looked for on the whole picture (trimming first would cut a caption's
-    # blank margin and leave its text at the edge); only the cut side is trimmed again.
-    for name, box in caption_boxes(work.grey, whole).items():
-        boxes[name] = trim_box(work.grey, box, "t" if name == "caption-top" else "b")
+    # blank margin and leave its text at the edge).
+    boxes.update(caption_boxes(work.grey, whole))
     # The 2x2 grid of the whole picture (trimming could cut a flat edge off one tile and
     # shift the grid), and of the trimmed one when a frame (all four sides) was cut off.
     boxes.update(tile_boxes(work.grey, whole))
@@ -371,13 +431,18 @@ def variant_signals(image: Image.Image, full_size: tuple[int, int] | None = None
     work = Work.of(image, full_size)
     if min(work.grey.shape) * work.scale < 16:
         return []
-    turned = work.dihedral_buffers()
+    whole_buffers = work.dihedral_buffers()
+    short_side = min(work.grey.shape) * work.scale
+    for factor, limit in ENLARGE.items():
+        if short_side < limit:
+            whole_buffers[f"enlarged-{factor}"] = work.enlarged_buffer(factor)
+    whole_buffers.update(work.masked_buffers())
     regions = region_boxes(work)
-    names = [*turned, *regions]
+    names = [*whole_buffers, *regions]
     # Every buffer hashed in one batch: the DCT, the quality and the median of each are the
     # same few numpy calls whatever the number of variants.
     buffers = np.concatenate(
-        [np.stack(list(turned.values())), work.buffers(list(regions.values()))]
+        [np.stack(list(whole_buffers.values())), work.buffers(list(regions.values()))]
     )
     values = pdq.hashes_of_blocks(pdq.dct_blocks(buffers))
     quality = pdq.qualities(buffers)
@@ -392,25 +457,41 @@ def variant_signals(image: Image.Image, full_size: tuple[int, int] | None = None
     return signals
 
 
-def shared_variants(image: Image.Image) -> list[Signal]:
-    """Extra PDQ hashes to store for a shared image, so that crops of it still match.
+def shared_variants(image: Image.Image, full_size: tuple[int, int] | None = None) -> list[Signal]:
+    """Extra PDQ hashes to store for a shared image, so that edits no upload-side variant can
+    undo still match: meet in the middle.
 
-    Centre crops of `SHARED_CROPS` of each side (``crop-4``, ``crop-8``): an upload cropped
-    by about as much lands within PDQ's distance of one of them, where it would be 40 to 100
-    bits from the whole picture.
+    - centre crops of `SHARED_CROPS` of each side (``crop-3`` .. ``crop-12``): an upload
+      cropped by about as much (split evenly) lands within PDQ's distance of one of them,
+      where it would be 40 to 100 bits from the whole picture;
+    - the picture with `MASK_SHARE` of its height painted over at the bottom and at the top
+      (``masked-bottom``, ``masked-top``), which an upload's own masked variants meet when a
+      caption bar was pasted over the picture there.
+
+    `image` and `full_size` as for `variant_signals` (a reduced decode is fine). Store each
+    with the shared image's provenance and labels, and with its variant name: a match found
+    through it is a variant match (REVIEW by default), never the image itself.
     """
-    work = Work.of(image)
+    work = Work.of(image, full_size)
+    if min(work.grey.shape) * work.scale < 16:
+        return []
     rows, cols = work.grey.shape
-    signals = []
+    named: dict[str, np.ndarray] = {}
+    boxes: dict[str, Box] = {}
     for share in SHARED_CROPS:
         dr, dc = round(rows * share / 2), round(cols * share / 2)
-        if dr == 0 and dc == 0:
-            continue
-        block, quality = work.coefficients((dr, rows - dr, dc, cols - dc))
-        if quality >= pdq.MIN_QUALITY:
-            name = f"crop-{round(share * 100)}"
-            signals.append(Signal(PDQ_TYPE, hash_of(block), quality=quality, variant=name))
-    return signals
+        if dr or dc:
+            boxes[f"crop-{share * 100:g}"] = (dr, rows - dr, dc, cols - dc)
+    named.update(work.masked_buffers())
+    names = [*boxes, *named]
+    buffers = np.concatenate([work.buffers(list(boxes.values())), np.stack(list(named.values()))])
+    values = pdq.hashes_of_blocks(pdq.dct_blocks(buffers))
+    quality = pdq.qualities(buffers).tolist()
+    return [
+        Signal(PDQ_TYPE, value, quality=int(q), variant=name)
+        for name, value, q in zip(names, values, quality, strict=True)
+        if q >= pdq.MIN_QUALITY
+    ]
 
 
 def describe(variant: str) -> str:
@@ -424,6 +505,9 @@ def describe(variant: str) -> str:
         return f"cell {variant.split('-')[1]} of a collage (split at uniform gutters)"
     if variant.startswith("crop-"):
         return f"stored centre crop of {variant.split('-')[1]} % of the shared image"
+    if variant.startswith("enlarged-"):
+        factor = variant.split("-")[1]
+        return f"the image hashed as a 1/{factor} reduction of a larger one (a downscaled copy)"
     return {
         ORIGINAL: "the image as uploaded",
         "mirror": "the image mirrored left to right",
@@ -431,6 +515,11 @@ def describe(variant: str) -> str:
         "rot180": "the image rotated by 180 degrees",
         "rot270": "the image rotated by 270 degrees",
         "trimmed": "the image with its uniform borders trimmed",
+        "trimmed-even": "the image with its uniform borders trimmed evenly on opposite sides",
         "caption-top": "the image without the caption band at its top",
         "caption-bottom": "the image without the caption band at its bottom",
+        "masked-top": f"the image with the top {MASK_SHARE:.0%} painted over (a caption on it)",
+        "masked-bottom": (
+            f"the image with the bottom {MASK_SHARE:.0%} painted over (a caption on it)"
+        ),
     }.get(variant, variant)
