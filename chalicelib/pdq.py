@@ -155,14 +155,21 @@ def _reduced_operator(full: int, reduced: int) -> tuple[np.ndarray, np.ndarray, 
         raise ValueError(f"{reduced} is not an integer-factor reduction of {full}")
     support_lo, support_hi, values = _tents(full)
     block_lo, block_hi = support_lo // scale, support_hi // scale
-    # Each tent laid out from the start of its first block, then summed block by block.
-    blocks = int((block_hi - block_lo).max()) + 1
-    aligned = _scatter(values, support_lo - block_lo * scale, blocks * scale)
-    sums = aligned.reshape(_OUT, blocks, scale).sum(axis=2)
+    sums, _ = _block_sums(values, support_lo, scale)
     block_op = np.ascontiguousarray(_scatter(sums, block_lo, reduced))
     for arr in (block_op, block_lo, block_hi):
         arr.setflags(write=False)  # shared through the cache
     return block_op, block_lo, block_hi
+
+
+def _block_sums(values: np.ndarray, support_lo: np.ndarray, scale: int) -> tuple[np.ndarray, int]:
+    """Each tent's weights summed over blocks of `scale` inputs (a 1/scale reduction), from
+    the tent's first block on: (64 x blocks sums, blocks)."""
+    first_block = support_lo // scale
+    last_block = (support_lo + values.shape[1] - 1) // scale
+    blocks = int((last_block - first_block).max()) + 1
+    aligned = _scatter(values, support_lo - first_block * scale, blocks * scale)
+    return aligned.reshape(_OUT, blocks, scale).sum(axis=2), blocks
 
 
 @lru_cache(maxsize=256)
@@ -172,15 +179,21 @@ def taps(full: int, actual: int) -> Taps:
     Row k of the operator is one tent a few inputs wide, so ``op @ x`` equals
     ``(weights[:, :, None] * x[index]).sum(1)``: a gather of 64 K rows instead
     of a product with a 64 x n matrix that is nearly all zeros (2 to 3 times
-    faster on the small regions the match variants hash). Unused taps have
-    weight 0 and repeat the last index.
+    faster on the small regions the match variants hash). Built from the tents'
+    bands, never as a dense matrix: the variants ask for a new size with almost
+    every region. Unused taps have weight 0 and repeat the last index.
     """
-    op, support_lo, support_hi = _operator(full, actual)
-    width = int((support_hi - support_lo).max()) + 1
-    index = support_lo[:, None] + np.arange(width)
-    used = index <= support_hi[:, None]
+    support_lo, support_hi, values = _tents(full)
+    scale = 1
+    if full != actual:
+        scale = -(-full // actual)
+        if -(-full // scale) != actual:
+            raise ValueError(f"{actual} is not an integer-factor reduction of {full}")
+        values, _ = _block_sums(values, support_lo, scale)
+    first, last = support_lo // scale, support_hi // scale
+    index = first[:, None] + np.arange(values.shape[1])
+    weights = np.where(index <= last[:, None], values, 0).astype(np.float32)
     index = np.minimum(index, actual - 1)
-    weights = np.where(used, np.take_along_axis(op, index, axis=1), 0).astype(np.float32)
     for arr in (index, weights):
         arr.setflags(write=False)  # shared through the cache
     return index, weights

@@ -97,7 +97,7 @@ class Work:
         """`image` (RGB or luma), itself maybe a reduced decode of a picture of `full_size`
         (width, height), as JPEG's draft mode gives."""
         drafted = max(1, round(full_size[0] / image.width)) if full_size else 1
-        grey = image.convert("L")
+        grey = image if image.mode == "L" else image.convert("L")
         scale = max(1, min(grey.size) // _WORK_SIDE)
         if scale > 1:
             grey = grey.reduce(scale)
@@ -147,7 +147,9 @@ class Work:
             "rot270": straight[:, 64:].T,
         }
 
-    def masked_buffers(self, share: float = MASK_SHARE) -> dict[str, np.ndarray]:
+    def masked_buffers(
+        self, whole: np.ndarray | None = None, share: float = MASK_SHARE
+    ) -> dict[str, np.ndarray]:
         """Buffers of the whole picture with `share` of its height at the bottom, or at the
         top, painted over in the mean grey of the rest.
 
@@ -156,17 +158,28 @@ class Work:
         on both the shared side and the upload, leaves the two alike wherever the bar is no
         taller than that share: the rest of the picture is the same, in the same place, and
         the paint is computed from it (`shared_variants` stores the shared image's).
+
+        `whole` is the picture's own buffer if already computed: the operators are linear, so
+        each masked buffer is it plus the operators applied to the change in the painted rows
+        only.
         """
-        rows = self.grey.shape[0]
+        rows, cols = self.grey.shape
         cut = round(rows * share)
         if cut == 0 or cut >= rows:
             return {}
-        bottom = self.grey.copy()
-        bottom[rows - cut :] = self.grey[: rows - cut].mean()
-        top = self.grey.copy()
-        top[:cut] = self.grey[cut:].mean()
-        taps = self._taps(rows, self.grey.shape[1])
-        return {"masked-bottom": _apply(bottom, *taps), "masked-top": _apply(top, *taps)}
+        if whole is None:
+            whole = _apply(self.grey, *self._taps(rows, cols))
+        row_op = pdq._operator(rows * self.scale, rows)[0]
+        col_index, col_weights = pdq.taps(cols * self.scale, cols)
+        out = {}
+        for name, painted, rest in (
+            ("masked-bottom", slice(rows - cut, rows), slice(0, rows - cut)),
+            ("masked-top", slice(0, cut), slice(cut, rows)),
+        ):
+            change = self.grey[rest].mean() - self.grey[painted]
+            reduced = row_op[:, painted] @ change
+            out[name] = whole + np.einsum("ck,rck->rc", col_weights, reduced[:, col_index])
+        return out
 
     def enlarged_buffer(self, factor: int) -> np.ndarray:
         """The buffer of the whole picture hashed as if it were a 1/`factor` reduction of a
@@ -436,7 +449,7 @@ def variant_signals(image: Image.Image, full_size: tuple[int, int] | None = None
     for factor, limit in ENLARGE.items():
         if short_side < limit:
             whole_buffers[f"enlarged-{factor}"] = work.enlarged_buffer(factor)
-    whole_buffers.update(work.masked_buffers())
+    whole_buffers.update(work.masked_buffers(whole_buffers[ORIGINAL]))
     regions = region_boxes(work)
     names = [*whole_buffers, *regions]
     # Every buffer hashed in one batch: the DCT, the quality and the median of each are the
