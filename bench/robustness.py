@@ -13,18 +13,23 @@ four non-overlapping quarters instead of being used whole. Duplicates
 
 For every image A of a set, the shared table holds A's PDQ (as `examine_bytes` computes it;
 the "+stored" column also holds `variants.shared_variants` of A: its centre crops and masked
-copies, as the shared side would store them with A's provenance). Every edit of A is encoded as
-JPEG and examined by `chalicelib.signals.examine_bytes`, the pipeline's one door; its signals
-go through `chalicelib.matching.find_matches` at the default policy's distance, and it is
-recalled when a match names A. "PDQ" is the same with the upload's plain PDQ only.
+copies, as the shared side would store them with A's provenance, computed from A's JPEG as
+`signals.shared_variant_signals` does). Every edit of A is encoded as JPEG and examined by
+`chalicelib.signals.examine_bytes`, the pipeline's one door; its signals go through
+`chalicelib.matching.find_matches` at the default policy's distance, and it is recalled when a
+match names A. "PDQ" is the same with the upload's plain PDQ only. "through" names, for the
++stored table, the upload's variant of the first match naming A, and after ">" the stored
+variant it met (if it was not A's own hash).
 
 False matches: every upload (each original and each edited copy) against the shared hashes of
 every *other* image; the smallest distance any of its signals reaches another image's hash is
 the safety margin. Only PDQ hashes of quality >= 50 count, as in the pipeline.
 
-Timing: the variants' added time per 1024x768 JPEG, decode excluded, median of many runs, with
+Timing: the variants' added time per 1024x768 JPEG, decode excluded, median of many runs over
+distinct pictures (each brings new region sizes, so operator caches are not flattered), with
 OpenBLAS on one thread (a Lambda below 1,769 MB has one vCPU; several BLAS threads on small
-matrices only add waiting, badly so on a loaded machine).
+matrices only add waiting, badly so on a loaded machine). The machine's load is printed with
+it: on a shared machine, compare figures from the same run only.
 """
 
 from __future__ import annotations
@@ -405,30 +410,31 @@ def evaluate(title: str, images: dict[str, Image.Image]) -> None:
     )
 
 
-def timing(image: Image.Image, runs: int) -> None:
-    picture = image.resize((1024, 768), Image.LANCZOS)
-    data = jpeg(picture, 90)
-    decoded = decode_image(data, MAX_PIXELS)
-    add, whole = [], []
-    for _ in range(runs):
-        start = time.perf_counter()
-        variants.variant_signals(decoded.image, decoded.full_size)
-        add.append((time.perf_counter() - start) * 1e3)
-        start = time.perf_counter()
-        examine_bytes(data, MAX_PIXELS)
-        whole.append((time.perf_counter() - start) * 1e3)
-    count = len(variants.variant_signals(decoded.image, decoded.full_size))
-    shared_ms = []
-    for _ in range(max(5, runs // 4)):
-        start = time.perf_counter()
-        variants.shared_variants(decoded.image, decoded.full_size)
-        shared_ms.append((time.perf_counter() - start) * 1e3)
+def timing(pictures: list[Image.Image], passes: int) -> None:
+    """The variants' added time over distinct 1024x768 JPEGs of `pictures`."""
+    datas = [jpeg(p.resize((1024, 768), Image.LANCZOS), 90) for p in pictures]
+    decoded = [decode_image(data, MAX_PIXELS) for data in datas]
+    add, whole, shared_ms, counts = [], [], [], []
+    for _ in range(passes):
+        for data, one in zip(datas, decoded, strict=True):
+            start = time.perf_counter()
+            found = variants.variant_signals(one.image, one.full_size)
+            add.append((time.perf_counter() - start) * 1e3)
+            counts.append(len(found))
+            start = time.perf_counter()
+            examine_bytes(data, MAX_PIXELS)
+            whole.append((time.perf_counter() - start) * 1e3)
+            start = time.perf_counter()
+            variants.shared_variants(one.image, one.full_size)
+            shared_ms.append((time.perf_counter() - start) * 1e3)
+    first = decoded[0].image
     print(
-        f"\ntime the variants add per 1024x768 JPEG (decoded {decoded.image.size[0]}x"
-        f"{decoded.image.size[1]} {decoded.image.mode}): median "
-        f"{statistics.median(add):.2f} ms, p90 {np.percentile(add, 90):.2f} ms, "
-        f"{count} variant hashes (so {count} more index queries); whole examine_bytes "
-        f"median {statistics.median(whole):.2f} ms; shared-side variants "
+        f"\ntime the variants add per 1024x768 JPEG ({len(datas)} distinct pictures x {passes}, "
+        f"decoded {first.size[0]}x{first.size[1]} {first.mode}; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs): median "
+        f"{statistics.median(add):.2f} ms, p90 {np.percentile(add, 90):.2f} ms, median "
+        f"{statistics.median(counts):.0f} variant hashes (so as many more index queries); whole "
+        f"examine_bytes median {statistics.median(whole):.2f} ms; shared-side variants "
         f"{statistics.median(shared_ms):.2f} ms per shared image"
     )
 
@@ -452,7 +458,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     evaluate("real photographs", photos)
     evaluate("synthetic posters", posters(8 if args.quick else args.posters))
-    timing(next(iter(photos.values())), 20 if args.quick else 100)
+    timing([*photos.values(), *posters(8).values()], 1 if args.quick else 3)
     return 0
 
 

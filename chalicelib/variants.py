@@ -7,19 +7,28 @@ what it can at query time: from one decoded upload it derives the hashes of
 - its dihedral transforms (``mirror``, ``rot90``, ``rot180``, ``rot270``), hashed from the
   reduced copy turned back (a sign flip in the DCT block would be free, but PDQ samples its
   64x64 grid off-centre, so it lands 10 to 30 bits off where turning lands within a few);
-- the picture with near-uniform borders of any colour trimmed (``trimmed``);
+- the picture with near-uniform borders of any colour trimmed (``trimmed``), and trimmed evenly
+  on opposite sides (``trimmed-even``) where one side's trim ran on into a flat picture edge;
 - the picture without a caption or logo band at the top or bottom (``caption-top``,
   ``caption-bottom``);
+- the picture with a fixed share of its height painted over at the top or the bottom
+  (``masked-top``, ``masked-bottom``), for captions pasted over the picture: they meet the
+  shared side's stored masked copies;
+- small pictures hashed as a 1/2 or 1/4 reduction of a larger one (``enlarged-2``,
+  ``enlarged-4``), for downscaled copies;
 - the four tiles of a 2x2 grid (``tile-0-0`` .. ``tile-1-1``) and the cells that uniform gutters
   divide it into (``region-0`` ..), each of these trimmed of its own borders.
 
 Crops cannot be undone from the upload (the removed pixels are gone), so crop tolerance is a
-shared-side expansion: `shared_variants` gives the extra hashes to store for a shared image.
+shared-side expansion: `shared_variants` gives the extra hashes to store for a shared image
+(centre crops, and the masked copies the upload's masked variants meet). Crops split unevenly
+between opposite sides are not covered: PDQ tolerates well under 1 % of shift per side, and a
+grid fine enough for every split of 10 % would take hundreds of hashes per image.
 
 Everything runs on one greyscale copy reduced to about 200 pixels on the short side (Pillow's
 box reduction); each region's hash emulates PDQ run on the full-size region (see
-`chalicelib.pdq.pdq_from_rgb`'s ``full_shape``), so the variants cost a few milliseconds
-whatever the upload's size. Pure: numpy and Pillow, no I/O.
+`chalicelib.pdq.pdq_from_rgb`'s ``full_shape``), and all buffers are hashed in one batch, so
+the variants cost a few milliseconds whatever the upload's size. Pure: numpy and Pillow, no I/O.
 
 Examples
 --------
@@ -64,6 +73,7 @@ _TRIM_MAX = 0.45
 _REGION_MIN = 0.2
 # Gutters between collage cells: at most this many per axis are used.
 _MAX_GUTTERS = 3
+_GUTTER_MAX = 0.06  # widest gutter, as a share of the side
 # Shared-side crops: total share of each side cut, split evenly. PDQ tolerates about 1.5 %
 # of centre crop either way, so a 2.5 % grid covers centre crops up to about 11 %.
 SHARED_CROPS = (0.025, 0.05, 0.075, 0.10)
@@ -343,7 +353,10 @@ def _gutters(grey: np.ndarray, axis: int) -> list[int]:
             end = index
             while end < hi and uniform[end]:
                 end += 1
-            cuts.append((index + end) // 2)
+            # A gutter is a thin line; a wide flat band is a sky or a background, and cutting
+            # there only adds hashes of half-pictures.
+            if end - index <= n * _GUTTER_MAX:
+                cuts.append((index + end) // 2)
             index = end
         index += 1
     return cuts[:_MAX_GUTTERS]
