@@ -48,6 +48,8 @@ _EMPTY_HEX = "0" * (PDQ_BITS // 4)
 Taps = tuple[np.ndarray, np.ndarray]
 # Size of the float block converted at a time by _reduce_rows.
 _BLOCK_BYTES = 6 * 1024 * 1024
+# Largest gather (values) _downsample makes at once; beyond it, _reduce_rows.
+_TAPS_MAX_VALUES = 4 * 1024 * 1024
 
 
 def _window_size(n: int) -> int:
@@ -240,16 +242,23 @@ def _operator(full: int, actual: int) -> tuple[np.ndarray, np.ndarray, np.ndarra
 def _downsample(image: np.ndarray, full_shape: tuple[int, int]) -> np.ndarray:
     """Blur and decimate to 64x64; ``image`` is HxW luma or HxWx3 RGB."""
     rows, cols = image.shape[:2]
-    col_op = _operator(full_shape[0], rows)
-    row_op = _operator(full_shape[1], cols)[0]
     # Shrink the height first, then the width. For RGB the colour channels
     # ride along as extra columns and are mixed into luma only once the image
     # is 64 rows tall; all three steps are linear, so the order is free.
     flat = image.reshape(rows, -1)
-    reduced = _reduce_rows(flat, *col_op)
+    row_index, row_weights = taps(full_shape[0], rows)
+    if row_index.size * flat.shape[1] <= _TAPS_MAX_VALUES:
+        # Small images (reduced JPEG decodes, most uploads): gather each output
+        # row's few input rows, about 3 times faster than the block products.
+        gathered = flat[row_index].astype(np.float32, copy=False)
+        reduced = np.einsum("rk,rkc->rc", row_weights, gathered)
+    else:
+        # Large ones: block by block, so the float copy stays cache-sized.
+        reduced = _reduce_rows(flat, *_operator(full_shape[0], rows))
     if image.ndim == 3:
         reduced = reduced.reshape(_OUT, cols, 3) @ _LUMA_COEFFS
-    return reduced @ row_op.T
+    col_index, col_weights = taps(full_shape[1], cols)
+    return np.einsum("ck,rck->rc", col_weights, reduced[:, col_index])
 
 
 def _quality(buf: np.ndarray) -> int:
