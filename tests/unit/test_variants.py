@@ -290,6 +290,22 @@ def test_one_pass_dihedral_buffers_equal_turning_the_picture(name: str):
         )
 
 
+@pytest.mark.parametrize("name", ["poster-1001", *PHOTOS])
+def test_masked_buffers_equal_hashing_the_painted_picture(name: str):
+    # GIVEN a picture's work copy, and copies with 16 % painted in the mean of the rest
+    work = variants.Work.of(IMAGES[name])
+    rows = work.grey.shape[0]
+    cut = round(rows * variants.MASK_SHARE)
+    bottom, top = work.grey.copy(), work.grey.copy()
+    bottom[rows - cut :] = work.grey[: rows - cut].mean()
+    top[:cut] = work.grey[cut:].mean()
+    # THEN the buffers built from the picture's own plus the change are those of the copies
+    masked = work.masked_buffers(work.dihedral_buffers()[ORIGINAL])
+    for side, painted in (("masked-bottom", bottom), ("masked-top", top)):
+        direct = variants.Work(painted, work.scale).dihedral_buffers()[ORIGINAL]
+        np.testing.assert_allclose(masked[side], direct, atol=1e-2)
+
+
 def test_uniform_lines_agree_with_the_median_definition():
     # GIVEN lines that are flat, flat with a few outliers, noisy around a level, and random
     rng = np.random.default_rng(3)
