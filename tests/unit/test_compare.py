@@ -79,3 +79,28 @@ def test_command_text_output_and_unreadable_file(
     assert capsys.readouterr().out.startswith("MATCH")
     args = parse(["compare", str(a), str(tmp_path / "missing.jpg")])
     assert args.func(args) == 2
+
+
+def test_stored_says_which_storable_variant_a_crop_reaches_without_changing_the_verdict():
+    # GIVEN a copy cropped by 10 % of each side, which A's own hashes cannot match
+    dx, dy = BAD.width // 20, BAD.height // 20
+    cropped = BAD.crop((dx, dy, BAD.width - dx, BAD.height - dy))
+    # WHEN compared with --stored
+    result = compare_bytes(jpeg(BAD), jpeg(cropped), stored=True)
+    # THEN the verdict is still that of A's own hashes, and the crop-10 variant is named
+    assert not result.matched and result.verdict.action.value == "ALLOW"
+    assert result.stored is not None
+    assert result.stored[0][0] == "crop-10" and result.stored[0][2] <= 31
+    report = result.to_dict()
+    assert report["stored_variants_reached"][0]["stored_variant"] == "crop-10"
+
+
+def test_stored_reaches_nothing_for_an_unrelated_image(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    a, b = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    a.write_bytes(jpeg(BAD))
+    b.write_bytes(jpeg(samples.clean(1)[0]))
+    args = parse(["compare", str(a), str(b), "--stored"])
+    assert args.func(args) == 1
+    assert "reaches none of A's storable variants" in capsys.readouterr().out
