@@ -74,42 +74,36 @@ def _tents(n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
     Returns each tent's first and last input index (support_lo, support_hi) and its weights
     from support_lo on, a 64 x band float32 array (zero past support_hi). Built tent by tent,
-    in O(64 w) for a window w, where a dense 64 x n pass would cost a millisecond or more per
-    new size, which the match variants' regions of every size would pay.
+    in a dozen numpy calls, where a dense 64 x n pass would cost a millisecond or more per new
+    size, which the match variants' regions of every size would pay.
     """
     w = _window_size(n)
     left, right = _box_extents(w)
+    # Box i averages inputs [i - left, i + right], clipped: 1 / count_i each. Prefix sums of
+    # 1 / count_i turn any sum of them over a range of boxes into one subtraction.
     idx = np.arange(n)
-    lo = np.maximum(idx - left, 0)
-    hi = np.minimum(idx + right, n - 1)
-    inv_count = 1.0 / (hi - lo + 1)
+    inv_count = 1.0 / (np.minimum(idx + right, n - 1) - np.maximum(idx - left, 0) + 1)
+    prefix = np.concatenate([[0.0], np.cumsum(inv_count)])
 
     # Sample at cell centres: floor((k + 0.5) * n / 64), as the reference.
     samples = ((np.arange(_OUT) + 0.5) * n / _OUT).astype(np.int64)
-    first_lo, first_hi = lo[samples], hi[samples]
+    first_lo = np.maximum(samples - left, 0)
+    first_hi = np.minimum(samples + right, n - 1)
     # Support of each tent, straight from the window arithmetic rather than
     # from testing for zeros.
     support_lo = np.maximum(first_lo - left, 0)
     support_hi = np.minimum(first_hi + right, n - 1)
 
-    # Row k of E @ B is the box of sample k: 1/count on [first_lo, first_hi]. Each of its
-    # taps i spreads weight/count_i over B's row i, [lo_i, hi_i]: those ranges are added to a
-    # difference array over the tent's band, whose running sum is the tent.
+    # Row k of E @ B is box s_k: 1 / count_s on boxes i in [first_lo, first_hi]. Input j then
+    # gets 1 / count_s times the sum of 1 / count_i over those boxes i that reach j, i.e.
+    # i in [j - right, j + left]: one prefix-sum difference per weight of the tent's band.
     band = int((support_hi - support_lo).max()) + 1
-    taps = first_lo[:, None] + np.arange(w)
-    weight = np.where(
-        taps <= first_hi[:, None],
-        inv_count[samples][:, None] * inv_count[np.minimum(taps, n - 1)],
-        0.0,
-    )
-    taps = np.minimum(taps, n - 1)
-    rows = np.broadcast_to(np.arange(_OUT)[:, None], taps.shape)
-    diff = np.zeros((_OUT, band + 1), dtype=np.float64)
-    np.add.at(diff, (rows, lo[taps] - support_lo[:, None]), weight)
-    np.add.at(diff, (rows, hi[taps] + 1 - support_lo[:, None]), -weight)
-    values = np.cumsum(diff[:, :band], axis=1).astype(np.float32)
-    # Past the support the running sum is zero up to rounding: make it exactly zero.
-    values[support_lo[:, None] + np.arange(band) > support_hi[:, None]] = 0
+    j = support_lo[:, None] + np.arange(band)
+    first = np.maximum(first_lo[:, None], j - right)
+    last = np.minimum(first_hi[:, None], j + left)
+    inside = (last >= first) & (j <= support_hi[:, None])
+    sums = prefix[np.minimum(last, n - 1) + 1] - prefix[np.clip(first, 0, n - 1)]
+    values = np.where(inside, sums * inv_count[samples][:, None], 0.0).astype(np.float32)
     return support_lo, support_hi, values
 
 
