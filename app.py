@@ -9,10 +9,13 @@ from typing import Any
 from chalice import AuthResponse, Chalice, ConvertToMiddleware, Response
 from chalice.app import AuthRequest, DynamoDBEvent, SQSEvent
 
+from chalicelib.errors import RequestError
 from chalicelib.logs import logger
-from chalicelib.review import Reviewer, ReviewError, handle_work_batch
+from chalicelib.models import Tenant
+from chalicelib.opinions import canonical_hash
+from chalicelib.review import Reviewer, handle_work_batch
 from chalicelib.settings import Settings
-from chalicelib.sharing import fan_out, updates_from_stream
+from chalicelib.sharing import deliver_webhooks, fan_out, updates_from_stream
 from chalicelib.wiring import Cordon
 
 app = Chalice(app_name="cordon")
@@ -63,8 +66,11 @@ def hash_updates(event: DynamoDBEvent) -> dict[str, int]:
     services = cordon()
     records = event.to_dict().get("Records", [])
     published = fan_out(records, services.update_publisher)
-    rescanned = services.retro_scanner.scan(updates_from_stream(records))
-    return {"published": published, "rescanned": len(rescanned)}
+    updates = list(updates_from_stream(records))
+    hooks = services.tenants.webhooks()
+    delivered = deliver_webhooks(updates, hooks, services.webhook_dead_letters) if hooks else {}
+    rescanned = services.retro_scanner.scan(updates)
+    return {"published": published, "rescanned": len(rescanned), **delivered}
 
 
 # -- the reviewers' API ----------------------------------------------------------------------
@@ -88,10 +94,15 @@ def _reviewer() -> Reviewer:
     return Reviewer(tenant_id=context["tenant_id"], reviewer_id=context["reviewer_id"])
 
 
+def _tenant() -> Tenant:
+    tenant_id = _reviewer().tenant_id
+    return cordon().tenants.get(tenant_id) or Tenant(tenant_id)
+
+
 def _answer(work: Callable[[], Any], status: int = 200) -> Response:
     try:
         return Response(body=work(), status_code=status)
-    except ReviewError as error:
+    except RequestError as error:
         return Response(body={"error": str(error)}, status_code=error.status)
 
 
@@ -152,11 +163,45 @@ def hash_feed() -> Response:
         limit = min(max(int(params.get("limit", "100")), 1), 1000)
     except ValueError:
         return Response(body={"error": "cursor and limit are whole numbers"}, status_code=400)
-    updates, next_cursor = cordon().hashes.feed.read(cursor, limit)
+    # Updates this tenant may not see are skipped; the cursor moves past them all the same.
+    updates, next_cursor = cordon().hashes.feed.read(cursor, limit, reader=_tenant())
     return Response(
-        body={"updates": updates, "cursor": next_cursor, "more": len(updates) == limit},
+        body={"updates": updates, "cursor": next_cursor, "more": next_cursor - cursor >= limit},
         status_code=200,
     )
+
+
+@app.route("/hashes/{signal_type}/{value}/opinion", methods=["POST"], authorizer=api_key)
+def hash_opinion(signal_type: str, value: str) -> Response:
+    """A tenant confirms or disputes a shared hash it can see: {"opinion", "reason"}."""
+    body = _body()
+    return _answer(
+        lambda: cordon().opinions.give(
+            _tenant(),
+            signal_type,
+            value,
+            str(body.get("opinion", "")),
+            str(body.get("reason", "")),
+        )
+    )
+
+
+@app.route("/hashes/{signal_type}/{value}/allow", methods=["PUT", "DELETE"], authorizer=api_key)
+def hash_allow(signal_type: str, value: str) -> Response:
+    """The tenant's private allow-list: a shared hash on it stops matching for this tenant."""
+    reviewer = _reviewer()
+    tenants = cordon().tenants
+
+    def change() -> dict[str, Any]:
+        canonical = canonical_hash(signal_type, value)
+        if app.current_request.method == "DELETE":
+            tenants.unallow_hash(reviewer.tenant_id, signal_type, canonical)
+            return {"signal_type": signal_type, "value": canonical, "allowed": False}
+        reason = str(_body().get("reason", ""))
+        tenants.allow_hash(reviewer.tenant_id, signal_type, canonical, reviewer.reviewer_id, reason)
+        return {"signal_type": signal_type, "value": canonical, "allowed": True}
+
+    return _answer(change)
 
 
 @app.route("/review")

@@ -11,15 +11,19 @@ moto, not of S3's network: on AWS, expect fetch to be dominated by S3 latency (~
 from __future__ import annotations
 
 import argparse
+import collections
+import io
 import json
 import os
 import statistics
 import sys
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
 # As deployed (.chalice/config.json): OpenBLAS on one thread. A Lambda below 1,769 MB has one
 # vCPU, and on this shared 2-core machine BLAS threads spinning on small matrices made the hash
@@ -123,6 +127,7 @@ def bench_handler(objects: int) -> dict[str, object]:
             if data["outcome"] == "allowed" and {"hash", "match"} <= set(timings):
                 hash_match.append(float(timings["hash"]) + float(timings["match"]))
             totals.setdefault(data["outcome"], []).append(sum(float(v) for v in timings.values()))
+        requests = bench_requests(cordon, runner, session)
         freshness = bench_freshness(cordon)
         chalice_app.reset()
     summary: dict[str, object] = {
@@ -142,8 +147,116 @@ def bench_handler(objects: int) -> dict[str, object]:
         if totals["quarantined"]
         else None,
         "freshness": freshness,
+        "requests": requests,
     }
     return summary
+
+
+class _ByteCount(io.TextIOBase):
+    """A stream that only counts what is written to it (log bytes are billed)."""
+
+    def __init__(self) -> None:
+        self.bytes = 0
+        self.lines = 0
+
+    def write(self, text: str) -> int:
+        self.bytes += len(text.encode())
+        self.lines += text.count("\n")
+        return len(text)
+
+
+class _Timed:
+    """The handler, timed: what Lambda would bill for, without the poller's SQS calls."""
+
+    def __init__(self, handler) -> None:
+        self.handler = handler
+        self.seconds = 0.0
+
+    def __call__(self, *args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return self.handler(*args, **kwargs)
+        finally:
+            self.seconds += time.perf_counter() - start
+
+
+def bench_requests(cordon, runner, session, allowed: int = 20, held: int = 4) -> dict[str, object]:
+    """The AWS requests one object costs, as billed: S3 requests by class, DynamoDB read and
+    write units by table (its indexes' writes included), and the bytes it logs. Objects go
+    through the handler one at a time, under realistic keys, in a warm container.
+
+    Lookups a warm container caches or makes on a timer (bucket -> tenant, the PDQ index's
+    freshness check) are left out here: `bench/cost.py` spreads them over the traffic."""
+    from metering import item_size, metering
+
+    from chalicelib import logs
+
+    hashes_table = cordon.settings.hashes_table
+    periodic = (
+        f"{cordon.settings.tenants_table} GetItem BUCKET",
+        f"{cordon.settings.tenants_table} GetItem TENANT",
+        f"{hashes_table} GetItem",
+        f"{hashes_table} Query",
+    )
+    bad = samples.jpeg(samples.resized(samples.known_bad(1)[0], 1.6))
+    handler = logs.logger.registered_handler
+    counted = _ByteCount()
+    timed = _Timed(runner.handler)
+    runner.handler = timed
+    previous = (handler.stream, logs.logger.log_level)
+    handler.setStream(counted)
+    logs.logger.setLevel("INFO")
+    report: dict[str, object] = {}
+    try:
+        with metering(session) as meter:
+            for kind, count in (("allowed", allowed), ("quarantined", held)):
+                totals: dict[str, collections.Counter[str]] = collections.defaultdict(
+                    collections.Counter
+                )
+                logged, lines, compute_ms, handler_ms = 0, 0, [], []
+                for i in range(count + 1):  # the first one warms the clients: not counted
+                    key = f"uploads/2026/11/23/{uuid.uuid4().hex}/IMG_{i:04d}.jpg"
+                    data = photo_like(7000 + i) if kind == "allowed" else bad
+                    cordon.s3.put_object(Bucket="bench-uploads", Key=key, Body=data)
+                    meter.reset()
+                    before, lines_before = counted.bytes, counted.lines
+                    timed.seconds = 0.0
+                    runner.poll_once()
+                    if i == 0:
+                        continue
+                    logged += counted.bytes - before
+                    lines += counted.lines - lines_before
+                    handler_ms.append(timed.seconds * 1e3)
+                    # What the handler does besides waiting on S3 and DynamoDB (moto here):
+                    # on AWS those calls take a network round trip instead (cost.py adds it).
+                    compute_ms.append((timed.seconds - meter.call_seconds) * 1e3)
+                    for name, counter in meter.snapshot().items():
+                        totals[name].update(counter)
+                per_object = {
+                    name: {k: v / count for k, v in sorted(c.items()) if k not in periodic}
+                    for name, c in totals.items()
+                }
+                report[kind] = {
+                    **per_object,
+                    "rru_total": sum(per_object["rru"].values()),
+                    "wru_total": sum(per_object["wru"].values()),
+                    "log_bytes": logged / count,
+                    "log_lines": lines / count,
+                    "handler_median_ms": statistics.median(handler_ms),
+                    "compute_median_ms": statistics.median(compute_ms),
+                }
+    finally:
+        handler.setStream(previous[0])
+        logs.logger.setLevel(previous[1])
+        runner.handler = timed.handler
+    sizes = [
+        item_size(item)
+        for item in session.client("dynamodb").scan(TableName=cordon.settings.cases_table)["Items"]
+        if item.get("status", {}).get("S") == "allowed"
+    ]
+    report["allowed_case_item_bytes"] = {"median": statistics.median(sizes), "max": max(sizes)}
+    report["periodic_left_out"] = list(periodic)
+    return report
 
 
 def bench_freshness(cordon) -> dict[str, float]:

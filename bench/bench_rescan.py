@@ -34,38 +34,84 @@ def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="cordon-rescan-"))
     state = work / "local.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CORDON_"))}
-    local = subprocess.Popen([*CORDON, "--state-file", str(state), "local", "--log-file",
-                              str(work / "handlers.log")], cwd=ROOT, env=env,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    local = subprocess.Popen(
+        [*CORDON, "--state-file", str(state), "local", "--log-file", str(work / "handlers.log")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         while not state.exists():
             time.sleep(0.2)
         stack_env = json.loads(state.read_text())["environment"]
         s3 = boto3.session.Session(region_name="us-east-1").client(
-            "s3", endpoint_url=stack_env["AWS_ENDPOINT_URL"], aws_access_key_id="testing",
-            aws_secret_access_key="testing")
+            "s3",
+            endpoint_url=stack_env["AWS_ENDPOINT_URL"],
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
         s3.create_bucket(Bucket="legacy-uploads")
         started = time.perf_counter()
         with ThreadPoolExecutor(8) as pool:
-            list(pool.map(lambda n: s3.put_object(Bucket="legacy-uploads", Key=f"old/{n:06d}.txt",
-                                                  Body=f"post {n}".encode()), range(args.objects)))
+            list(
+                pool.map(
+                    lambda n: s3.put_object(
+                        Bucket="legacy-uploads", Key=f"old/{n:06d}.txt", Body=f"post {n}".encode()
+                    ),
+                    range(args.objects),
+                )
+            )
         print(f"uploaded {args.objects} objects in {time.perf_counter() - started:.1f} s")
         cli_env = {**env, **stack_env}
-        subprocess.run([*CORDON, "--state-file", str(state), "--local", "tenants", "add",
-                        "legacy", "--bucket", "legacy-uploads"], cwd=ROOT, env=cli_env,
-                       check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                *CORDON,
+                "--state-file",
+                str(state),
+                "--local",
+                "tenants",
+                "add",
+                "legacy",
+                "--bucket",
+                "legacy-uploads",
+            ],
+            cwd=ROOT,
+            env=cli_env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         for label in ("first rescan", "second rescan (all skipped)"):
             started = time.perf_counter()
             done = subprocess.run(
-                [*CORDON, "--state-file", str(state), "--local", "rescan",
-                 "s3://legacy-uploads/old/", "--concurrency", str(args.concurrency),
-                 "--rate", "0", "--checkpoint-dir", str(work / "checkpoints"), "--json"],
-                cwd=ROOT, env=cli_env, capture_output=True, text=True, check=False)
+                [
+                    *CORDON,
+                    "--state-file",
+                    str(state),
+                    "--local",
+                    "rescan",
+                    "s3://legacy-uploads/old/",
+                    "--concurrency",
+                    str(args.concurrency),
+                    "--rate",
+                    "0",
+                    "--checkpoint-dir",
+                    str(work / "checkpoints"),
+                    "--json",
+                ],
+                cwd=ROOT,
+                env=cli_env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
             elapsed = time.perf_counter() - started
             summary = json.loads(done.stdout.strip().splitlines()[-1])["summary"]
-            print(f"{label}: {elapsed:.1f} s for {args.objects} objects "
-                  f"({args.objects / elapsed:.0f} objects/s, concurrency {args.concurrency}): "
-                  f"{summary}")
+            print(
+                f"{label}: {elapsed:.1f} s for {args.objects} objects "
+                f"({args.objects / elapsed:.0f} objects/s, concurrency {args.concurrency}): "
+                f"{summary}"
+            )
     finally:
         local.terminate()
         local.wait(timeout=20)

@@ -25,3 +25,24 @@ class ChecksumMismatchError(QuarantineError):
 
 class UnknownTenantError(CordonError):
     """No tenant is registered for a bucket or an id."""
+
+
+class RequestError(CordonError):
+    """A request a tenant's user made (API or CLI) that cannot be done; `status` is the HTTP
+    status to answer with."""
+
+    status = 400
+
+
+class NotFoundError(RequestError):
+    """Nothing by that name, or nothing this tenant may see: the same answer for both."""
+
+    status = 404
+
+
+class ForbiddenError(RequestError):
+    status = 403
+
+
+class ConflictError(RequestError):
+    status = 409

@@ -18,7 +18,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Key as KeyCondition
 
-from chalicelib.models import now_iso
+from chalicelib.models import Tenant, audience_admits, now_iso
 
 FEED_TYPE = "_feed"
 COUNTER_TYPE = "_seq"
@@ -47,7 +47,7 @@ def change_between(before: str | None, after: str) -> str:
         return "added"
     if before == after:
         return "changed"
-    return {"disputed": "disputed", "retired": "retired"}.get(after, "reactivated")
+    return {"disputed": "disputed", "retired": "retired", "held": "held"}.get(after, "reactivated")
 
 
 class UpdateFeed:
@@ -72,13 +72,22 @@ class UpdateFeed:
             "status": item.get("status", "active"),
             "source": item.get("source", ""),
             "case_id": item.get("case_id"),
+            "visibility": item.get("visibility", "all"),
+            "groups": sorted(item.get("groups") or ()),
             "at": now_iso(),
         }
 
     def read(
-        self, cursor: int = 0, limit: int = 100, now: datetime | None = None
+        self,
+        cursor: int = 0,
+        limit: int = 100,
+        now: datetime | None = None,
+        reader: Tenant | None = None,
     ) -> tuple[list[dict[str, Any]], int]:
-        """Entries after `cursor`, in order, without a hole; and the cursor to read from next."""
+        """Entries after `cursor`, in order, without a hole; and the cursor to read from next.
+
+        A `reader` gets only the entries it may see; the cursor moves past the others too, so
+        one page may hold fewer than `limit` entries and still not be the last."""
         now = now or datetime.now(UTC)
         response = self.table.query(
             KeyConditionExpression=KeyCondition("signal_type").eq(FEED_TYPE)
@@ -97,6 +106,12 @@ class UpdateFeed:
             entries.append(_plain(item))
             expected = seq + 1
         next_cursor = entries[-1]["seq"] if entries else cursor
+        if reader is not None:
+            entries = [
+                e
+                for e in entries
+                if audience_admits(e["visibility"], e["groups"], e["source"], reader)
+            ]
         return entries, next_cursor
 
 
@@ -110,5 +125,7 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
         "status": item["status"],
         "source": item.get("source", ""),
         "case_id": item.get("case_id"),
+        "visibility": item.get("visibility", "all"),
+        "groups": list(item.get("groups", [])),
         "at": item["at"],
     }

@@ -67,6 +67,7 @@ class Ingest:
         """Lambda's SQS event in, `{"batchItemFailures": [...]}` out."""
         if context is not None:
             self.config.register_lambda_context(context)
+        logs.drop_stream_constants()
         # Report every failed record, even when all failed, rather than raising: Lambda then
         # retries exactly those, and the invocation does not count as an error.
         processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)

@@ -10,5 +10,28 @@ import logging
 import sys
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 logger = Logger(service="cordon", logger_handler=logging.StreamHandler(sys.stderr))
+
+# Keys that are the same on every line of a log stream (its log group names the function, and
+# Lambda's REPORT line tells a cold start): the ingest's lines, one or more an object, are
+# billed by the byte, so it drops them after the Lambda context has added them.
+STREAM_CONSTANT_KEYS = ["cold_start", "function_name", "function_memory_size", "function_arn"]
+
+
+def drop_stream_constants() -> None:
+    logger.remove_keys(STREAM_CONSTANT_KEYS + ["location"])
+
+
+def count(name: str, service: str) -> None:
+    """One event worth an alarm, as an EMF metric (namespace Cordon) in the log at once: for
+    events outside the ingest batch's own metrics (held hashes, breached deadlines)."""
+    with single_metric(
+        name=name,
+        unit=MetricUnit.Count,
+        value=1,
+        namespace="Cordon",
+        default_dimensions={"service": service},
+    ):
+        pass

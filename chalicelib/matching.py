@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from chalicelib.index import HammingIndex
-from chalicelib.models import HashRecord, Match, Signal
+from chalicelib.models import ACTIVE, REVIEW_ONLY_STATUSES, HashRecord, Match, Signal
 from chalicelib.signals import PDQ, SIGNAL_TYPES
 from chalicelib.variants import ORIGINAL
 
 Key = tuple[str, str]
+MATCHING_STATUSES = frozenset({ACTIVE, *REVIEW_ONLY_STATUSES})  # not retired, nor unknown
 ExactLookup = Callable[[Sequence[Key]], Mapping[Key, HashRecord]]
 
 
@@ -32,8 +33,13 @@ def find_matches(
     exact_lookup: ExactLookup,
     pdq_index: HammingIndex | None,
     pdq_distance: int,
+    visible: Callable[[HashRecord], bool] | None = None,
 ) -> list[Match]:
-    """Every shared hash that one of `signals` matches, strongest (exact, nearest) first."""
+    """Every shared hash that one of `signals` matches, strongest (exact, nearest) first.
+
+    Only hashes `visible` admits count (those shared with the tenant asking); retired ones
+    (or of a status unknown here) never do; disputed and held ones do, with their status
+    (policy caps them at REVIEW)."""
     candidates = usable_signals(signals)
     # PDQ values are found through the index (distance 0 included); only the other types
     # need a lookup of their own, which keeps the batch small when variants multiply PDQs.
@@ -55,7 +61,7 @@ def find_matches(
     records = exact_lookup(list({*wanted, *near}))
     matches: list[Match] = []
     for key, record in records.items():
-        if record.status != "active":
+        if record.status not in MATCHING_STATUSES or (visible is not None and not visible(record)):
             continue
         signal, distance = near.get(key) or (wanted[key], 0)
         matches.append(
@@ -67,6 +73,7 @@ def find_matches(
                 labels=record.labels,
                 source=record.source,
                 variant=signal.variant,
+                status=record.status,
             )
         )
     # Exact types first, then matches of the image as uploaded, nearest first.

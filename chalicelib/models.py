@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -126,6 +127,54 @@ class HashRecord:
     added_at: str | None = None
     status: str = "active"
     confirmed_by: str | None = None  # the reviewer whose decision shared it
+    # Who may see and match it (`Visibility`); `groups` are the named tenant groups for
+    # GROUPS. The source tenant always sees its own hashes.
+    visibility: str = "all"
+    groups: tuple[str, ...] = ()
+    # Tenants' opinions, and whether an operator cleared it after the flood guard held it.
+    disputes: tuple[str, ...] = ()
+    endorsements: tuple[str, ...] = ()
+    flood_cleared: bool = False
+
+    def visible_to(self, tenant: Tenant) -> bool:
+        return audience_admits(self.visibility, self.groups, self.source, tenant)
+
+
+class Visibility(StrEnum):
+    """Who a shared hash is shared with, like ThreatExchange's privacy groups."""
+
+    ALL = "all"  # every tenant
+    GROUPS = "groups"  # tenants in one of the hash's named groups
+    PRIVATE = "private"  # its source tenant alone
+
+
+# A hash's status: ACTIVE matches under each tenant's policy; DISPUTED (by enough tenants) and
+# HELD (by the flood guard, until an operator clears it) still match, for REVIEW only;
+# RETIRED no longer matches.
+ACTIVE, DISPUTED, HELD, RETIRED = "active", "disputed", "held", "retired"
+REVIEW_ONLY_STATUSES = frozenset({DISPUTED, HELD})
+
+
+def audience_admits(visibility: str, groups: Sequence[str], source: str, tenant: Tenant) -> bool:
+    """Whether `tenant` may see a hash shared with this audience (match, feed, webhook, SNS)."""
+    if tenant.tenant_id == source or visibility == Visibility.ALL:
+        return True
+    if visibility == Visibility.GROUPS:
+        return bool(set(groups) & set(tenant.groups))
+    return False
+
+
+def audience_tags(visibility: str, groups: Sequence[str], source: str) -> list[str]:
+    """The audience as SNS filterable tags: `all`, or `group:<name>`s plus `tenant:<source>`."""
+    if visibility == Visibility.ALL:
+        return ["all"]
+    tags = [f"group:{g}" for g in groups] if visibility == Visibility.GROUPS else []
+    return [*tags, f"tenant:{source}"]
+
+
+def tenant_tags(tenant: Tenant) -> list[str]:
+    """The audience tags a tenant's subscription accepts: `all`, its groups, itself."""
+    return ["all", *(f"group:{g}" for g in tenant.groups), f"tenant:{tenant.tenant_id}"]
 
 
 @dataclass(frozen=True)
@@ -139,6 +188,7 @@ class Match:
     labels: tuple[str, ...] = ()
     source: str = ""
     variant: str = "original"
+    status: str = ACTIVE  # the shared hash's: DISPUTED and HELD call for REVIEW at most
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -214,6 +264,9 @@ class Policy:
     # A match found only through a match variant (mirrored, trimmed, a tile...): never more
     # than the signal type's own action.
     variant_action: Action = Action.REVIEW
+    # Who this tenant's confirmed hashes are shared with: all, groups (the tenant's own
+    # groups) or private (this tenant alone).
+    share_visibility: str = "all"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -254,6 +307,7 @@ class Tenant:
     tenant_id: str
     buckets: tuple[str, ...] = ()
     policy: Policy = field(default_factory=Policy)
+    groups: tuple[str, ...] = ()  # named groups it belongs to, for hashes shared with groups
 
 
 @dataclass(frozen=True)

@@ -16,13 +16,16 @@ from typing import Any
 from chalicelib import logs, matching, policy, signals
 from chalicelib.adapters.cases import CaseStore
 from chalicelib.adapters.classifier import Classifier
+from chalicelib.adapters.flood import FloodGuard
 from chalicelib.adapters.hashes import HashTable
-from chalicelib.adapters.storage import ObjectHead, ObjectStore
+from chalicelib.adapters.storage import Fetched, ObjectHead, ObjectStore
 from chalicelib.adapters.tenants import TenantRegistry
 from chalicelib.errors import CordonError, ObjectGoneError, UnknownTenantError
 from chalicelib.models import (
+    HELD,
     Action,
     Examination,
+    Match,
     ObjectRef,
     Outcome,
     Result,
@@ -68,6 +71,7 @@ class Pipeline:
     tenants: TenantRegistry
     classifier_factory: Callable[[], Classifier] | None = None
     reviews: Reviews | None = None
+    flood_guard: FloodGuard | None = None
     _classifier: Classifier | None = field(default=None, init=False, repr=False)
 
     # -- the steps ------------------------------------------------------------------------
@@ -94,12 +98,69 @@ class Pipeline:
             logger.error("bucket belongs to no tenant: event rejected", extra={"object": ref.uri})
             return Result(Outcome.NO_TENANT, ref, detail=f"no tenant owns bucket {ref.bucket}")
         case_id = ref.case_id(tenant.tenant_id)
-        existing = self.cases.get(case_id)
-        status = existing["status"] if existing else None
-        if status == STATUS_QUARANTINING and existing and existing.get("evidence"):
+        # A case exists already only for a retry, a replay after the idempotency record has
+        # expired, or a forced re-evaluation. Ingest does not read it first (a consistent
+        # read for every object, for the rare retry): an allowed object's conditional create
+        # finds it, and only then, or for a verdict to act on, is it read. Forced runs nearly
+        # always meet their case: they read it first.
+        existing = self.cases.get(case_id) if force else None
+        if existing is not None:
+            resumed = self._resume(tenant, ref, case_id, existing, force, timer)
+            if resumed is not None:
+                return resumed
+        try:
+            with timer.stage("fetch"):
+                fetched = self.store.fetch(ref, self.settings.max_object_bytes)
+            with timer.stage("hash"):
+                examination = self._examine(fetched)
+        except ObjectGoneError as gone:
+            if existing is None and not self._record_gone(tenant, ref, case_id, str(gone)):
+                existing = self.cases.get(case_id)  # a retry or a replay: the case was there
+                resumed = self._resume(tenant, ref, case_id, existing, force, timer)
+                if resumed is not None:
+                    return resumed
+            return Result(Outcome.GONE, ref, tenant.tenant_id, case_id, detail=str(gone))
+        with timer.stage("match"):
+            verdict = self._judge(tenant, examination, count=True)
+        head, data = fetched.head, fetched.data
+        if not force:
+            with timer.stage("act"):
+                opened = verdict.action is Action.ALLOW and self.cases.open(
+                    case_id,
+                    tenant.tenant_id,
+                    STATUS_ALLOWED,
+                    self._case_fields(ref, head, examination, verdict),
+                )
+                if not opened:
+                    existing = self.cases.get(case_id)
+            if opened:
+                result = Result(Outcome.ALLOWED, ref, tenant.tenant_id, case_id, verdict, ref.uri)
+                return replace(result, timings=timer.stages)
+            resumed = self._resume(tenant, ref, case_id, existing, force, timer)
+            if resumed is not None:
+                return resumed
+        with timer.stage("act"):
+            result = self._act(tenant, ref, case_id, head, data, examination, verdict, existing)
+        return replace(result, timings=timer.stages)
+
+    def _resume(
+        self,
+        tenant: Tenant,
+        ref: ObjectRef,
+        case_id: str,
+        existing: dict[str, Any] | None,
+        force: bool,
+        timer: Timer,
+    ) -> Result | None:
+        """What an existing case leaves to do: finish its quarantine, nothing (already
+        handled), or re-judge a held object (forced); None when the object is to be judged."""
+        if existing is None:
+            return None
+        status = existing["status"]
+        if status == STATUS_QUARANTINING and existing.get("evidence"):
             return self._finish_quarantine(tenant, ref, case_id, existing, timer)
         if status in FINAL_STATUSES and not (force and status == STATUS_ALLOWED):
-            if force and existing and existing.get("evidence"):
+            if force and existing.get("evidence"):
                 return self._reevaluate_held(tenant, ref, case_id, existing)
             return Result(
                 Outcome.ALREADY_HANDLED,
@@ -108,25 +169,7 @@ class Pipeline:
                 case_id,
                 detail=f"case already {status}",
             )
-        try:
-            with timer.stage("fetch"):
-                head = self.store.head(ref)
-                data = (
-                    self.store.read(ref, head)
-                    if head.size <= self.settings.max_object_bytes
-                    else None
-                )
-            with timer.stage("hash"):
-                examination = self._examine(ref, head, data)
-        except ObjectGoneError as gone:
-            if existing:
-                return Result(Outcome.GONE, ref, tenant.tenant_id, case_id, detail=str(gone))
-            return self._record_gone(tenant, ref, case_id, str(gone))
-        with timer.stage("match"):
-            verdict = self._judge(tenant, examination)
-        with timer.stage("act"):
-            result = self._act(tenant, ref, case_id, head, data, examination, verdict, existing)
-        return replace(result, timings=timer.stages)
+        return None
 
     def evaluate(self, ref: ObjectRef) -> tuple[Tenant, Examination, Verdict, str]:
         """The verdict the object would get now, touching nothing (dry runs).
@@ -142,12 +185,11 @@ class Pipeline:
             data = self.store.read_evidence(case["evidence"])
             where = "evidence copy"
         else:
-            head = self.store.head(ref)
-            if head.size > self.settings.max_object_bytes:
-                reason = f"object of {head.size:,} bytes exceeds the size cap"
-                examination = signals.examine_stream(self.store.stream(ref), head.size, reason)
+            fetched = self.store.fetch(ref, self.settings.max_object_bytes)
+            if fetched.data is None:
+                examination = self._examine(fetched)
                 return tenant, examination, self._judge(tenant, examination), ref.uri
-            data = self.store.read(ref, head)
+            data = fetched.data
             where = ref.uri
         examination, verdict = self.examine_and_judge(tenant, data)
         return tenant, examination, verdict, where
@@ -173,27 +215,43 @@ class Pipeline:
         examination = signals.examine_bytes(data, self.settings.max_image_pixels)
         return examination, self._judge(tenant, examination)
 
-    def _examine(self, ref: ObjectRef, head: ObjectHead, data: bytes | None) -> Examination:
-        if data is None:
+    def _examine(self, fetched: Fetched) -> Examination:
+        if fetched.data is None:
+            # Over the cap: the rest of the same GET is streamed through the exact hashers.
+            size = fetched.head.size
             reason = (
-                f"object of {head.size:,} bytes exceeds the size cap of "
+                f"object of {size:,} bytes exceeds the size cap of "
                 f"{self.settings.max_object_bytes:,}: streamed for exact hashes only"
             )
-            return signals.examine_stream(self.store.stream(ref), head.size, reason)
-        return signals.examine_bytes(data, self.settings.max_image_pixels)
+            return signals.examine_stream(fetched.chunks(), size, reason)
+        return signals.examine_bytes(fetched.data, self.settings.max_image_pixels)
 
-    def _judge(self, tenant: Tenant, examination: Examination) -> Verdict:
+    def _judge(self, tenant: Tenant, examination: Examination, count: bool = False) -> Verdict:
+        """The verdict under the tenant's policy. `count` (real processing, not a dry run)
+        counts the matches for the flood guard, which may hold a hash right then."""
         rules = tenant.policy
         matches = matching.find_matches(
             examination.signals,
             self.hashes.get_many,
             self.hashes.pdq_index(),
             rules.pdq_distance,
+            visible=lambda record: record.visible_to(tenant),
         )
+        overrides: list[str] = []
+        if matches:
+            matches, overrides = self._tenant_overrides(tenant, matches)
+        if count and matches and self.flood_guard is not None:
+            held = self.flood_guard.count(matches)
+            matches = [
+                replace(m, status=HELD) if (m.signal_type, m.matched_value) in held else m
+                for m in matches
+            ]
         scores = []
         if rules.classifier_enabled and not matches and examination.image_bytes:
             scores = self._get_classifier().classify(examination.image_bytes)
         verdict = policy.decide(rules, examination, matches, scores)
+        if overrides:
+            verdict = replace(verdict, reasons=(*verdict.reasons, *overrides))
         sha256 = examination.signal("sha256")
         if verdict.action is not Action.ALLOW and sha256 is not None:
             cleared = self.tenants.allowed(tenant.tenant_id, sha256.value)
@@ -205,6 +263,23 @@ class Pipeline:
                 )
                 verdict = replace(verdict, action=Action.ALLOW, reasons=(reason, *verdict.reasons))
         return verdict
+
+    def _tenant_overrides(
+        self, tenant: Tenant, matches: list[Match]
+    ) -> tuple[list[Match], list[str]]:
+        """Matches left once the tenant's private allow-list of shared hashes is applied, and
+        a reason for each one it overrode."""
+        keys = {(m.signal_type, m.matched_value) for m in matches}
+        allowed = self.tenants.allowed_hashes(tenant.tenant_id, keys)
+        if not allowed:
+            return matches, []
+        kept = [m for m in matches if (m.signal_type, m.matched_value) not in allowed]
+        notes = [
+            f"shared hash {key[0]} {key[1][:16]}… is on this tenant's allow-list "
+            f"(by {entry.get('by', '?')}: {entry.get('reason') or 'no reason given'}): ignored"
+            for key, entry in allowed.items()
+        ]
+        return kept, notes
 
     def _get_classifier(self) -> Classifier:
         if self._classifier is None:
@@ -224,9 +299,16 @@ class Pipeline:
                 "size": examination.size,
                 "content_type": head.content_type,
             },
-            # The upload's own signals (its variants are derived again when needed); the
-            # SHA-256 on its own too, for the index that finds earlier uploads of a new hash.
-            "signals": [s.to_dict() for s in examination.signals if s.variant == "original"],
+            # The upload's own signals (its variants are derived again when needed), so
+            # without the variant name every one of them would carry (readers default it).
+            # The SHA-256 is kept once, on its own, for the index that finds earlier uploads
+            # of a new hash; the case store puts it back among the signals on read. Each byte
+            # counts: an allowed case is billed per KB in the table and in both its indexes.
+            "signals": [
+                {k: v for k, v in s.to_dict().items() if k != "variant"}
+                for s in examination.signals
+                if s.variant == "original" and s.type != "sha256"
+            ],
             "sha256": next(s.value for s in examination.signals if s.type == "sha256"),
             "verdict": verdict.to_dict(),
         }
@@ -334,9 +416,11 @@ class Pipeline:
             )
         return replace(result, timings=timer.stages)
 
-    def _record_gone(self, tenant: Tenant, ref: ObjectRef, case_id: str, why: str) -> Result:
-        self.cases.open(
+    def _record_gone(self, tenant: Tenant, ref: ObjectRef, case_id: str, why: str) -> bool:
+        """A case saying the object was gone; False (nothing written) if it had a case."""
+        if not self.cases.open(
             case_id, tenant.tenant_id, STATUS_GONE, {"object": ref.to_dict(), "detail": why}
-        )
+        ):
+            return False
         logger.warning("object gone before processing", extra={"object": ref.uri, "why": why})
-        return Result(Outcome.GONE, ref, tenant.tenant_id, case_id, detail=why)
+        return True

@@ -12,7 +12,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from chalicelib import variants
-from chalicelib.models import Action, ClassifierScore, Examination, Match, Policy, Verdict
+from chalicelib.models import (
+    DISPUTED,
+    HELD,
+    REVIEW_ONLY_STATUSES,
+    Action,
+    ClassifierScore,
+    Examination,
+    Match,
+    Policy,
+    Verdict,
+)
 from chalicelib.pdq import hamming_hex
 from chalicelib.signals import SIGNAL_TYPES
 from chalicelib.variants import ORIGINAL
@@ -34,7 +44,15 @@ def describe_match(match: Match, policy: Policy, examination: Examination | None
             how = f"{how}, {via}; the image as uploaded is within the threshold too"
         else:
             how = f"{how}, found only {via}: {policy.variant_action.value} at most"
+    if match.status in REVIEW_ONLY_STATUSES:
+        how = f"{how}; the shared hash is {STATUS_NOTES[match.status]}: REVIEW at most"
     return f"{how} [{labels}; source {match.source or 'unknown'}]"
+
+
+STATUS_NOTES = {
+    DISPUTED: "disputed by other platforms",
+    HELD: "held by the flood guard until an operator clears it",
+}
 
 
 def only_through_variant(match: Match, policy: Policy, examination: Examination) -> bool:
@@ -71,7 +89,9 @@ def action_for_match(
     if match.variant != ORIGINAL and (
         examination is None or only_through_variant(match, policy, examination)
     ):
-        return min(action, policy.variant_action, key=lambda a: a.strength)
+        action = min(action, policy.variant_action, key=lambda a: a.strength)
+    if match.status in REVIEW_ONLY_STATUSES:
+        action = min(action, Action.REVIEW, key=lambda a: a.strength)
     return action
 
 

@@ -1,13 +1,19 @@
 """Human review: what reviewers see and decide, and the steps of the workflow that need code.
 
 The Step Functions workflow (`infra/resources.json`, `ReviewStateMachine`) drives each review:
-it records the start, notifies reviewers, and waits for a decision with a task token. Its
-steps that need code arrive on the review-work queue and are handled here:
+it waits for a decision with a task token, then has it applied. Its steps that need code
+arrive on the review-work queue and are handled here:
 
-- ``await``: a task token to keep on the case until a reviewer decides (stage "first", or
-  "escalated" after an escalation or a timeout);
+- ``await``: a task token to keep on the case until a reviewer decides (stage "first", when
+  the review's start is recorded and reviewers are told, or "escalated" after an escalation
+  or a timeout);
 - ``apply``: a decision to carry out — confirm (hashes shared with provenance, statement of
-  reasons recorded) or reject (object restored bit-identical, allow-listed for the tenant).
+  reasons recorded) or reject (object restored bit-identical, allow-listed for the tenant) —
+  and then the tenant is told.
+
+Escalation answers the token with the error `Cordon.Escalated`, which the workflow catches:
+each state a review enters is billed, so the usual path (await, apply) has no Choice, audit
+or notice states.
 
 A decision answers the token exactly once: it is claimed on the case with a conditional
 write before SendTaskSuccess, so a second decision is refused. Every reviewer belongs to one
@@ -27,8 +33,8 @@ from chalicelib.adapters.hashes import HashTable
 from chalicelib.adapters.storage import ObjectStore
 from chalicelib.adapters.tenants import TenantRegistry
 from chalicelib.adapters.workflow import ReviewWorkflow
-from chalicelib.errors import CordonError
-from chalicelib.models import HashRecord, now_iso
+from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, RequestError
+from chalicelib.models import HashRecord, Tenant, Visibility, now_iso
 from chalicelib.notices import statement_of_reasons
 from chalicelib.signals import SIGNAL_TYPES
 
@@ -40,24 +46,7 @@ OPEN_STATUSES = (PENDING, ESCALATED, APPEAL_PENDING)
 ACTIONS = ("confirm", "reject", "escalate")
 APPEAL_SECONDS = 14 * 24 * 3600  # TCO Art 10: complaints decided within two weeks
 APPEALABLE = ("quarantined", CONFIRMED)
-
-
-class ReviewError(CordonError):
-    """A request a reviewer made that cannot be done; `status` is the HTTP status."""
-
-    status = 400
-
-
-class NotFoundError(ReviewError):
-    status = 404
-
-
-class ForbiddenError(ReviewError):
-    status = 403
-
-
-class ConflictError(ReviewError):
-    status = 409
+ESCALATED_ERROR = "Cordon.Escalated"  # the error the workflow's AwaitDecision catches
 
 
 @dataclass(frozen=True)
@@ -79,6 +68,7 @@ class Reviews:
         store: ObjectStore,
         workflow: ReviewWorkflow,
         notify: Any = None,
+        notify_reviewers: Any = None,
     ) -> None:
         self.cases = cases
         self.tenants = tenants
@@ -86,6 +76,7 @@ class Reviews:
         self.store = store
         self.workflow = workflow
         self.notify = notify  # callable(tenant_id, event dict); None: not told
+        self.notify_reviewers = notify_reviewers  # the same, to the tenant's reviewers
 
     # -- starting a review -----------------------------------------------------------------
     def start(
@@ -136,7 +127,7 @@ class Reviews:
         elif message["kind"] == "apply":
             self._apply(message)
         else:
-            raise ReviewError(f"unknown review work {message['kind']!r}")
+            raise RequestError(f"unknown review work {message['kind']!r}")
 
     def _await(self, message: dict[str, Any]) -> None:
         case_id = message["case_id"]
@@ -146,6 +137,20 @@ class Reviews:
             status = ESCALATED
         else:
             status = APPEAL_PENDING if message.get("review_kind") == "appeal" else PENDING
+        if message["stage"] == "first" and review.get("token") != message["task_token"]:
+            # The workflow's start, recorded and announced here rather than by states of
+            # their own (each state entered is billed); before the token is kept, so a
+            # redelivered message may do it twice but a failure in between never loses it.
+            self.cases.audit(case_id, "review_started", {"execution": message["execution"]})
+            if self.notify_reviewers:
+                self.notify_reviewers(
+                    case["tenant_id"],
+                    {
+                        "event": "review_needed",
+                        "case_id": case_id,
+                        "kind": message.get("review_kind", "review"),
+                    },
+                )
         review.update(
             {"token": message["task_token"], "stage": message["stage"], "waiting_since": now_iso()}
         )
@@ -153,6 +158,7 @@ class Reviews:
         if message["stage"] == "escalated" and self._timed_out(case_id):
             logger.warning("review deadline passed: escalated", extra={"case_id": case_id})
             self.cases.audit(case_id, "deadline_breached", {"deadline": review.get("deadline")})
+            logs.count("ReviewDeadlineBreached", "review")
             if self.notify:
                 self.notify(
                     case["tenant_id"], {"event": "review_deadline_breached", "case_id": case_id}
@@ -169,6 +175,11 @@ class Reviews:
             result = self._confirm(case, decision)
         else:
             result = self._reinstate(case, decision)
+        if self.notify:  # once applied, before the workflow ends (no state of its own)
+            self.notify(
+                case["tenant_id"],
+                {"event": "review_decided", "case_id": case_id, "action": decision["action"]},
+            )
         self.workflow.succeed(message["task_token"], result)
 
     def _confirm(self, case: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
@@ -177,6 +188,10 @@ class Reviews:
             lab for m in case["verdict"].get("matches", []) for lab in m.get("labels", [])
         }
         labels = tuple(sorted(set(decision.get("labels") or []) | verdict_labels))
+        # Shared as widely as the tenant's policy says: all, its groups, or itself alone.
+        tenant = self.tenants.get(tenant_id) or Tenant(tenant_id)
+        visibility = Visibility(tenant.policy.share_visibility)
+        groups = tenant.groups if visibility == Visibility.GROUPS else ()
         records = [
             HashRecord(
                 signal_type=signal["type"],
@@ -186,13 +201,15 @@ class Reviews:
                 case_id=case_id,
                 added_at=decision["at"],
                 confirmed_by=decision["reviewer"],
+                visibility=visibility,
+                groups=groups,
             )
             for signal in case.get("signals", [])
             if signal["type"] in SIGNAL_TYPES
             and signal.get("variant", "original") == "original"
             and (signal["type"] != "pdq" or (signal.get("quality") or 0) >= pdq.MIN_QUALITY)
         ]
-        self.hashes.put(records)
+        self.hashes.put(records, keep_holds=True)
         self.cases.audit(
             case_id,
             "hashes_shared",
@@ -309,7 +326,7 @@ class Reviews:
         labels: list[str] | None = None,
     ) -> dict[str, Any]:
         if action not in ACTIONS:
-            raise ReviewError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
+            raise RequestError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
         case = self._case_for(reviewer, case_id)
         review = case.get("review") or {}
         token = review.get("token")
@@ -324,7 +341,7 @@ class Reviews:
                 "or took the decision under appeal"
             )
         if action == "escalate" and review.get("stage") == "escalated":
-            raise ReviewError("the case is already escalated: confirm or reject it")
+            raise RequestError("the case is already escalated: confirm or reject it")
         decision = {
             "action": action,
             "reviewer": reviewer.reviewer_id,
@@ -338,7 +355,12 @@ class Reviews:
         exclude = reviewer.reviewer_id if action == "escalate" else None
         if not self.cases.claim_decision(case_id, token, decision, status, exclude):
             raise ConflictError(f"case {case_id} was decided by someone else just now")
-        self.workflow.succeed(token, decision)
+        if action == "escalate":
+            # The workflow catches this error and waits for a second reviewer: a branch
+            # without a Choice state, so confirm and reject go straight to being applied.
+            self.workflow.fail(token, ESCALATED_ERROR, json.dumps(decision))
+        else:
+            self.workflow.succeed(token, decision)
         self.cases.audit(case_id, "decision", decision, actor=reviewer.reviewer_id)
         return {"case_id": case_id, "status": status, "decision": decision}
 

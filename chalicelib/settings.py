@@ -19,9 +19,20 @@ CORDON_UPLOADS_TOPIC_ARN
 CORDON_REVIEW_STATE_MACHINE_ARN, CORDON_REVIEW_QUEUE, CORDON_TENANT_NOTICES_TOPIC_ARN
     The review workflow, the queue its steps that need code go through, and the topic that
     tells tenants of escalations and decisions.
+CORDON_REVIEW_TOPIC_ARN
+    The topic that tells reviewers a case waits for them (the review worker publishes it once
+    the case can be decided).
 CORDON_HASH_UPDATES_TOPIC_ARN, CORDON_HASHES_STREAM_ARN
     The topic every change to the shared hash table is published on (tenants subscribe to it),
     and the table's stream that feeds it.
+CORDON_WEBHOOK_DLQ
+    The queue where webhook deliveries that kept failing wait for `cordon dlq redrive`.
+CORDON_DISPUTE_THRESHOLD
+    How many tenants (other than its source) must dispute a shared hash before it stops
+    triggering automatic takedowns anywhere (REVIEW only) and its source is told.
+CORDON_FLOOD_LIMIT, CORDON_FLOOD_WINDOW_SECONDS
+    The flood guard: a shared hash matching more than this many objects, across tenants,
+    within one window is held (REVIEW only) until an operator clears it.
 CORDON_MAX_OBJECT_BYTES
     Objects larger than this are never read into memory: exact hashes are streamed.
 CORDON_MAX_IMAGE_PIXELS
@@ -56,12 +67,17 @@ class Settings:
     review_state_machine_arn: str = ""
     review_queue: str = "cordon-review-work"
     tenant_notices_topic_arn: str = ""
+    review_topic_arn: str = ""
     hash_updates_topic_arn: str = ""
     # Chalice needs a stream ARN when it builds the app; the deployed one comes from the
     # template (the merge template replaces it), the local one from the environment.
     hashes_stream_arn: str = (
         "arn:aws:dynamodb:us-east-1:123456789012:table/cordon-hashes/stream/latest"
     )
+    webhook_dlq: str = "cordon-webhook-dlq"
+    dispute_threshold: int = 2
+    flood_limit: int = 100
+    flood_window_seconds: int = 600
     max_object_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 64_000_000
     pdq_distance: int = 31
@@ -98,10 +114,17 @@ class Settings:
             tenant_notices_topic_arn=text(
                 "CORDON_TENANT_NOTICES_TOPIC_ARN", default.tenant_notices_topic_arn
             ),
+            review_topic_arn=text("CORDON_REVIEW_TOPIC_ARN", default.review_topic_arn),
             hash_updates_topic_arn=text(
                 "CORDON_HASH_UPDATES_TOPIC_ARN", default.hash_updates_topic_arn
             ),
             hashes_stream_arn=text("CORDON_HASHES_STREAM_ARN", default.hashes_stream_arn),
+            webhook_dlq=text("CORDON_WEBHOOK_DLQ", default.webhook_dlq),
+            dispute_threshold=int(number("CORDON_DISPUTE_THRESHOLD", default.dispute_threshold)),
+            flood_limit=int(number("CORDON_FLOOD_LIMIT", default.flood_limit)),
+            flood_window_seconds=int(
+                number("CORDON_FLOOD_WINDOW_SECONDS", default.flood_window_seconds)
+            ),
             max_object_bytes=int(number("CORDON_MAX_OBJECT_BYTES", default.max_object_bytes)),
             max_image_pixels=int(number("CORDON_MAX_IMAGE_PIXELS", default.max_image_pixels)),
             pdq_distance=int(number("CORDON_PDQ_DISTANCE", default.pdq_distance)),

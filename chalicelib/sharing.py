@@ -9,14 +9,19 @@ The table's own bookkeeping items (sequence counters) are not updates and are dr
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from chalicelib import logs, webhooks
 from chalicelib.feed import change_between
+from chalicelib.models import Tenant, Visibility, audience_admits, audience_tags, tenant_tags
+from chalicelib.webhooks import DeliveryResult, WebhookDeadLetters
 
 _deserializer = TypeDeserializer()
 
@@ -31,11 +36,17 @@ class HashUpdate:
     status: str
     seq: int | None
     case_id: str | None = None
+    visibility: str = Visibility.ALL
+    groups: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["labels"] = list(self.labels)
+        data["groups"] = list(self.groups)
         return data
+
+    def visible_to(self, tenant: Tenant) -> bool:
+        return audience_admits(self.visibility, self.groups, self.source, tenant)
 
 
 def _plain(image: dict[str, Any] | None) -> dict[str, Any]:
@@ -49,6 +60,15 @@ def change_of(old: dict[str, Any], new: dict[str, Any]) -> str:
     return change_between(old.get("status", "active") if old else None, new.get("status", "active"))
 
 
+# Tenants' opinions change the item without being an update of the hash: a dispute that
+# changes its status is (the status says so).
+OPINION_FIELDS = frozenset({"disputes", "endorsements"})
+
+
+def _without_opinions(image: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in image.items() if k not in OPINION_FIELDS}
+
+
 def updates_from_stream(records: Iterable[dict[str, Any]]) -> Iterator[HashUpdate]:
     """Hash updates in a DynamoDB Stream batch (Lambda's event records), in stream order."""
     for record in records:
@@ -57,6 +77,8 @@ def updates_from_stream(records: Iterable[dict[str, Any]]) -> Iterator[HashUpdat
         item = new or old
         if not item or str(item.get("signal_type", "")).startswith("_"):
             continue  # counters and other bookkeeping
+        if old and new and _without_opinions(old) == _without_opinions(new):
+            continue
         yield HashUpdate(
             change=change_of(old, new),
             signal_type=item["signal_type"],
@@ -66,6 +88,8 @@ def updates_from_stream(records: Iterable[dict[str, Any]]) -> Iterator[HashUpdat
             status=item.get("status", "active"),
             seq=int(item["seq"]) if item.get("seq") is not None else None,
             case_id=item.get("case_id"),
+            visibility=item.get("visibility", Visibility.ALL),
+            groups=tuple(sorted(item.get("groups") or ())),
         )
 
 
@@ -81,6 +105,13 @@ class UpdatePublisher:
             "signal_type": {"DataType": "String", "StringValue": update.signal_type},
             "change": {"DataType": "String", "StringValue": update.change},
             "source": {"DataType": "String", "StringValue": update.source or "-"},
+            # Who may receive it: each tenant's subscription requires one of its own tags.
+            "audience": {
+                "DataType": "String.Array",
+                "StringValue": json.dumps(
+                    audience_tags(update.visibility, update.groups, update.source)
+                ),
+            },
         }
         if update.labels:
             attributes["labels"] = {
@@ -101,3 +132,69 @@ def fan_out(records: list[dict[str, Any]], publisher: UpdatePublisher) -> int:
         publisher.publish(update)
         published += 1
     return published
+
+
+def subscription_filter(tenant: Tenant, wanted: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The SNS filter policy of a tenant's subscription: what it asked for (`wanted`, on
+    signal_type, change, labels, source), and never more than it may see (`audience`)."""
+    return {**(wanted or {}), "audience": tenant_tags(tenant)}
+
+
+@dataclass(frozen=True)
+class WebhookSubscription:
+    """A tenant's endpoint for hash updates: its URL, its secrets (newest first: while one is
+    rotated both sign), and which signal types and changes it wants (empty: all)."""
+
+    tenant: Tenant
+    url: str
+    secrets: tuple[str, ...]
+    signal_types: tuple[str, ...] = ()
+    changes: tuple[str, ...] = ()
+
+    def wants(self, update: HashUpdate) -> bool:
+        return (
+            update.visible_to(self.tenant)
+            and (not self.signal_types or update.signal_type in self.signal_types)
+            and (not self.changes or update.change in self.changes)
+        )
+
+
+def webhook_payload(updates: Sequence[HashUpdate]) -> tuple[str, dict[str, Any]]:
+    """The body of one delivery and its event id: the same for the same updates, so a stream
+    batch retried by Lambda is recognised by receivers as a repeat."""
+    payload = {"kind": "cordon.hash_updates", "updates": [u.to_dict() for u in updates]}
+    keys = json.dumps([[u.signal_type, u.value, u.change, u.seq, u.status] for u in updates])
+    return "hu_" + hashlib.sha256(keys.encode()).hexdigest()[:32], payload
+
+
+def deliver_webhooks(
+    updates: Sequence[HashUpdate],
+    subscriptions: Iterable[WebhookSubscription],
+    dead_letters: WebhookDeadLetters | None,
+    post: Callable[..., DeliveryResult] | None = None,
+) -> dict[str, int]:
+    """One signed POST a subscribed tenant with the updates of a stream batch it may see;
+    deliveries that keep failing are parked on the webhook DLQ (or raised, with none)."""
+    # A few quick attempts inside the stream Lambda; what still fails waits in the DLQ for
+    # `cordon dlq redrive`, rather than holding the whole stream back.
+    send = post or partial(webhooks.deliver, attempts=3, base_delay=0.5, max_delay=5.0)
+    counts = {"delivered": 0, "dead_lettered": 0}
+    for subscription in subscriptions:
+        wanted = [u for u in updates if subscription.wants(u)]
+        if not wanted:
+            continue
+        event_id, payload = webhook_payload(wanted)
+        secrets = [secret.encode() for secret in subscription.secrets]
+        result = send(subscription.url, secrets, event_id, payload)
+        if result.delivered:
+            counts["delivered"] += 1
+            continue
+        logs.logger.warning(
+            "webhook delivery failed",
+            extra={"tenant_id": subscription.tenant.tenant_id, "error": result.error},
+        )
+        if dead_letters is None:
+            raise RuntimeError(f"webhook to {subscription.url} failed: {result.error}")
+        dead_letters.send(subscription.url, event_id, payload, result)
+        counts["dead_lettered"] += 1
+    return counts

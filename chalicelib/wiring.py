@@ -17,16 +17,19 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from chalicelib.adapters.cases import CaseStore
 from chalicelib.adapters.classifier import RekognitionModeration
+from chalicelib.adapters.flood import FloodGuard
 from chalicelib.adapters.hashes import HashTable, IndexSnapshots
 from chalicelib.adapters.storage import ObjectStore
 from chalicelib.adapters.tenants import TenantRegistry
 from chalicelib.adapters.workflow import ReviewWorkflow
 from chalicelib.ingest import Ingest, sqs_dead_letter
+from chalicelib.opinions import Opinions
 from chalicelib.pipeline import Pipeline
 from chalicelib.retro import RetroScanner
 from chalicelib.review import Reviews
 from chalicelib.settings import Settings
 from chalicelib.sharing import UpdatePublisher
+from chalicelib.webhooks import WebhookDeadLetters
 
 
 @dataclass
@@ -94,14 +97,21 @@ class Cordon:
                 self.client("stepfunctions"), self.settings.review_state_machine_arn
             ),
             notify=self._notify_tenant if self.settings.tenant_notices_topic_arn else None,
+            notify_reviewers=self._notify_reviewers if self.settings.review_topic_arn else None,
         )
 
-    def _notify_tenant(self, tenant_id: str, event: dict[str, Any]) -> None:
+    def _publish(self, topic_arn: str, tenant_id: str, event: dict[str, Any]) -> None:
         self.client("sns").publish(
-            TopicArn=self.settings.tenant_notices_topic_arn,
+            TopicArn=topic_arn,
             Message=json.dumps({**event, "tenant_id": tenant_id}),
             MessageAttributes={"tenant_id": {"DataType": "String", "StringValue": tenant_id}},
         )
+
+    def _notify_tenant(self, tenant_id: str, event: dict[str, Any]) -> None:
+        self._publish(self.settings.tenant_notices_topic_arn, tenant_id, event)
+
+    def _notify_reviewers(self, tenant_id: str, event: dict[str, Any]) -> None:
+        self._publish(self.settings.review_topic_arn, tenant_id, event)
 
     @cached_property
     def pipeline(self) -> Pipeline:
@@ -113,7 +123,23 @@ class Cordon:
             tenants=self.tenants,
             classifier_factory=lambda: RekognitionModeration(self._session().client("rekognition")),
             reviews=self.reviews if self.settings.review_state_machine_arn else None,
+            flood_guard=FloodGuard(
+                self.hashes, self.settings.flood_limit, self.settings.flood_window_seconds
+            ),
         )
+
+    @cached_property
+    def opinions(self) -> Opinions:
+        return Opinions(
+            self.hashes,
+            self.settings.dispute_threshold,
+            notify=self._notify_tenant if self.settings.tenant_notices_topic_arn else None,
+        )
+
+    @cached_property
+    def webhook_dead_letters(self) -> WebhookDeadLetters:
+        url = self.sqs.get_queue_url(QueueName=self.settings.webhook_dlq)["QueueUrl"]
+        return WebhookDeadLetters(self.sqs, url)
 
     @cached_property
     def dlq_url(self) -> str:

@@ -16,6 +16,7 @@ from chalicelib import signals
 from chalicelib.models import Action, HashRecord, ObjectRef, Policy
 from chalicelib.pipeline import FINAL_STATUSES
 from chalicelib.review import Reviewer
+from chalicelib.sharing import subscription_filter
 from chalicelib.wiring import Cordon
 from cordon_cli import samples
 from cordon_cli.operations import add_tenant, subscribe_queue
@@ -121,9 +122,14 @@ def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
             f"[bold]1.[/] tenant {tenant_id}: bucket {bucket}, notifications via {via}, "
             f"PDQ matches -> {policy.pdq_action.value}"
         )
-    # alpha's subscription to the hash updates, filtered to new shared hashes.
+    # alpha's subscription to the hash updates: new shared hashes, of those it may see.
+    alpha = cordon.tenants.get("alpha")
+    assert alpha is not None
     updates_queue = subscribe_queue(
-        cordon, "alpha-hash-updates", cordon.settings.hash_updates_topic_arn, {"change": ["added"]}
+        cordon,
+        "alpha-hash-updates",
+        cordon.settings.hash_updates_topic_arn,
+        subscription_filter(alpha, {"change": ["added"]}),
     )
     early = early_upload(cordon, uploads, timeout, console)
     console.print(

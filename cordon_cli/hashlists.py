@@ -114,6 +114,8 @@ def render(
                         "added_at": record.added_at,
                         "status": record.status,
                         "confirmed_by": record.confirmed_by,
+                        "visibility": record.visibility,
+                        "groups": list(record.groups),
                     }
                 )
                 + "\n"

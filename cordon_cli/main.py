@@ -26,9 +26,10 @@ from rich.markup import escape
 from rich.progress import Progress
 from rich.table import Table
 
-from chalicelib import logs
-from chalicelib.models import Action, Policy
-from chalicelib.review import Reviewer, ReviewError
+from chalicelib import logs, sharing
+from chalicelib.errors import RequestError
+from chalicelib.models import Action, Policy, Visibility
+from chalicelib.review import Reviewer
 from chalicelib.settings import Settings
 from chalicelib.wiring import Cordon
 from cordon_cli import compare, hashlists, oncall, operations
@@ -89,7 +90,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_hashes_import(args: argparse.Namespace) -> int:
-    parsed = operations.import_hashes(_cordon(), args.file, source=args.source)
+    if args.visibility != Visibility.ALL and args.source == "import":
+        err_console.print("--visibility groups|private needs --source TENANT (who owns them)")
+        return EXIT_USAGE
+    parsed = operations.import_hashes(
+        _cordon(),
+        args.file,
+        source=args.source,
+        visibility=Visibility(args.visibility),
+        groups=args.group or [],
+    )
     console.print(f"imported {len(parsed.records)} hashes from {args.file}")
     for why, count in parsed.skipped.items():
         console.print(f"skipped {count}: {why}")
@@ -97,7 +107,19 @@ def cmd_hashes_import(args: argparse.Namespace) -> int:
 
 
 def cmd_hashes_export(args: argparse.Namespace) -> int:
-    records = operations.shared_hashes(_cordon(), include_retired=args.include_retired)
+    cordon = _cordon()
+    viewer = None
+    if args.tenant:
+        viewer = cordon.tenants.get(args.tenant)
+        if viewer is None:
+            err_console.print(f"[red]no tenant {args.tenant}[/]")
+            return EXIT_USAGE
+    records = operations.shared_hashes(
+        cordon,
+        include_retired=args.include_retired,
+        viewer=viewer,
+        include_restricted=args.include_restricted,
+    )
     text, skipped = hashlists.render(records, args.format, exact_as_video=args.exact_as_video)
     if args.output:
         args.output.write_text(text)
@@ -108,11 +130,53 @@ def cmd_hashes_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_hashes_status(args: argparse.Namespace) -> int:
+    """`hashes release` and `hashes retire`."""
+    change = operations.release_hash if args.hashes_command == "release" else operations.retire_hash
+    try:
+        record = change(_cordon(), args.signal_type, args.value)
+    except (KeyError, ValueError) as error:
+        err_console.print(f"[red]{error}[/]")
+        return EXIT_USAGE
+    console.print(f"{record.signal_type} {record.value}: now {record.status}")
+    return EXIT_OK
+
+
+def cmd_tenants_subscribe(args: argparse.Namespace) -> int:
+    cordon = _cordon()
+    tenant = cordon.tenants.get(args.name)
+    if tenant is None:
+        err_console.print(f"[red]no tenant {args.name}[/]")
+        return EXIT_USAGE
+    wanted = {"signal_type": args.signal_type, "change": args.change}
+    url = operations.subscribe_queue(
+        cordon,
+        args.queue,
+        cordon.settings.hash_updates_topic_arn,
+        sharing.subscription_filter(tenant, {k: v for k, v in wanted.items() if v}),
+    )
+    console.print(f"{args.name}: hash updates it may see go to {url}")
+    return EXIT_OK
+
+
+def cmd_tenants_webhook(args: argparse.Namespace) -> int:
+    cordon = _cordon()
+    if cordon.tenants.get(args.name) is None:
+        err_console.print(f"[red]no tenant {args.name}[/]")
+        return EXIT_USAGE
+    secret = cordon.tenants.set_webhook(
+        args.name, args.url, args.signal_type, args.change, rotate=args.rotate
+    )
+    print(json.dumps({"tenant": args.name, "url": args.url, "secret": secret}))
+    return EXIT_OK
+
+
 def cmd_tenants_add(args: argparse.Namespace) -> int:
     policy = Policy(
         pdq_distance=args.pdq_distance,
         pdq_action=Action(args.pdq_action),
         classifier_enabled=args.classifier,
+        share_visibility=args.share_with,
     )
     tenant = operations.add_tenant(
         _cordon(),
@@ -121,6 +185,7 @@ def cmd_tenants_add(args: argparse.Namespace) -> int:
         via=args.via,
         policy=policy,
         create_buckets=args.create_bucket,
+        groups=args.group,
     )
     console.print(
         f"tenant {tenant.tenant_id}: buckets {', '.join(tenant.buckets)} wired via "
@@ -261,6 +326,11 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 
 
 def cmd_rescan(args: argparse.Namespace) -> int:
+    if args.signals:
+        return _rescan_signals(args)
+    if not args.uri:
+        err_console.print("rescan needs s3://bucket/prefix, or --signals")
+        return EXIT_USAGE
     rows = oncall.rescan(
         Settings.from_env(),
         args.uri,
@@ -273,6 +343,25 @@ def cmd_rescan(args: argparse.Namespace) -> int:
     )
     counts = emit_rows(
         rows, args.json, f"rescan of {args.uri}", ("object", "status", "action", "detail")
+    )
+    return exit_code(counts)
+
+
+def _rescan_signals(args: argparse.Namespace) -> int:
+    """Uploads already let through, checked against today's shared table by their stored
+    signals; those that match now are judged again in their one case."""
+    scanner = _cordon().retro_scanner
+    rows = (
+        {
+            "object": result.ref.uri,
+            "status": result.outcome.value,
+            "action": result.verdict.action.value if result.verdict else "",
+            "detail": result.detail,
+        }
+        for result in scanner.rescan_stored(args.tenant)
+    )
+    counts = emit_rows(
+        rows, args.json, "rescan of stored signals", ("object", "status", "action", "detail")
     )
     return exit_code(counts)
 
@@ -347,7 +436,7 @@ def cmd_reviews(args: argparse.Namespace) -> int:
             result = services.reviews.decide(
                 reviewer, args.case_id, args.action, args.reason, labels
             )
-    except ReviewError as error:
+    except RequestError as error:
         console.print(f"[red]{error}[/]")
         return EXIT_SOME_FAILED
     print(json.dumps(result, indent=None if args.json else 2, default=str))
@@ -393,8 +482,25 @@ def parser() -> argparse.ArgumentParser:
         "TYPE HASH lines (detected)",
     )
     importer.add_argument("file", type=Path)
-    importer.add_argument("--source", default="import", help="provenance to record")
+    importer.add_argument(
+        "--source", default="import", help="provenance to record (the owning tenant's id)"
+    )
+    importer.add_argument(
+        "--visibility",
+        choices=[v.value for v in Visibility],
+        default=Visibility.ALL.value,
+        help="who may see and match them: every tenant, --group members, or --source alone",
+    )
+    importer.add_argument("--group", action="append", help="a tenant group (repeatable)")
     importer.set_defaults(func=cmd_hashes_import)
+    for name, text in (
+        ("release", "clear a hash the flood guard held: active again, never held again"),
+        ("retire", "stop a shared hash matching anywhere (subscribers are told)"),
+    ):
+        sub = hashes.add_parser(name, help=text)
+        sub.add_argument("signal_type")
+        sub.add_argument("value")
+        sub.set_defaults(func=cmd_hashes_status)
     exporter = hashes.add_parser("export", help="write the shared table as a list")
     exporter.add_argument(
         "--format",
@@ -408,6 +514,13 @@ def parser() -> argparse.ArgumentParser:
         help="in te format, write sha256/md5 as video_sha256/video_md5",
     )
     exporter.add_argument("--include-retired", action="store_true")
+    exporter.add_argument("--tenant", help="only what this tenant may see")
+    exporter.add_argument(
+        "--include-restricted",
+        action="store_true",
+        help="also hashes shared with groups or kept private (default: only those shared "
+        "with all tenants, so a list sent elsewhere leaks nothing)",
+    )
     exporter.add_argument("--output", type=Path)
     exporter.set_defaults(func=cmd_hashes_export)
 
@@ -442,7 +555,33 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="score unmatched images with Rekognition (REVIEW, never takedown)",
     )
+    add.add_argument("--group", action="append", help="a tenant group it belongs to (repeatable)")
+    add.add_argument(
+        "--share-with",
+        choices=[v.value for v in Visibility],
+        default=Policy().share_visibility,
+        help="who its confirmed hashes are shared with: all tenants, its groups, or itself",
+    )
     add.set_defaults(func=cmd_tenants_add)
+    subscribe = tenants.add_parser(
+        "subscribe", help="an SQS queue of the hash updates the tenant may see"
+    )
+    subscribe.add_argument("name")
+    subscribe.add_argument("--queue", required=True, help="queue name (created if missing)")
+    subscribe.add_argument("--signal-type", action="append", help="only these (repeatable)")
+    subscribe.add_argument("--change", action="append", help="only these changes (repeatable)")
+    subscribe.set_defaults(func=cmd_tenants_subscribe)
+    webhook = tenants.add_parser(
+        "webhook", help="POST the hash updates the tenant may see to its URL, signed"
+    )
+    webhook.add_argument("name")
+    webhook.add_argument("url")
+    webhook.add_argument("--signal-type", action="append", help="only these (repeatable)")
+    webhook.add_argument("--change", action="append", help="only these changes (repeatable)")
+    webhook.add_argument(
+        "--rotate", action="store_true", help="keep signing with the previous secret too"
+    )
+    webhook.set_defaults(func=cmd_tenants_webhook)
     listing = tenants.add_parser("list", help="registered tenants, one JSON line each")
     listing.set_defaults(func=cmd_tenants_list)
     key = tenants.add_parser("key", help="issue an API key for one of the tenant's reviewers")
@@ -521,8 +660,16 @@ def parser() -> argparse.ArgumentParser:
                 help="use SQS's StartMessageMoveTask (AWS only; moves all)",
             )
 
-    rescan = commands.add_parser("rescan", help="feed a bucket prefix through the pipeline")
-    rescan.add_argument("uri", help="s3://bucket/prefix")
+    rescan = commands.add_parser(
+        "rescan", help="feed a bucket prefix through the pipeline, or --signals"
+    )
+    rescan.add_argument("uri", nargs="?", help="s3://bucket/prefix")
+    rescan.add_argument(
+        "--signals",
+        action="store_true",
+        help="instead: check allowed uploads' stored signals against the shared table",
+    )
+    rescan.add_argument("--tenant", action="append", help="with --signals: only these tenants")
     rescan.add_argument("--concurrency", type=int, default=4)
     rescan.add_argument("--rate", type=float, default=50.0, help="objects started per second")
     rescan.add_argument("--page-size", type=int, default=1000)

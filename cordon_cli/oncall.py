@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from chalicelib import webhooks
 from chalicelib.errors import MalformedEventError
 from chalicelib.events import parse_body
 from chalicelib.ingest import REASON_ATTRIBUTE
@@ -199,11 +200,17 @@ def _peek(cordon: Cordon, url: str, limit: int) -> list[dict[str, Any]]:
 def _describe(message: dict[str, Any]) -> dict[str, Any]:
     attributes = message.get("Attributes", {})
     custom = message.get("MessageAttributes", {})
-    try:
-        parsed = parse_body(message["Body"])
-        objects = [ref.uri for ref in parsed.refs] or list(parsed.ignored)
-    except MalformedEventError as error:
-        objects = [f"(unreadable: {error})"]
+    webhook = _webhook_delivery(message)
+    if webhook is not None:
+        objects = [
+            f"webhook {webhook['url']}: {len(webhook['payload'].get('updates', []))} updates"
+        ]
+    else:
+        try:
+            parsed = parse_body(message["Body"])
+            objects = [ref.uri for ref in parsed.refs] or list(parsed.ignored)
+        except MalformedEventError as error:
+            objects = [f"(unreadable: {error})"]
     sent = attributes.get("SentTimestamp")
     return {
         "message_id": message["MessageId"],
@@ -262,6 +269,19 @@ def dlq_redrive(
             if wanted and message["MessageId"] not in wanted:
                 others.append(message["ReceiptHandle"])
                 continue
+            webhook = _webhook_delivery(message)
+            if webhook is not None:
+                # A webhook is redriven by delivering it again, signed with today's secret.
+                result = _deliver_again(cordon, webhook)
+                if not result.delivered:
+                    others.append(message["ReceiptHandle"])
+                    moved.append(
+                        {**_describe(message), "moved_to": f"not delivered: {result.error}"}
+                    )
+                    continue
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+                moved.append({**_describe(message), "moved_to": webhook["url"]})
+                continue
             target = _redrive_target(cordon, url, message, to)
             sqs.send_message(
                 QueueUrl=target,
@@ -274,6 +294,25 @@ def dlq_redrive(
             moved.append({**_describe(message), "moved_to": target})
     _release(sqs, url, others)
     return moved
+
+
+def _webhook_delivery(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The parked delivery a webhook DLQ message holds, or None for any other message."""
+    try:
+        body = json.loads(message["Body"])
+    except ValueError:
+        return None
+    if isinstance(body, dict) and body.get("kind") == webhooks.DEAD_LETTER_KIND:
+        return body
+    return None
+
+
+def _deliver_again(cordon: Cordon, parked: dict[str, Any]) -> webhooks.DeliveryResult:
+    subscription = next((h for h in cordon.tenants.webhooks() if h.url == parked["url"]), None)
+    if subscription is None:
+        return webhooks.DeliveryResult(False, 0, None, "no tenant has this webhook any more")
+    secrets = [secret.encode() for secret in subscription.secrets]
+    return webhooks.deliver(parked["url"], secrets, parked["event_id"], parked["payload"])
 
 
 def dlq_redrive_native(cordon: Cordon, queue: str | None, to: str | None) -> dict[str, Any]:

@@ -5,11 +5,22 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from chalicelib.adapters.hashes import record_from_item
-from chalicelib.models import HashRecord, Policy, Tenant
+from chalicelib.models import (
+    ACTIVE,
+    DISPUTED,
+    HELD,
+    RETIRED,
+    HashRecord,
+    Policy,
+    Tenant,
+    Visibility,
+    now_iso,
+)
 from chalicelib.signals import SIGNAL_TYPES
 from chalicelib.wiring import Cordon
 from cordon_cli import hashlists
@@ -59,12 +70,13 @@ def add_tenant(
     via: str = "sqs",
     policy: Policy | None = None,
     create_buckets: bool = False,
+    groups: list[str] | None = None,
 ) -> Tenant:
     for bucket in buckets:
         if create_buckets:
             cordon.s3.create_bucket(Bucket=bucket)
         wire_bucket(cordon, bucket, via)
-    return cordon.tenants.add(tenant_id, buckets, policy)
+    return cordon.tenants.add(tenant_id, buckets, policy, groups)
 
 
 def subscribe_queue(
@@ -89,16 +101,62 @@ def read_hash_file(path: Path, source: str = "import") -> hashlists.Parsed:
     return hashlists.parse(path.read_text(), source)
 
 
-def import_hashes(cordon: Cordon, path: Path, source: str = "import") -> hashlists.Parsed:
+def import_hashes(
+    cordon: Cordon,
+    path: Path,
+    source: str = "import",
+    visibility: Visibility = Visibility.ALL,
+    groups: list[str] | None = None,
+) -> hashlists.Parsed:
     parsed = read_hash_file(path, source)
-    cordon.hashes.put(parsed.records)
-    return parsed
+    shared = [
+        replace(r, visibility=visibility.value, groups=tuple(groups or ())) for r in parsed.records
+    ]
+    cordon.hashes.put(shared)
+    return replace(parsed, records=shared)
 
 
-def shared_hashes(cordon: Cordon, include_retired: bool = False) -> Iterator[HashRecord]:
-    """Every entry of the shared table, type by type, in the order they were written."""
+def shared_hashes(
+    cordon: Cordon,
+    include_retired: bool = False,
+    viewer: Tenant | None = None,
+    include_restricted: bool = False,
+) -> Iterator[HashRecord]:
+    """Entries of the shared table, type by type, in the order they were written: those in
+    force (retired too if asked), and of those, what `viewer` may see, or with no viewer the
+    ones shared with all tenants (group and private ones too with `include_restricted`)."""
     for signal_type in SIGNAL_TYPES:
         for item in cordon.hashes.since(signal_type, 0):
             record = record_from_item(item)
-            if include_retired or record.status == "active":
+            if record.status == RETIRED and not include_retired:
+                continue
+            if viewer is not None:
+                shown = record.visible_to(viewer)
+            else:
+                shown = include_restricted or record.visibility == Visibility.ALL
+            if shown:
                 yield record
+
+
+def release_hash(cordon: Cordon, signal_type: str, value: str) -> HashRecord:
+    """An operator vouches for a hash the flood guard held: it is active again and never held
+    again. Raises ValueError when it is not held."""
+    canonical = SIGNAL_TYPES[signal_type].validate(value)
+    released = cordon.hashes.set_status(
+        signal_type, canonical, ACTIVE, [HELD], flood_cleared=True, released_at=now_iso()
+    )
+    if released is None:
+        raise ValueError(f"{signal_type} {canonical} is not held by the flood guard")
+    return released
+
+
+def retire_hash(cordon: Cordon, signal_type: str, value: str) -> HashRecord:
+    """Take a shared hash out of matching everywhere (subscribers see `retired`). Raises
+    ValueError when there is no such hash in force."""
+    canonical = SIGNAL_TYPES[signal_type].validate(value)
+    retired = cordon.hashes.set_status(
+        signal_type, canonical, RETIRED, [ACTIVE, DISPUTED, HELD], retired_at=now_iso()
+    )
+    if retired is None:
+        raise ValueError(f"{signal_type} {canonical} is not a shared hash in force")
+    return retired

@@ -244,6 +244,12 @@ def _sharing_statements(declared: dict[str, Any]) -> list[dict[str, Any]]:
             "Action": ["sns:Publish"],
             "Resource": {"Ref": "HashUpdatesTopic"},
         },
+        {
+            "Sid": "WebhookDeadLetters",
+            "Effect": "Allow",
+            "Action": ["sqs:SendMessage", "sqs:GetQueueUrl"],
+            "Resource": _arn("WebhookDeadLetterQueue"),
+        },
     ]
 
 
@@ -286,6 +292,13 @@ def _review_statements(declared: dict[str, Any]) -> list[dict[str, Any]]:
             "Effect": "Allow",
             "Action": ["sns:Publish"],
             "Resource": {"Ref": "TenantNoticesTopic"},
+        },
+        {
+            # The review worker tells reviewers a case waits (not a workflow state: billed).
+            "Sid": "ReviewerNotices",
+            "Effect": "Allow",
+            "Action": ["sns:Publish"],
+            "Resource": {"Ref": "ReviewTopic"},
         },
     ]
 

@@ -46,9 +46,22 @@ class World:
     def s3(self) -> Any:
         return self.cordon.s3
 
-    def tenant(self, tenant_id: str, bucket: str, via: str = "sqs", **policy: Any) -> None:
+    def tenant(
+        self,
+        tenant_id: str,
+        bucket: str,
+        via: str = "sqs",
+        groups: list[str] | None = None,
+        **policy: Any,
+    ) -> None:
         add_tenant(
-            self.cordon, tenant_id, [bucket], via=via, policy=Policy(**policy), create_buckets=True
+            self.cordon,
+            tenant_id,
+            [bucket],
+            via=via,
+            policy=Policy(**policy),
+            create_buckets=True,
+            groups=groups,
         )
 
     def share(self, signal_type: str, value: str, labels: tuple[str, ...] = ("test",)) -> None:

@@ -3,7 +3,8 @@
 One table: the case item (`pk` = case id, `sk` = "CASE") and its audit events under it
 (`sk` = "AUDIT#<time>#<n>"), written once and never updated. The GSI `by_tenant_status`
 (`tenant_id`, `status_at`) lists a tenant's cases by status, oldest first; only case items
-carry those attributes, so audit events stay out of it.
+carry those attributes, so audit events stay out of it. Every case write is billed in the
+table and again in the index, per KB started.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from chalicelib.models import now_iso
 CASE_SK = "CASE"
 AUDIT_PREFIX = "AUDIT#"
 TENANT_STATUS_INDEX = "by_tenant_status"
-SHA256_INDEX = "by_sha256"
 
 
 def to_dynamo(value: Any) -> Any:
@@ -40,26 +40,40 @@ def from_dynamo(value: Any) -> Any:
     return value
 
 
+def _case(item: dict[str, Any]) -> dict[str, Any]:
+    """A case item as callers see it, with the attributes `open` leaves implied."""
+    case = from_dynamo(item)
+    case.setdefault("case_id", case["pk"])
+    if "created_at" in case:
+        case.setdefault("updated_at", case["created_at"])
+    signals = case.get("signals")
+    if signals is not None and "sha256" in case and all(s["type"] != "sha256" for s in signals):
+        # Stored once, as its own attribute: first among the signals, as examined.
+        case["signals"] = [{"type": "sha256", "value": case["sha256"]}, *signals]
+    return case
+
+
 class CaseStore:
     def __init__(self, table: Any) -> None:
         self.table = table
 
     def get(self, case_id: str) -> dict[str, Any] | None:
         item = self.table.get_item(Key={"pk": case_id, "sk": CASE_SK}, ConsistentRead=True)
-        return from_dynamo(item["Item"]) if "Item" in item else None
+        return _case(item["Item"]) if "Item" in item else None
 
     def open(self, case_id: str, tenant_id: str, status: str, fields: dict[str, Any]) -> bool:
         """Create the case unless it exists; False if it did (a retry finds its own case)."""
         at = now_iso()
+        # Neither `case_id` (the pk) nor `updated_at` (the creation time until an update) is
+        # stored: `_case` restores them on read. Every case write is billed per KB started,
+        # twice over (the table and its index), and most cases are never updated.
         item = {
             "pk": case_id,
             "sk": CASE_SK,
-            "case_id": case_id,
             "tenant_id": tenant_id,
             "status": status,
             "status_at": f"{status}#{at}",
             "created_at": at,
-            "updated_at": at,
             "history": [{"status": status, "at": at}],
             **fields,
         }
@@ -177,10 +191,6 @@ class CaseStore:
         )
         return [from_dynamo(item) for item in response["Items"]]
 
-    def with_sha256(self, sha256: str) -> list[dict[str, Any]]:
-        """Every case of an object with these bytes, whatever its tenant (callers filter)."""
-        return self._query_all(SHA256_INDEX, KeyCondition("sha256").eq(sha256))
-
     def for_tenant(self, tenant_id: str, status: str | None = None) -> list[dict[str, Any]]:
         condition = KeyCondition("tenant_id").eq(tenant_id)
         if status:
@@ -192,7 +202,7 @@ class CaseStore:
         items: list[dict[str, Any]] = []
         while True:
             response = self.table.query(**kwargs)
-            items.extend(from_dynamo(item) for item in response["Items"])
+            items.extend(_case(item) for item in response["Items"])
             if "LastEvaluatedKey" not in response:
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -30,6 +30,7 @@ import io
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 from boto3.dynamodb.conditions import Key as KeyCondition
@@ -39,10 +40,17 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib import logs
 from chalicelib.feed import COUNTER_TYPE, UpdateFeed, change_between, reserve
 from chalicelib.index import HammingIndex
-from chalicelib.models import HashRecord, now_iso
+from chalicelib.models import (
+    ACTIVE,
+    REVIEW_ONLY_STATUSES,
+    HashRecord,
+    Visibility,
+    now_iso,
+)
 from chalicelib.signals import PDQ, SIGNAL_TYPES
 
 SEQ_INDEX = "by_seq"
+OPINION_TYPE = "_opinion"  # one item a tenant and hash: its latest opinion and reason
 # A seq that was handed out but whose item never appeared (its writer died) stops holding
 # the watermark back after this long.
 ABANDONED_GAP_SECONDS = 60.0
@@ -65,6 +73,55 @@ def record_from_item(item: Mapping[str, Any]) -> HashRecord:
         added_at=item.get("added_at"),
         status=item.get("status", "active"),
         confirmed_by=item.get("confirmed_by"),
+        visibility=item.get("visibility", Visibility.ALL),
+        groups=tuple(sorted(item.get("groups") or ())),
+        disputes=tuple(sorted(item.get("disputes") or ())),
+        endorsements=tuple(sorted(item.get("endorsements") or ())),
+        flood_cleared=bool(item.get("flood_cleared", False)),
+    )
+
+
+def item_from_record(record: HashRecord, seq: int) -> dict[str, Any]:
+    """The table item of a record, numbered `seq` in its type's sequence. Empty sets are left
+    out: DynamoDB stores none."""
+    item: dict[str, Any] = {
+        "signal_type": record.signal_type,
+        "value": record.value,
+        "labels": list(record.labels),
+        "source": record.source,
+        "added_at": record.added_at or now_iso(),
+        "status": record.status,
+        "visibility": record.visibility,
+        "feed": record.signal_type,
+        "seq": seq,
+    }
+    optional = {
+        "case_id": record.case_id,
+        "confirmed_by": record.confirmed_by,
+        "groups": set(record.groups),
+        "disputes": set(record.disputes),
+        "endorsements": set(record.endorsements),
+        "flood_cleared": record.flood_cleared or None,
+    }
+    item.update({k: v for k, v in optional.items() if v})
+    return item
+
+
+def carried_over(record: HashRecord, previous: HashRecord | None, keep_holds: bool) -> HashRecord:
+    """`record` written over `previous`: tenants' opinions stay; with `keep_holds`, so does a
+    dispute or a flood hold, which a new confirmation does not lift (opinions or an operator
+    do)."""
+    if previous is None:
+        return record
+    status = record.status
+    if keep_holds and status == ACTIVE and previous.status in REVIEW_ONLY_STATUSES:
+        status = previous.status
+    return replace(
+        record,
+        status=status,
+        disputes=tuple(sorted({*previous.disputes, *record.disputes})),
+        endorsements=tuple(sorted({*previous.endorsements, *record.endorsements})),
+        flood_cleared=record.flood_cleared or previous.flood_cleared,
     )
 
 
@@ -192,50 +249,101 @@ class HashTable:
         """Reserve `count` sequence numbers of one signal type; returns the first."""
         return reserve(self.table, signal_type, count)
 
-    def put(self, records: Iterable[HashRecord]) -> int:
-        """Add or replace entries; values are validated and normalised first."""
+    def put(self, records: Iterable[HashRecord], keep_holds: bool = False) -> int:
+        """Add or replace entries; values are validated and normalised first. Tenants'
+        opinions of a replaced entry stay; its status is the new record's, except that with
+        `keep_holds` (a reviewer's confirmation, not an operator's import) a disputed or held
+        hash stays so."""
         by_type: dict[str, list[HashRecord]] = {}
         for record in records:
             canonical = SIGNAL_TYPES[record.signal_type].validate(record.value)
-            by_type.setdefault(record.signal_type, []).append(
-                HashRecord(**{**record.__dict__, "value": canonical})
-            )
+            by_type.setdefault(record.signal_type, []).append(replace(record, value=canonical))
         written = 0
         everything = [record for group in by_type.values() for record in group]
-        before = self.get_many([(r.signal_type, r.value) for r in everything])
+        before: dict[tuple[str, str], HashRecord] = self.get_many(
+            [(r.signal_type, r.value) for r in everything], consistent=True
+        )
         feed_seq = self.feed.allocate(len(everything)) if everything else 0
         with self.table.batch_writer(overwrite_by_pkeys=["signal_type", "value"]) as batch:
             for signal_type, group in by_type.items():
                 first = self._allocate(signal_type, len(group))
                 for offset, record in enumerate(group):
-                    item = {
-                        "signal_type": signal_type,
-                        "value": record.value,
-                        "labels": list(record.labels),
-                        "source": record.source,
-                        "added_at": record.added_at or now_iso(),
-                        "status": record.status,
-                        "feed": signal_type,
-                        "seq": first + offset,
-                    }
-                    if record.case_id:
-                        item["case_id"] = record.case_id
-                    if record.confirmed_by:
-                        item["confirmed_by"] = record.confirmed_by
+                    previous = before.get((signal_type, record.value))
+                    record = carried_over(record, previous, keep_holds)
+                    item = item_from_record(record, first + offset)
                     batch.put_item(Item=item)
                     # The same change in the delta feed, in the order it was made.
-                    previous = before.get((signal_type, record.value))
                     change = change_between(previous.status if previous else None, record.status)
                     before[(signal_type, record.value)] = record  # for a later one in this batch
                     batch.put_item(Item=UpdateFeed.entry(feed_seq + written, change, item))
                     written += 1
         return written
 
+    def set_status(
+        self, signal_type: str, value: str, status: str, expected: Iterable[str], **fields: Any
+    ) -> HashRecord | None:
+        """Move one hash to `status` if it is now in one of `expected`, with `fields` set too;
+        the change gets its feed entry (and, through the stream, its SNS message). Returns the
+        new record, or None when the hash is missing or was not in an expected status."""
+        expected = list(expected)
+        names = {"#status": "status", **{f"#f{i}": name for i, name in enumerate(fields)}}
+        values: dict[str, Any] = {":status": status}
+        values.update({f":f{i}": value for i, value in enumerate(fields.values())})
+        values.update({f":e{i}": old for i, old in enumerate(expected)})
+        sets = ["#status = :status", *(f"#f{i} = :f{i}" for i in range(len(fields)))]
+        allowed = ", ".join(f":e{i}" for i in range(len(expected)))
+        try:
+            response = self.table.update_item(
+                Key={"signal_type": signal_type, "value": value},
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression=f"attribute_exists(#v) AND #status IN ({allowed})",
+                ExpressionAttributeNames={**names, "#v": "value"},
+                ExpressionAttributeValues=values,
+                ReturnValues="ALL_OLD",
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException":
+                return None
+            raise
+        old = response["Attributes"]
+        new = {**old, "status": status, **fields}
+        change = change_between(old.get("status", ACTIVE), status)
+        self.table.put_item(Item=UpdateFeed.entry(self.feed.allocate(1), change, new))
+        return record_from_item(new)
+
+    def add_opinion(
+        self, signal_type: str, value: str, tenant_id: str, dispute: bool, reason: str = ""
+    ) -> HashRecord:
+        """Record one tenant's opinion (a dispute, or an endorsement that withdraws its
+        dispute) and its reason; returns the record as it now stands. An opinion alone is no
+        update of the hash: the stream fan-out and the feed leave it out."""
+        add, drop = ("disputes", "endorsements") if dispute else ("endorsements", "disputes")
+        response = self.table.update_item(
+            Key={"signal_type": signal_type, "value": value},
+            UpdateExpression="ADD #add :tenant DELETE #drop :tenant",
+            ConditionExpression="attribute_exists(#v)",
+            ExpressionAttributeNames={"#add": add, "#drop": drop, "#v": "value"},
+            ExpressionAttributeValues={":tenant": {tenant_id}},
+            ReturnValues="ALL_NEW",
+        )
+        self.table.put_item(
+            Item={
+                "signal_type": OPINION_TYPE,
+                "value": f"{signal_type}:{value}#{tenant_id}",
+                "opinion": "dispute" if dispute else "confirm",
+                "reason": reason[:1000],
+                "at": now_iso(),
+            }
+        )
+        return record_from_item(response["Attributes"])
+
     # -- reads -------------------------------------------------------------------------
-    def get_many(self, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], HashRecord]:
-        """Exact lookups, at most 100 keys a request. Eventually consistent (half the price):
-        a hash written less than a second ago may be missed once, well inside the freshness
-        bound of the index (`index_max_age`)."""
+    def get_many(
+        self, keys: Sequence[tuple[str, str]], consistent: bool = False
+    ) -> dict[tuple[str, str], HashRecord]:
+        """Exact lookups, at most 100 keys a request. Eventually consistent (half the price)
+        when matching: a hash written less than a second ago may be missed once, well inside
+        the freshness bound of the index (`index_max_age`); writers read consistently."""
         found: dict[tuple[str, str], HashRecord] = {}
         unique = list(dict.fromkeys(keys))
         client = self.table.meta.client
@@ -245,7 +353,7 @@ class HashTable:
                     "Keys": [
                         {"signal_type": t, "value": v} for t, v in unique[start : start + 100]
                     ],
-                    "ConsistentRead": False,
+                    "ConsistentRead": consistent,
                 }
             }
             while request:

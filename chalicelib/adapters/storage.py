@@ -5,11 +5,13 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Iterator
+from contextlib import closing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
+from botocore.response import StreamingBody
 
 from chalicelib.errors import ChecksumMismatchError, ObjectGoneError, QuarantineError
 from chalicelib.models import ObjectRef
@@ -29,6 +31,27 @@ class ObjectHead:
     etag: str
     version_id: str | None
     content_type: str
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """One GET of an object: what it is, and its bytes (`data`) when they fit under the cap;
+    over the cap `data` is None and `body` is the still-open stream of the same GET."""
+
+    head: ObjectHead
+    data: bytes | None
+    body: StreamingBody | None
+
+    def chunks(self) -> Iterator[bytes]:
+        """The over-cap body in chunks, closed once read (or abandoned)."""
+        if self.body is None:
+            return
+        with closing(self.body):
+            yield from self.body.iter_chunks(CHUNK_BYTES)
+
+    def close(self) -> None:
+        if self.body is not None:
+            self.body.close()
 
 
 @dataclass(frozen=True)
@@ -57,6 +80,33 @@ def _is_gone(error: ClientError) -> bool:
     return error.response.get("Error", {}).get("Code") in _GONE_CODES
 
 
+def _gone(error: ClientError, ref: ObjectRef) -> ObjectGoneError | None:
+    """ObjectGoneError when S3 says this version (or these bytes) no longer exist; None for
+    any other error: only what retrying cannot fix counts as gone."""
+    code = error.response.get("Error", {}).get("Code")
+    if code in _GONE_CODES:
+        return ObjectGoneError(f"{ref.uri} no longer exists")
+    if code == "PreconditionFailed":
+        return ObjectGoneError(f"{ref.uri} was overwritten (its ETag is no longer {ref.etag})")
+    if ref.version_id and code in ("400", "InvalidArgument", "405", "MethodNotAllowed"):
+        # A version id the bucket never had (HEAD's 400 has no error body), or one that
+        # names a delete marker: retrying cannot make the version appear.
+        return ObjectGoneError(
+            f"{ref.uri} has no version {ref.version_id} (the bucket rejects it: {code})"
+        )
+    return None
+
+
+def _head_of(response: dict[str, Any]) -> ObjectHead:
+    """What HEAD and GET both answer about the object."""
+    return ObjectHead(
+        size=response["ContentLength"],
+        etag=response["ETag"].strip('"'),
+        version_id=response.get("VersionId"),
+        content_type=response.get("ContentType", ""),
+    )
+
+
 def sha256_b64(hex_digest: str) -> str:
     """S3 reports SHA-256 checksums as base64 of the digest."""
     return base64.b64encode(bytes.fromhex(hex_digest)).decode()
@@ -71,46 +121,44 @@ class ObjectStore:
         return {"VersionId": ref.version_id} if ref.version_id else {}
 
     def head(self, ref: ObjectRef) -> ObjectHead:
-        """The object as it is now; ObjectGoneError if it (or this version) no longer exists.
-
-        Without a version id, an ETag that differs from the event's means the key was
-        overwritten: the version the event named is gone, and the new one has its own event.
-        """
+        """The object as it is now (replays by key only: the ingest path reads with `fetch`);
+        ObjectGoneError if it (or this version) no longer exists."""
         try:
             response = self.s3.head_object(Bucket=ref.bucket, Key=ref.key, **self._version(ref))
         except ClientError as error:
-            if _is_gone(error):
-                raise ObjectGoneError(f"{ref.uri} no longer exists") from error
-            if ref.version_id and error.response.get("Error", {}).get("Code") in (
-                "400",
-                "InvalidArgument",
-            ):
-                # HEAD has no error body: a 400 for a version id is a version the bucket
-                # never had. Retrying cannot make it appear.
-                raise ObjectGoneError(
-                    f"{ref.uri} has no version {ref.version_id} (the bucket rejects it)"
-                ) from error
-            raise
-        etag = response["ETag"].strip('"')
-        if not ref.version_id and ref.etag and ref.etag != etag:
-            raise ObjectGoneError(f"{ref.uri} was overwritten (ETag {ref.etag} is now {etag})")
-        return ObjectHead(
-            size=response["ContentLength"],
-            etag=etag,
-            version_id=response.get("VersionId"),
-            content_type=response.get("ContentType", ""),
-        )
+            gone = _gone(error, ref)
+            if gone is None:
+                raise
+            raise gone from error
+        head = _head_of(response)
+        if not ref.version_id and ref.etag and ref.etag != head.etag:
+            raise ObjectGoneError(f"{ref.uri} was overwritten (ETag {ref.etag} is now {head.etag})")
+        return head
 
-    def read(self, ref: ObjectRef, head: ObjectHead) -> bytes:
+    def fetch(self, ref: ObjectRef, max_bytes: int) -> Fetched:
+        """The object in one GET: its size, version and ETag come with the body, so no HEAD.
+
+        The version the event named is read (or, without a version id, the bytes whose ETag
+        it named: If-Match, so an overwritten key reads as gone, not as someone else's
+        upload). A body up to `max_bytes` is read whole; a larger one is left open to be
+        streamed, never whole in memory. ObjectGoneError if that version no longer exists.
+        """
+        condition = {"IfMatch": f'"{ref.etag}"'} if ref.etag and not ref.version_id else {}
         try:
             response = self.s3.get_object(
-                Bucket=ref.bucket, Key=ref.key, IfMatch=f'"{head.etag}"', **self._version(ref)
+                Bucket=ref.bucket, Key=ref.key, **self._version(ref), **condition
             )
         except ClientError as error:
-            if _is_gone(error) or error.response["Error"]["Code"] == "PreconditionFailed":
-                raise ObjectGoneError(f"{ref.uri} changed or vanished while read") from error
-            raise
-        return response["Body"].read()
+            gone = _gone(error, ref)
+            if gone is None:
+                raise
+            raise gone from error
+        head = _head_of(response)
+        body = response["Body"]
+        if head.size > max_bytes:
+            return Fetched(head, None, body)
+        with closing(body):
+            return Fetched(head, body.read(), None)
 
     def read_evidence(self, evidence: dict[str, Any]) -> bytes:
         """The bytes of an evidence copy, as recorded on its case."""
@@ -145,11 +193,6 @@ class ObjectStore:
         if evidence.get("version_id"):
             params["VersionId"] = evidence["version_id"]
         return self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
-
-    def stream(self, ref: ObjectRef) -> Iterator[bytes]:
-        """The object in chunks, for objects over the cap: never whole in memory."""
-        response = self.s3.get_object(Bucket=ref.bucket, Key=ref.key, **self._version(ref))
-        yield from response["Body"].iter_chunks(CHUNK_BYTES)
 
     def store_evidence(
         self,

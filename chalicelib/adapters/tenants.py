@@ -1,7 +1,10 @@
 """The tenant registry (DynamoDB): which tenant owns a bucket, and its policy.
 
-Items: `TENANT#<id>` (policy, buckets) and `BUCKET#<name>` (tenant id), so the hot lookup,
-bucket -> tenant, is one GetItem. Lookups are cached for a short while in a warm container.
+Items: `TENANT#<id>` (policy, buckets, groups) and `BUCKET#<name>` (tenant id), so the hot
+lookup, bucket -> tenant, is one GetItem; `APIKEY#<sha256>` (a reviewer's key), `ALLOW#...`
+(bytes a reviewer cleared), `ALLOWHASH#...` (shared hashes the tenant ignores) and
+`WEBHOOK#<id>` (its endpoint and signing secrets). Lookups are cached for a short while in a
+warm container.
 """
 
 from __future__ import annotations
@@ -9,10 +12,14 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections.abc import Iterable, Iterator
 from typing import Any
+
+from boto3.dynamodb.conditions import Attr
 
 from chalicelib.adapters.cases import from_dynamo, to_dynamo
 from chalicelib.models import Policy, Tenant, now_iso
+from chalicelib.sharing import WebhookSubscription
 
 CACHE_SECONDS = 30.0
 
@@ -25,12 +32,23 @@ class TenantRegistry:
     def __init__(self, table: Any) -> None:
         self.table = table
         self._by_bucket: dict[str, tuple[float, Tenant | None]] = {}
+        self._webhooks: tuple[float, list[WebhookSubscription]] | None = None
 
-    def add(self, tenant_id: str, buckets: list[str], policy: Policy | None = None) -> Tenant:
+    def add(
+        self,
+        tenant_id: str,
+        buckets: list[str],
+        policy: Policy | None = None,
+        groups: list[str] | None = None,
+    ) -> Tenant:
+        """Register a tenant or update it: buckets are added to its own; a policy or groups
+        given replace its own."""
         existing = self.get(tenant_id)
-        all_buckets = sorted({*(existing.buckets if existing else ()), *buckets})
         tenant = Tenant(
-            tenant_id, tuple(all_buckets), policy or (existing.policy if existing else Policy())
+            tenant_id,
+            tuple(sorted({*(existing.buckets if existing else ()), *buckets})),
+            policy or (existing.policy if existing else Policy()),
+            tuple(sorted(groups)) if groups is not None else (existing.groups if existing else ()),
         )
         self.table.put_item(
             Item=to_dynamo(
@@ -38,6 +56,7 @@ class TenantRegistry:
                     "pk": f"TENANT#{tenant_id}",
                     "tenant_id": tenant_id,
                     "buckets": list(tenant.buckets),
+                    "groups": list(tenant.groups),
                     "policy": tenant.policy.to_dict(),
                     "updated_at": now_iso(),
                 }
@@ -50,10 +69,7 @@ class TenantRegistry:
 
     def get(self, tenant_id: str) -> Tenant | None:
         item = self.table.get_item(Key={"pk": f"TENANT#{tenant_id}"}).get("Item")
-        if not item:
-            return None
-        item = from_dynamo(item)
-        return Tenant(tenant_id, tuple(item.get("buckets", ())), Policy.from_dict(item["policy"]))
+        return _tenant(item) if item else None
 
     def for_bucket(self, bucket: str) -> Tenant | None:
         cached = self._by_bucket.get(bucket)
@@ -100,21 +116,107 @@ class TenantRegistry:
         item = self.table.get_item(Key={"pk": f"ALLOW#{tenant_id}#{sha256}"}).get("Item")
         return from_dynamo(item) if item else None
 
+    # -- a tenant's private allow-list of shared hashes: they stop matching for it alone -----
+    def allow_hash(
+        self, tenant_id: str, signal_type: str, value: str, by: str, reason: str = ""
+    ) -> None:
+        self.table.put_item(
+            Item={
+                "pk": f"ALLOWHASH#{tenant_id}#{signal_type}#{value}",
+                "tenant_id": tenant_id,
+                "by": by,
+                "reason": reason,
+                "at": now_iso(),
+            }
+        )
+
+    def unallow_hash(self, tenant_id: str, signal_type: str, value: str) -> None:
+        self.table.delete_item(Key={"pk": f"ALLOWHASH#{tenant_id}#{signal_type}#{value}"})
+
+    def allowed_hashes(
+        self, tenant_id: str, keys: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """Which of these shared hashes the tenant has allow-listed (one read each: they are
+        asked about only for the few hashes an object matched)."""
+        found = {}
+        for signal_type, value in keys:
+            key = {"pk": f"ALLOWHASH#{tenant_id}#{signal_type}#{value}"}
+            item = self.table.get_item(Key=key).get("Item")
+            if item:
+                found[(signal_type, value)] = from_dynamo(item)
+        return found
+
+    # -- webhooks: where a tenant wants hash updates POSTed ---------------------------------
+    def set_webhook(
+        self,
+        tenant_id: str,
+        url: str,
+        signal_types: list[str] | None = None,
+        changes: list[str] | None = None,
+        rotate: bool = False,
+    ) -> str:
+        """Set the tenant's webhook and return a new signing secret. With `rotate`, the
+        previous secret keeps signing too until the next rotation."""
+        previous = self.table.get_item(Key={"pk": f"WEBHOOK#{tenant_id}"}).get("Item") or {}
+        secret = "whsec_" + secrets.token_urlsafe(32)
+        kept = list(previous.get("secrets", []))[:1] if rotate else []
+        self.table.put_item(
+            Item={
+                "pk": f"WEBHOOK#{tenant_id}",
+                "tenant_id": tenant_id,
+                "url": url,
+                "secrets": [secret, *kept],
+                "signal_types": list(signal_types or []),
+                "changes": list(changes or []),
+                "updated_at": now_iso(),
+            }
+        )
+        self._webhooks = None
+        return secret
+
+    def webhooks(self) -> list[WebhookSubscription]:
+        """Every tenant's webhook subscription (cached briefly in a warm container)."""
+        if self._webhooks and time.monotonic() - self._webhooks[0] < CACHE_SECONDS:
+            return self._webhooks[1]
+        tenants = {t.tenant_id: t for t in self.all()}
+        found = []
+        for item in self._items("WEBHOOK#"):
+            tenant = tenants.get(item["tenant_id"])
+            if tenant is not None:
+                found.append(
+                    WebhookSubscription(
+                        tenant=tenant,
+                        url=item["url"],
+                        secrets=tuple(item.get("secrets", [])),
+                        signal_types=tuple(item.get("signal_types", [])),
+                        changes=tuple(item.get("changes", [])),
+                    )
+                )
+        self._webhooks = (time.monotonic(), found)
+        return found
+
     def all(self) -> list[Tenant]:
-        tenants = []
-        kwargs: dict[str, Any] = {}
+        return sorted((_tenant(item) for item in self._items("TENANT#")), key=lambda t: t.tenant_id)
+
+    def _items(self, prefix: str) -> Iterator[dict[str, Any]]:
+        """Items whose key starts with `prefix` (a scan: the registry is small)."""
+        kwargs: dict[str, Any] = {
+            "FilterExpression": Attr("pk").begins_with(prefix),
+        }
         while True:
             response = self.table.scan(**kwargs)
             for item in response["Items"]:
-                if item["pk"].startswith("TENANT#"):
-                    item = from_dynamo(item)
-                    tenants.append(
-                        Tenant(
-                            item["tenant_id"],
-                            tuple(item.get("buckets", ())),
-                            Policy.from_dict(item["policy"]),
-                        )
-                    )
+                yield from_dynamo(item)
             if "LastEvaluatedKey" not in response:
-                return sorted(tenants, key=lambda t: t.tenant_id)
+                return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def _tenant(item: dict[str, Any]) -> Tenant:
+    item = from_dynamo(item)
+    return Tenant(
+        item["tenant_id"],
+        tuple(item.get("buckets", ())),
+        Policy.from_dict(item["policy"]),
+        tuple(item.get("groups", ())),
+    )

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 import app as chalice_app
 from chalicelib.feed import UpdateFeed
-from chalicelib.models import HashRecord
+from chalicelib.models import HashRecord, Tenant
 from tests.conftest import World
 
 VALUES = [f"{n:064x}" for n in range(1, 6)]
@@ -65,6 +65,55 @@ def test_any_interleaving_read_from_any_cursor_is_complete_ordered_and_unique(
     got = read_all(feed, cursor, page)
     assert [(e["value"], e["status"], e["change"]) for e in got] == expected[cursor - origin :]
     assert [e["seq"] for e in got] == list(range(cursor + 1, origin + len(actions) + 1))
+
+
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    shares=st.lists(
+        st.tuples(st.sampled_from(VALUES), st.sampled_from(["all", "groups", "private"])),
+        min_size=1,
+        max_size=10,
+    ),
+    resume_at=st.integers(min_value=0, max_value=10),
+    page=st.integers(min_value=1, max_value=4),
+)
+def test_each_reader_sees_exactly_what_is_shared_with_it_in_order(
+    world: World, shares, resume_at, page
+):
+    feed = world.cordon.hashes.feed
+    _, origin = feed.read(0, 100_000)
+    for value, visibility in shares:
+        world.cordon.hashes.put(
+            [HashRecord("pdq", value, source="alpha", visibility=visibility, groups=("eu",))]
+        )
+    cursor = origin + min(resume_at, len(shares))
+    readers = {
+        "alpha": Tenant("alpha"),
+        "beta": Tenant("beta", groups=("eu",)),
+        "gamma": Tenant("gamma"),
+    }
+    admitted = {
+        "alpha": {"all", "groups", "private"},
+        "beta": {"all", "groups"},
+        "gamma": {"all"},
+    }
+    for name, reader in readers.items():
+        seen, at = [], cursor
+        while True:
+            entries, following = feed.read(at, page, reader=reader)
+            seen.extend(entries)
+            if following == at:
+                break
+            at = following
+        expected = [
+            (value, visibility)
+            for value, visibility in shares[cursor - origin :]
+            if visibility in admitted[name]
+        ]
+        assert [(e["value"], e["visibility"]) for e in seen] == expected, name
+        assert at == origin + len(shares)  # every reader's cursor ends at the same place
 
 
 def test_a_hole_holds_the_cursor_until_filled_or_abandoned(world: World):

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import collections
 import io
 import json
+from typing import Any
 
 import pytest
 from PIL import Image
@@ -270,3 +272,84 @@ def test_tenant_a_events_never_touch_tenant_b(world: World):
     assert a_case["evidence"]["key"].startswith("alpha/")
     # An event naming beta's bucket resolves to beta only, whatever the key.
     assert world.case("alpha", b_ref) is None
+
+
+def _count_calls(client: Any, service: str, **only: str) -> collections.Counter[str]:
+    """Requests `client` sends from now on whose parameters include `only`, by operation."""
+    sent: collections.Counter[str] = collections.Counter()
+
+    def count(model: Any, params: dict[str, Any], **_: Any) -> None:
+        if all(params.get(name) == value for name, value in only.items()):
+            sent.update([model.name])
+
+    client.meta.events.register(f"provide-client-params.{service}", count)
+    return sent
+
+
+def test_an_allowed_upload_costs_one_get_and_no_case_read(world: World):
+    # GIVEN a tenant and a clean upload
+    world.tenant("alpha", "alpha-uploads")
+    ref = world.upload("alpha-uploads", "clean.jpg", samples.jpeg(samples.clean(1)[0]))
+    s3 = _count_calls(world.s3, "s3", Bucket="alpha-uploads")
+    dynamodb = _count_calls(
+        world.cordon.dynamodb.meta.client, "dynamodb", TableName=world.cordon.settings.cases_table
+    )
+    # WHEN it is processed
+    world.drain()
+    # THEN one GET read it (size, ETag and version came with the body: no HEAD), and its case
+    # was created without being read first
+    assert s3["GetObject"] == 1 and s3["HeadObject"] == 0
+    assert dynamodb["GetItem"] == 0 and dynamodb["PutItem"] == 1
+    case = world.case("alpha", ref)
+    assert case is not None and case["status"] == "allowed"
+    assert case["object"]["content_type"] and case["object"]["size"] > 0
+
+
+def test_a_key_overwritten_before_processing_reads_as_gone(world: World):
+    # GIVEN an upload (an unversioned bucket: the event names it by ETag) overwritten at once
+    world.tenant("alpha", "alpha-uploads")
+    first = world.upload("alpha-uploads", "k.jpg", BAD_JPEG)
+    world.upload("alpha-uploads", "k.jpg", samples.jpeg(samples.clean(1)[0]))
+    # WHEN the first event is processed
+    result = world.cordon.pipeline.process(first)
+    # THEN its bytes are gone (If-Match failed), not judged as the new upload's
+    assert result.outcome.value == "gone" and "overwritten" in result.detail
+    case = world.case("alpha", first)
+    assert case is not None and case["status"] == "gone"
+
+
+def test_processing_an_object_again_finds_its_case(world: World):
+    # GIVEN an allowed upload and a quarantined one, each processed once
+    world.tenant("alpha", "alpha-uploads")
+    world.share("pdq", pdq_of(BAD_JPEG))
+    allowed = world.upload("alpha-uploads", "ok.jpg", samples.jpeg(samples.clean(1)[0]))
+    held = world.upload("alpha-uploads", "bad.jpg", BAD_JPEG)
+    world.drain()
+    # WHEN the pipeline meets them again past idempotency (its records have expired)
+    again = [world.cordon.pipeline.process(ref) for ref in (allowed, held)]
+    # THEN each case is found (the allowed one by its conditional create, the held one whose
+    # original is gone by the case read that follows) and nothing is done twice
+    assert [r.outcome.value for r in again] == ["already_handled", "already_handled"]
+    assert [r.detail for r in again] == ["case already allowed", "case already quarantined"]
+    trail = world.cordon.cases.audit_trail(held.case_id("alpha"))
+    assert [row["event"] for row in trail].count("evidence_stored") == 1
+
+
+def test_a_case_reads_whole_though_stored_without_repeats(world: World):
+    # GIVEN an allowed upload under a long key
+    world.tenant("alpha", "alpha-uploads")
+    key = "uploads/2026/11/23/" + "k" * 120 + "/IMG_0001.jpg"
+    data = samples.jpeg(samples.clean(1)[0])
+    ref = world.upload("alpha-uploads", key, data)
+    world.drain()
+    # THEN the stored item repeats nothing (it is billed per KB, three times over) ...
+    raw = world.cordon.cases.table.get_item(Key={"pk": ref.case_id("alpha"), "sk": "CASE"})
+    item = raw["Item"]
+    assert "case_id" not in item and "updated_at" not in item
+    assert all(s["type"] != "sha256" and "variant" not in s for s in item["signals"])
+    # ... and reads back whole: its id, its update time, its SHA-256 first among its signals
+    case = world.case("alpha", ref)
+    assert case is not None and case["case_id"] == ref.case_id("alpha")
+    assert case["updated_at"] == case["created_at"]
+    assert case["signals"][0] == {"type": "sha256", "value": sha256_of(data)}
+    assert [c["case_id"] for c in world.cordon.cases.for_tenant("alpha")] == [case["case_id"]]

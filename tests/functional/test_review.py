@@ -290,3 +290,41 @@ def test_trace_shows_the_whole_history_through_review(world, client, capsys):
         assert step in events, step
     assert [h["status"] for h in case["history"]][:2] == ["quarantining", "pending_review"]
     assert case["notice"]["restriction"]["type"] == "removal"
+
+
+def _told(world: World, queue: str) -> list[dict[str, Any]]:
+    received = world.cordon.sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10)
+    return [json.loads(json.loads(m["Body"])["Message"]) for m in received.get("Messages", [])]
+
+
+def test_the_usual_review_enters_two_billed_states_and_tells_everyone(world, client):
+    from cordon_cli.operations import subscribe_queue
+
+    # GIVEN reviewers and a tenant listening, and a case waiting for review
+    settings = world.cordon.settings
+    notices = subscribe_queue(world.cordon, "alpha-notices", settings.tenant_notices_topic_arn)
+    reviewers = subscribe_queue(world.cordon, "alpha-reviewers", settings.review_topic_arn)
+    _, case_id = held_for_review(world)
+    # THEN reviewers were told once the case could be decided
+    assert {"event": "review_needed", "case_id": case_id, "kind": "review"} in [
+        {k: m.get(k) for k in ("event", "case_id", "kind")} for m in _told(world, reviewers)
+    ]
+    key = world.reviewer("alpha", "rev-ana")
+    # WHEN a reviewer confirms and the workflow ends
+    call(client, key, "POST", f"/cases/{case_id}/decision", {"action": "confirm"})
+    world.settle(until=lambda: execution_status(world, case_id) == "SUCCEEDED")
+    # THEN Step Functions (billed per state entered) entered await and apply only
+    arn = world.cordon.cases.get(case_id)["review"]["execution_arn"]
+    history = world.session.client("stepfunctions").get_execution_history(executionArn=arn)
+    entered = [
+        e["stateEnteredEventDetails"]["name"]
+        for e in history["events"]
+        if e["type"].endswith("StateEntered")
+    ]
+    assert entered == ["AwaitDecision", "ApplyDecision"]
+    # AND the start is on the audit trail once, and the tenant was told of the decision
+    events = [row["event"] for row in world.cordon.cases.audit_trail(case_id)]
+    assert events.count("review_started") == 1
+    assert {"event": "review_decided", "case_id": case_id, "action": "confirm"} in [
+        {k: m.get(k) for k in ("event", "case_id", "action")} for m in _told(world, notices)
+    ]

@@ -5,107 +5,22 @@ most a handful of requests and waits well under a second."""
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import boto3
 import pytest
 from moto import mock_aws
 
 from chalicelib.webhooks import (
-    EVENT_ID_HEADER,
     REASON_ATTRIBUTE,
-    SIGNATURE_HEADER,
     URL_ATTRIBUTE,
     WebhookDeadLetters,
     deliver,
-    verify,
 )
+from tests.functional.receiver import SECRET, Receiver
 
-SECRET = b"whsec-functional"
 PAYLOAD = {"change": "added", "signal_type": "pdq", "value": "f8f8f0ce", "labels": ["x"]}
 FAST = {"base_delay": 0.01, "max_delay": 0.05, "timeout": 2.0}
-
-
-@dataclass
-class Received:
-    event_id: str | None
-    body: bytes
-    verified: bool
-    content_type: str | None
-
-
-@dataclass
-class Receiver:
-    """A tenant's endpoint: checks each signature with `verify` and answers from a script."""
-
-    url: str
-    statuses: list[int] = field(default_factory=list)  # answers to give, then 200s
-    received: list[Received] = field(default_factory=list)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def answer(self, request: BaseHTTPRequestHandler) -> int:
-        length = int(request.headers.get("Content-Length", 0))
-        body = request.rfile.read(length)
-        signature = request.headers.get(SIGNATURE_HEADER, "")
-        with self.lock:
-            self.received.append(
-                Received(
-                    request.headers.get(EVENT_ID_HEADER),
-                    body,
-                    verify(SECRET, signature, body),
-                    request.headers.get("Content-Type"),
-                )
-            )
-            return self.statuses.pop(0) if self.statuses else 200
-
-
-@pytest.fixture
-def no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    """urllib honours *_proxy variables: keep loopback traffic off any proxy."""
-    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("no_proxy", "127.0.0.1")
-
-
-@pytest.fixture
-def receiver(no_proxy: None) -> Iterator[Receiver]:
-    holder: list[Receiver] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            status = holder[0].answer(self)
-            self.send_response(status)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, format: str, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    host, port = server.server_address[:2]
-    holder.append(Receiver(f"http://{host}:{port}/hooks/cordon"))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield holder[0]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-@pytest.fixture
-def closed_port_url(no_proxy: None) -> str:
-    """A loopback URL where nothing listens: connections are refused at once."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    return f"http://127.0.0.1:{port}/hooks/cordon"
 
 
 def test_a_delivery_arrives_once_and_verifies(receiver: Receiver):

@@ -227,6 +227,7 @@ def test_role_uses_the_queues_and_rekognition(merge):
     ingest = {"Fn::GetAtt": ["IngestQueue", "Arn"]}
     review_work = {"Fn::GetAtt": ["ReviewWorkQueue", "Arn"]}
     dlq = {"Fn::GetAtt": ["IngestDeadLetterQueue", "Arn"]}
+    webhook_dlq = {"Fn::GetAtt": ["WebhookDeadLetterQueue", "Arn"]}
     for action in (
         "sqs:ReceiveMessage",
         "sqs:DeleteMessage",
@@ -235,7 +236,7 @@ def test_role_uses_the_queues_and_rekognition(merge):
     ):
         assert _allowed(merge, action) == [ingest, review_work], action
     for action in ("sqs:SendMessage", "sqs:GetQueueUrl"):
-        assert _allowed(merge, action) == [dlq], action
+        assert _allowed(merge, action) == [dlq, webhook_dlq], action
     assert _allowed(merge, "rekognition:DetectModerationLabels") == ["*"]
     assert _allowed(merge, "logs:PutLogEvents")
 
@@ -439,7 +440,10 @@ def test_package_size_limit_is_lambdas():
 def test_role_drives_the_review_workflow_and_restores_objects(merge):
     assert _allowed(merge, "states:StartExecution") == [{"Ref": "ReviewStateMachine"}]
     assert sorted(map(str, _allowed(merge, "sns:Publish"))) == sorted(
-        map(str, [{"Ref": "HashUpdatesTopic"}, {"Ref": "TenantNoticesTopic"}])
+        map(
+            str,
+            [{"Ref": "HashUpdatesTopic"}, {"Ref": "TenantNoticesTopic"}, {"Ref": "ReviewTopic"}],
+        )
     )
     assert {"Fn::Sub": "arn:${AWS::Partition}:s3:::*/*"} in _allowed(merge, "s3:PutObject")
     events = merge["Resources"]["ReviewWorker"]["Properties"]["Events"]

@@ -19,6 +19,7 @@ from chalicelib.models import (
     Match,
     Policy,
     Signal,
+    Tenant,
     Verdict,
 )
 from chalicelib.policy import decide
@@ -62,8 +63,11 @@ def signals(pdq: str = PDQ, quality: int = 90) -> list[Signal]:
     ]
 
 
-def match(table: Table, found: Sequence[Signal], distance: int = 31) -> list[Match]:
-    return find_matches(found, table.lookup, table.index(), distance)
+def match(
+    table: Table, found: Sequence[Signal], distance: int = 31, visible_to: Tenant | None = None
+) -> list[Match]:
+    visible = (lambda r: r.visible_to(visible_to)) if visible_to else None
+    return find_matches(found, table.lookup, table.index(), distance, visible)
 
 
 # ---------------------------------------------------------------- matching
@@ -139,8 +143,8 @@ def test_usable_signals_drops_only_low_quality_pdq():
     assert [s.type for s in usable_signals(found)] == ["sha256", "md5", "phash"]
 
 
-@pytest.mark.parametrize("status", ["retired", "disputed", ""])
-def test_records_not_active_are_ignored(status: str):
+@pytest.mark.parametrize("status", ["retired", ""])
+def test_retired_records_and_unknown_statuses_are_ignored(status: str):
     table = Table(
         [
             HashRecord("sha256", SHA, status=status),
@@ -150,6 +154,30 @@ def test_records_not_active_are_ignored(status: str):
     )
 
     assert match(table, signals()) == []
+
+
+@pytest.mark.parametrize("status", ["disputed", "held"])
+def test_disputed_and_held_hashes_match_for_review_only(status: str):
+    table = Table([HashRecord("sha256", SHA, ("x",), status=status)])
+    found = match(table, signals())
+    verdict = decide(Policy(), examined(), found)
+
+    assert [m.status for m in found] == [status]
+    assert verdict.action is Action.REVIEW
+    assert "REVIEW at most" in verdict.reasons[0] and status in verdict.reasons[0]
+
+
+def test_hashes_not_visible_to_the_tenant_do_not_match():
+    alpha, beta = Tenant("alpha", groups=("eu",)), Tenant("beta")
+    table = Table(
+        [
+            HashRecord("sha256", SHA, source="alpha", visibility="private"),
+            HashRecord("md5", MD5, source="gamma", visibility="groups", groups=("eu",)),
+        ]
+    )
+
+    assert {m.signal_type for m in match(table, signals(), visible_to=alpha)} == {"sha256", "md5"}
+    assert match(table, signals(), visible_to=beta) == []
 
 
 def test_active_records_survive_beside_retired_ones():

@@ -1,0 +1,89 @@
+"""The flood guard: a shared hash that suddenly matches too much is held for review.
+
+A corrupt or too generic hash (a blank frame, a logo every page carries) would take down
+everybody's content at once. Each object a shared hash matches is counted in a fixed window
+(`window_seconds`), across tenants; the match that takes the count past `limit` moves the hash
+to HELD: it keeps matching, for REVIEW only, until an operator clears it (`cordon hashes
+release`), after which it is never held again. Counters are items of the hash table
+(`signal_type` = "_flood"), expired by its TTL attribute. A retried object may be counted twice:
+the guard errs towards holding.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from chalicelib import logs
+from chalicelib.adapters.hashes import HashTable
+from chalicelib.models import ACTIVE, HELD, Match, now_iso
+
+FLOOD_TYPE = "_flood"
+
+
+class FloodGuard:
+    def __init__(
+        self,
+        hashes: HashTable,
+        limit: int,
+        window_seconds: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.hashes = hashes
+        self.limit = limit
+        self.window_seconds = window_seconds
+        self.clock = clock
+
+    def count(self, matches: Sequence[Match]) -> set[tuple[str, str]]:
+        """Count one more object for each active shared hash among `matches`; returns the
+        hashes this count held (now HELD)."""
+        now = self.clock()
+        window = int(now // self.window_seconds) * self.window_seconds
+        held: set[tuple[str, str]] = set()
+        for key in dict.fromkeys(
+            (m.signal_type, m.matched_value) for m in matches if m.status == ACTIVE
+        ):
+            hits = self._hit(key, window, now)
+            if hits > self.limit and self._hold(key, hits):
+                held.add(key)
+        return held
+
+    def _hit(self, key: tuple[str, str], window: int, now: float) -> int:
+        response: dict[str, Any] = self.hashes.table.update_item(
+            Key={"signal_type": FLOOD_TYPE, "value": f"{key[0]}:{key[1]}#{window}"},
+            UpdateExpression="ADD hits :one SET expires_at = :expires",
+            ExpressionAttributeValues={
+                ":one": 1,
+                ":expires": int(now) + 2 * self.window_seconds,
+            },
+            ReturnValues="UPDATED_NEW",
+        )
+        return int(response["Attributes"]["hits"])
+
+    def _hold(self, key: tuple[str, str], hits: int) -> bool:
+        record = self.hashes.get_many([key], consistent=True).get(key)
+        if record is None or record.flood_cleared:
+            return False  # an operator has vouched for it
+        held = self.hashes.set_status(
+            *key,
+            HELD,
+            expected=[ACTIVE],
+            held_at=now_iso(),
+            held_reason=(
+                f"matched {hits} objects within {self.window_seconds} s (limit {self.limit})"
+            ),
+        )
+        if held is not None:
+            logs.count("HashesHeld", "sharing")
+            logs.logger.error(
+                "flood guard: shared hash held for review",
+                extra={
+                    "flood_guard": "tripped",
+                    "signal_type": key[0],
+                    "value": key[1],
+                    "hits": hits,
+                    "window_seconds": self.window_seconds,
+                },
+            )
+        return held is not None
