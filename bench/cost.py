@@ -274,7 +274,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="per invocation: batch parsing, idempotency setup",
     )
     arg("--memory-mb", type=int, default=1024)
-    arg("--batch-size", type=int, default=10)
+    arg("--batch-size", type=int, default=20, help="the ingest's SQS batch size (app.py)")
     arg("--quarantined-share", type=float, default=0.01)
     arg("--reviewed-share", type=float, default=0.005)
     arg(

@@ -15,13 +15,14 @@ from aws_lambda_powertools.metrics import MetricUnit, single_metric
 logger = Logger(service="cordon", logger_handler=logging.StreamHandler(sys.stderr))
 
 # Keys that are the same on every line of a log stream (its log group names the function, and
-# Lambda's REPORT line tells a cold start): the ingest's lines, one or more an object, are
-# billed by the byte, so it drops them after the Lambda context has added them.
-STREAM_CONSTANT_KEYS = ["cold_start", "function_name", "function_memory_size", "function_arn"]
+# Lambda's REPORT line tells a cold start), and the code location (errors carry their trace):
+# the ingest's lines, one or more an object, are billed by the byte, so it drops them after
+# the Lambda context has added them.
+DROPPED_KEYS = ["cold_start", "function_name", "function_memory_size", "function_arn", "location"]
 
 
 def drop_stream_constants() -> None:
-    logger.remove_keys(STREAM_CONSTANT_KEYS + ["location"])
+    logger.remove_keys(DROPPED_KEYS)
 
 
 def count(name: str, service: str) -> None:

@@ -281,7 +281,7 @@ def _chalice_shaped_template() -> dict[str, Any]:
                     "Fn::Sub": "arn:${AWS::Partition}:sqs:${AWS::Region}:"
                     "${AWS::AccountId}:cordon-ingest"
                 },
-                "BatchSize": 10,
+                "BatchSize": 20,
                 "MaximumBatchingWindowInSeconds": 0,
             },
         }
@@ -373,7 +373,8 @@ def test_chalice_merge_keeps_config_variables_and_adds_ours(merged):
 def test_chalice_merge_replaces_the_queue_and_the_policy(merged):
     source = merged["Resources"]["Ingest"]["Properties"]["Events"]["IngestSqsEventSource"]
     assert source["Properties"]["Queue"] == {"Fn::Sub": "${IngestQueue.Arn}"}
-    assert source["Properties"]["BatchSize"] == 10
+    assert source["Properties"]["BatchSize"] == 20
+    assert source["Properties"]["MaximumBatchingWindowInSeconds"] == 1
     (policy,) = merged["Resources"]["DefaultRole"]["Properties"]["Policies"]
     assert {"Fn::GetAtt": ["HashesTable", "Arn"]} in _allowed(merged, "dynamodb:GetItem")
     assert all(statement.get("Sid") for statement in policy["PolicyDocument"]["Statement"])
