@@ -17,6 +17,11 @@ and quality difference against the reference hash.
 from __future__ import annotations
 
 import io
+import os
+
+# As deployed (.chalice/config.json): OpenBLAS on one thread, as a 1-vCPU Lambda runs.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
 import statistics
 import sys
 import time

@@ -12,18 +12,25 @@ four non-overlapping quarters instead of being used whole. Duplicates
 (`cordon_cli.samples.poster`) is reported separately.
 
 For every image A of a set, the shared table holds A's PDQ (as `examine_bytes` computes it;
-the "+crops" column also holds `variants.shared_variants(A)`). Every edit of A is encoded as
-JPEG and examined by `chalicelib.signals.examine_bytes`, the pipeline's one door; its signals
-go through `chalicelib.matching.find_matches` at the default policy's distance, and it is
-recalled when a match names A. "PDQ" is the same with the upload's plain PDQ only.
+the "+stored" column also holds `variants.shared_variants` of A: its centre crops and masked
+copies, as the shared side would store them with A's provenance, computed from A's JPEG as
+`signals.shared_variant_signals` does). Every edit of A is encoded as JPEG and examined by
+`chalicelib.signals.examine_bytes`, the pipeline's one door; its signals go through
+`chalicelib.matching.find_matches` at the default policy's distance, and it is recalled when a
+match names A. "PDQ" is the same with the upload's plain PDQ only. "through" names, for the
++stored table, the upload's variant of the first match naming A, and after ">" the stored
+variant it met (if it was not A's own hash).
 
 False matches: every upload (each original and each edited copy) against the shared hashes of
 every *other* image; the smallest distance any of its signals reaches another image's hash is
 the safety margin. Only PDQ hashes of quality >= 50 count, as in the pipeline.
 
-Timing: the variants' added time per 1024x768 JPEG, decode excluded, median of many runs, with
-OpenBLAS on one thread (a Lambda below 1,769 MB has one vCPU; several BLAS threads on small
-matrices only add waiting, badly so on a loaded machine).
+Timing: the variants' added time per 1024x768 JPEG, decode excluded, median over distinct
+pictures hashed once each (each brings new region sizes, so operator caches are not
+flattered), with OpenBLAS on one thread (a Lambda below 1,769 MB has one vCPU; several BLAS
+threads on small matrices only add waiting, badly so on a loaded machine). The machine's load
+is printed with it, and the time of the upload's own PDQ measured alongside as the reference:
+on a shared machine, compare figures from the same run only.
 """
 
 from __future__ import annotations
@@ -47,8 +54,8 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 from chalicelib import pdq, variants
 from chalicelib.index import HammingIndex
 from chalicelib.matching import find_matches
-from chalicelib.models import HashRecord, Policy, Signal
-from chalicelib.signals import examine_bytes
+from chalicelib.models import HashRecord, Match, Policy, Signal
+from chalicelib.signals import PDQ, examine_bytes
 from chalicelib.signals.media import decode_image
 from cordon_cli import samples
 
@@ -276,23 +283,31 @@ def jpeg(image: Image.Image, quality: int = 90) -> bytes:
 
 
 class Shared:
-    """The shared table of one set: each image's PDQ, optionally with its stored crops."""
+    """The shared table of one set: each image's PDQ, optionally with its stored variants."""
 
-    def __init__(self, images: dict[str, Image.Image], *, crops: bool) -> None:
+    def __init__(self, images: dict[str, Image.Image], *, stored: bool) -> None:
         self.owner: dict[str, str] = {}
         self.original: dict[str, str] = {}
+        self.stored_variant: dict[str, str] = {}
         for name, image in images.items():
             data = jpeg(image, 95)
             signal = examine_bytes(data, MAX_PIXELS).signal("pdq")
             assert signal is not None
             self.original[name] = signal.value
             self.owner[signal.value] = name
-            if crops:
-                for extra in variants.shared_variants(image):
+            if stored:
+                decoded = decode_image(data, MAX_PIXELS)
+                for extra in variants.shared_variants(decoded.image, decoded.full_size):
                     self.owner.setdefault(extra.value, name)
+                    self.stored_variant.setdefault(extra.value, extra.variant)
         self.index = HammingIndex(pdq.PDQ_BITS)
         self.index.add(self.owner)
         self.records = {("pdq", v): HashRecord("pdq", v, (n,)) for v, n in self.owner.items()}
+
+    def through(self, match: Match) -> str:
+        """The variant a match went through: the upload's, and the stored one's if any."""
+        stored = self.stored_variant.get(match.matched_value)
+        return f"{match.variant}>{stored}" if stored else match.variant
 
     def lookup(self, keys):
         return {k: self.records[k] for k in keys if k in self.records}
@@ -324,15 +339,15 @@ def plain_pdq(found: list[Signal]) -> list[Signal]:
 
 def evaluate(title: str, images: dict[str, Image.Image]) -> None:
     names = list(images)
-    shared = Shared(images, crops=False)
-    with_crops = Shared(images, crops=True)
+    shared = Shared(images, stored=False)
+    with_crops = Shared(images, stored=True)
     usable = [
         n
         for n in names
         if examine_bytes(jpeg(images[n], 95), MAX_PIXELS).signal("pdq").quality >= pdq.MIN_QUALITY
     ]
     print(f"\n## {title}: {len(names)} images, {len(usable)} of PDQ quality >= 50 (counted)\n")
-    print(f"{'edit':<34} {'PDQ':>6} {'Cordon':>7} {'+crops':>7}  through (Cordon)")
+    print(f"{'edit':<34} {'PDQ':>6} {'Cordon':>7} {'+stored':>7}  through (+stored)")
     # Each upload with the names of the images it shows (a collage shows three others).
     uploads: dict[str, list[tuple[list[Signal], set[str]]]] = {n: [] for n in names}
     table = edits()
@@ -353,12 +368,13 @@ def evaluate(title: str, images: dict[str, Image.Image]) -> None:
             found = list(examine_bytes(jpeg(edited, quality), MAX_PIXELS).signals)
             uploads[name].append((found, shown))
             hits["pdq"] += name in shared.matched(plain_pdq(found))
-            hits["crops"] += name in with_crops.matched(found)
-            if name in shared.matched(found):
-                hits["cordon"] += 1
-                for match in find_matches(found, shared.lookup, shared.index, DISTANCE):
-                    if shared.owner[match.matched_value] == name:
-                        via[match.variant] = via.get(match.variant, 0) + 1
+            hits["cordon"] += name in shared.matched(found)
+            if name in with_crops.matched(found):
+                hits["crops"] += 1
+                for match in find_matches(found, with_crops.lookup, with_crops.index, DISTANCE):
+                    if with_crops.owner[match.matched_value] == name:
+                        way = with_crops.through(match)
+                        via[way] = via.get(way, 0) + 1
                         break
         n = len(usable)
         ways = ", ".join(f"{k} {v}" for k, v in sorted(via.items(), key=lambda kv: -kv[1]))
@@ -386,39 +402,45 @@ def evaluate(title: str, images: dict[str, Image.Image]) -> None:
     print(
         f"\nfalse matches over {pairs:,} (upload, image it does not show) pairs: "
         f"PDQ {false_plain} ({false_plain / pairs:.4%}), Cordon {false_cordon} "
-        f"({false_cordon / pairs:.4%}), +crops {false_crops} ({false_crops / pairs:.4%})"
+        f"({false_cordon / pairs:.4%}), +stored {false_crops} ({false_crops / pairs:.4%})"
     )
     print(
         f"smallest distance between two different originals (plain PDQ): {closest} bits; "
         f"nearest any upload's signal came to another image's shared hash: PDQ {margin_plain}, "
-        f"Cordon {margin_cordon}, +crops {margin_crops} (threshold {DISTANCE})"
+        f"Cordon {margin_cordon}, +stored {margin_crops} (threshold {DISTANCE})"
     )
 
 
-def timing(image: Image.Image, runs: int) -> None:
-    picture = image.resize((1024, 768), Image.LANCZOS)
-    data = jpeg(picture, 90)
-    decoded = decode_image(data, MAX_PIXELS)
-    add, whole = [], []
-    for _ in range(runs):
-        start = time.perf_counter()
-        variants.variant_signals(decoded.image, decoded.full_size)
-        add.append((time.perf_counter() - start) * 1e3)
-        start = time.perf_counter()
-        examine_bytes(data, MAX_PIXELS)
-        whole.append((time.perf_counter() - start) * 1e3)
-    count = len(variants.variant_signals(decoded.image, decoded.full_size))
-    shared_ms = []
-    for _ in range(max(5, runs // 4)):
-        start = time.perf_counter()
-        variants.shared_variants(decoded.image)
-        shared_ms.append((time.perf_counter() - start) * 1e3)
+def timing(pictures: list[Image.Image], passes: int) -> None:
+    """The variants' added time over distinct 1024x768 JPEGs of `pictures`."""
+    datas = [jpeg(p.resize((1024, 768), Image.LANCZOS), 90) for p in pictures]
+    decoded = [decode_image(data, MAX_PIXELS) for data in datas]
+    add, whole, shared_ms, counts, own = [], [], [], [], []
+    for _ in range(passes):
+        for data, one in zip(datas, decoded, strict=True):
+            start = time.perf_counter()
+            PDQ.hash_image(one)
+            own.append((time.perf_counter() - start) * 1e3)
+            start = time.perf_counter()
+            found = variants.variant_signals(one.image, one.full_size)
+            add.append((time.perf_counter() - start) * 1e3)
+            counts.append(len(found))
+            start = time.perf_counter()
+            examine_bytes(data, MAX_PIXELS)
+            whole.append((time.perf_counter() - start) * 1e3)
+            start = time.perf_counter()
+            variants.shared_variants(one.image, one.full_size)
+            shared_ms.append((time.perf_counter() - start) * 1e3)
+    first = decoded[0].image
     print(
-        f"\ntime the variants add per 1024x768 JPEG (decoded {decoded.image.size[0]}x"
-        f"{decoded.image.size[1]} {decoded.image.mode}): median "
-        f"{statistics.median(add):.2f} ms, p90 {np.percentile(add, 90):.2f} ms, "
-        f"{count} variant hashes (so {count} more index queries); whole examine_bytes "
-        f"median {statistics.median(whole):.2f} ms; shared-side crops "
+        f"\ntime the variants add per 1024x768 JPEG ({len(datas)} distinct pictures x {passes}, "
+        f"decoded {first.size[0]}x{first.size[1]} {first.mode}; load average "
+        f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs): median "
+        f"{statistics.median(add):.2f} ms, p90 {np.percentile(add, 90):.2f} ms "
+        f"({statistics.median(add) / statistics.median(own):.1f}x the upload's own PDQ, "
+        f"{statistics.median(own):.2f} ms), median "
+        f"{statistics.median(counts):.0f} variant hashes (so as many more index queries); whole "
+        f"examine_bytes median {statistics.median(whole):.2f} ms; shared-side variants "
         f"{statistics.median(shared_ms):.2f} ms per shared image"
     )
 
@@ -442,7 +464,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     evaluate("real photographs", photos)
     evaluate("synthetic posters", posters(8 if args.quick else args.posters))
-    timing(next(iter(photos.values())), 20 if args.quick else 100)
+    timing([*photos.values(), *posters(8 if args.quick else 40).values()], 1)
     return 0
 
 

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from chalicelib.index import HammingIndex
 from chalicelib.models import ACTIVE, REVIEW_ONLY_STATUSES, HashRecord, Match, Signal
 from chalicelib.signals import PDQ, SIGNAL_TYPES
+from chalicelib.variants import ORIGINAL
 
 Key = tuple[str, str]
 MATCHING_STATUSES = frozenset({ACTIVE, *REVIEW_ONLY_STATUSES})  # not retired, nor unknown
@@ -51,8 +52,11 @@ def find_matches(
             if signal.type == PDQ.name:
                 for value, distance in pdq_index.query(signal.value, pdq_distance):
                     key = (PDQ.name, value)
-                    # Several variants may reach one shared hash: report the nearest.
-                    if key not in near or distance < near[key][1]:
+                    # Several variants may reach one shared hash: report the image's own
+                    # signal if it does (a variant can land nearer, e.g. a halved copy hashed
+                    # as a reduction, but the match is the image's), else the nearest.
+                    rank = (signal.variant != ORIGINAL, distance)
+                    if key not in near or rank < (near[key][0].variant != ORIGINAL, near[key][1]):
                         near[key] = (signal, distance)
     records = exact_lookup(list({*wanted, *near}))
     matches: list[Match] = []

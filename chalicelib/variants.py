@@ -7,19 +7,28 @@ what it can at query time: from one decoded upload it derives the hashes of
 - its dihedral transforms (``mirror``, ``rot90``, ``rot180``, ``rot270``), hashed from the
   reduced copy turned back (a sign flip in the DCT block would be free, but PDQ samples its
   64x64 grid off-centre, so it lands 10 to 30 bits off where turning lands within a few);
-- the picture with near-uniform borders of any colour trimmed (``trimmed``);
+- the picture with near-uniform borders of any colour trimmed (``trimmed``), and trimmed evenly
+  on opposite sides (``trimmed-even``) where one side's trim ran on into a flat picture edge;
 - the picture without a caption or logo band at the top or bottom (``caption-top``,
   ``caption-bottom``);
+- the picture with a fixed share of its height painted over at the top or the bottom
+  (``masked-top``, ``masked-bottom``), for captions pasted over the picture: they meet the
+  shared side's stored masked copies;
+- small pictures hashed as a 1/2 or 1/4 reduction of a larger one (``enlarged-2``,
+  ``enlarged-4``), for downscaled copies;
 - the four tiles of a 2x2 grid (``tile-0-0`` .. ``tile-1-1``) and the cells that uniform gutters
   divide it into (``region-0`` ..), each of these trimmed of its own borders.
 
 Crops cannot be undone from the upload (the removed pixels are gone), so crop tolerance is a
-shared-side expansion: `shared_variants` gives the extra hashes to store for a shared image.
+shared-side expansion: `shared_variants` gives the extra hashes to store for a shared image
+(centre crops, and the masked copies the upload's masked variants meet). Crops split unevenly
+between opposite sides are not covered: PDQ tolerates well under 1 % of shift per side, and a
+grid fine enough for every split of 10 % would take hundreds of hashes per image.
 
 Everything runs on one greyscale copy reduced to about 200 pixels on the short side (Pillow's
 box reduction); each region's hash emulates PDQ run on the full-size region (see
-`chalicelib.pdq.pdq_from_rgb`'s ``full_shape``), so the variants cost a few milliseconds
-whatever the upload's size. Pure: numpy and Pillow, no I/O.
+`chalicelib.pdq.pdq_from_rgb`'s ``full_shape``), and all buffers are hashed in one batch, so
+the variants cost a few milliseconds whatever the upload's size. Pure: numpy and Pillow, no I/O.
 
 Examples
 --------
@@ -51,6 +60,7 @@ _WORK_SIDE = 192
 _TOLERANCE = 12.0
 # A border line: this share of its pixels within tolerance of its colour.
 _UNIFORM_SHARE = 0.97
+_PEEK_LINES = 4
 # A caption band's rows: at least this share in the band's background colour (text is sparse),
 # and its edge row nearly all background.
 _CAPTION_ROW_SHARE = 0.3
@@ -63,8 +73,15 @@ _TRIM_MAX = 0.45
 _REGION_MIN = 0.2
 # Gutters between collage cells: at most this many per axis are used.
 _MAX_GUTTERS = 3
-# Shared-side crops: total share of each side cut, split evenly.
-SHARED_CROPS = (0.04, 0.08)
+_GUTTER_MAX = 0.06  # widest gutter, as a share of the side
+# Shared-side crops: total share of each side cut, split evenly. PDQ tolerates about 1.5 %
+# of centre crop either way, so a 2.5 % grid covers centre crops up to about 11 %.
+SHARED_CROPS = (0.025, 0.05, 0.075, 0.10)
+# Share of the height masked at the top or the bottom, on both sides (see `masked_buffers`).
+MASK_SHARE = 0.16
+# Small uploads are also hashed as if they were a reduction by these factors of a larger
+# picture, when their short side is below the factor's limit (see `Work.enlarged_buffer`).
+ENLARGE = {2: 600, 4: 300}
 
 # The dihedral transforms kept, as the turn that undoes each on the reduced copy: an upload
 # turned anticlockwise by 90 degrees (Pillow's rotate(90)) is turned back by np.rot90(k=-1).
@@ -90,7 +107,7 @@ class Work:
         """`image` (RGB or luma), itself maybe a reduced decode of a picture of `full_size`
         (width, height), as JPEG's draft mode gives."""
         drafted = max(1, round(full_size[0] / image.width)) if full_size else 1
-        grey = image.convert("L")
+        grey = image if image.mode == "L" else image.convert("L")
         scale = max(1, min(grey.size) // _WORK_SIDE)
         if scale > 1:
             grey = grey.reduce(scale)
@@ -100,39 +117,175 @@ class Work:
     def whole(self) -> Box:
         return (0, self.grey.shape[0], 0, self.grey.shape[1])
 
+    def _taps(self, rows: int, cols: int) -> tuple[pdq.Taps, pdq.Taps]:
+        # The taps that blur and sample a region as PDQ would the full-size region.
+        return pdq.taps(rows * self.scale, rows), pdq.taps(cols * self.scale, cols)
+
+    def buffers(self, boxes: list[Box]) -> np.ndarray:
+        """PDQ's 64x64 buffers (k x 64 x 64) of the full-size regions under `boxes`."""
+        out = np.empty((len(boxes), 64, 64), dtype=np.float32)
+        for k, (top, bottom, left, right) in enumerate(boxes):
+            row_taps, col_taps = self._taps(bottom - top, right - left)
+            out[k] = _apply(self.grey[top:bottom, left:right], row_taps, col_taps)
+        return out
+
+    def dihedral_buffers(self) -> dict[str, np.ndarray]:
+        """The buffers of the whole picture as it is and turned back by each of `DIHEDRAL`.
+
+        One pass: turning the picture is the same as reversing the operators that sample it,
+        so the buffers of all five come out of one product with the operators stacked with
+        their reverses (a quarter turn is a reversal and a transposition of the buffer).
+        """
+        rows, cols = self.grey.shape
+        (row_index, row_weights), (col_index, col_weights) = self._taps(rows, cols)
+        # A reversed operator reads input n - 1 - i where the operator reads i.
+        both_rows = (
+            np.concatenate([row_index, rows - 1 - row_index]),
+            np.tile(row_weights, (2, 1)),
+        )
+        both_cols = (
+            np.concatenate([col_index, cols - 1 - col_index]),
+            np.tile(col_weights, (2, 1)),
+        )
+        both = _apply(self.grey, both_rows, both_cols)
+        straight, reversed_ = both[:64], both[64:]
+        return {
+            ORIGINAL: straight[:, :64],
+            "mirror": straight[:, 64:],
+            "rot90": reversed_[:, :64].T,
+            "rot180": reversed_[:, 64:],
+            "rot270": straight[:, 64:].T,
+        }
+
+    def masked_buffers(
+        self, whole: np.ndarray | None = None, share: float = MASK_SHARE
+    ) -> dict[str, np.ndarray]:
+        """Buffers of the whole picture with `share` of its height at the bottom, or at the
+        top, painted over in the mean grey of the rest.
+
+        A caption bar pasted over a picture destroys what it covers, and the picture without
+        the bar is a crop that lands 80 to 120 bits away. Painting over a fixed share instead,
+        on both the shared side and the upload, leaves the two alike wherever the bar is no
+        taller than that share: the rest of the picture is the same, in the same place, and
+        the paint is computed from it (`shared_variants` stores the shared image's).
+
+        `whole` is the picture's own buffer if already computed: the operators are linear, so
+        each masked buffer is it plus the operators applied to the change in the painted rows
+        only.
+        """
+        rows, cols = self.grey.shape
+        cut = round(rows * share)
+        if cut == 0 or cut >= rows:
+            return {}
+        if whole is None:
+            whole = _apply(self.grey, *self._taps(rows, cols))
+        row_op = pdq._operator(rows * self.scale, rows)[0]
+        col_index, col_weights = pdq.taps(cols * self.scale, cols)
+        out = {}
+        for name, painted, rest in (
+            ("masked-bottom", slice(rows - cut, rows), slice(0, rows - cut)),
+            ("masked-top", slice(0, cut), slice(cut, rows)),
+        ):
+            change = self.grey[rest].mean() - self.grey[painted]
+            reduced = row_op[:, painted] @ change
+            out[name] = whole + np.einsum("ck,rck->rc", col_weights, reduced[:, col_index])
+        return out
+
+    def enlarged_buffer(self, factor: int) -> np.ndarray:
+        """The buffer of the whole picture hashed as if it were a 1/`factor` reduction of a
+        larger one.
+
+        PDQ blurs in proportion to the picture's size, so a downscaled copy is blurred less
+        than its original was and aliases: a 25 % copy lands up to 60 bits away. Hashed with
+        the operators of the larger size (each pixel standing for a block, as for a reduced
+        JPEG decode), it lands within a few bits for most pictures.
+        """
+        rows, cols = self.grey.shape
+        row_taps = pdq.taps(rows * self.scale * factor, rows)
+        col_taps = pdq.taps(cols * self.scale * factor, cols)
+        return _apply(self.grey, row_taps, col_taps)
+
     def coefficients(self, box: Box, turn: str | None = None) -> tuple[np.ndarray, int]:
         """The 16x16 PDQ DCT block and the quality of the full-size region under `box`,
-        turned back by the dihedral transform `turn` first if one is named."""
+        turned back by the dihedral transform `turn` first if one is named (one at a time:
+        for `cordon compare` and tests; `variant_signals` batches)."""
         top, bottom, left, right = box
         region = self.grey[top:bottom, left:right]
         if turn is not None:
             region = np.ascontiguousarray(DIHEDRAL[turn](region))
-        full = (region.shape[0] * self.scale, region.shape[1] * self.scale)
-        buffer = pdq._downsample(region, full)
-        quality = pdq._quality(buffer)
-        dct = pdq._dct_matrix()
-        return dct @ buffer.astype(np.float64) @ dct.T, quality
+        buffer = _apply(region, *self._taps(*region.shape))[None]
+        return pdq.dct_blocks(buffer)[0], int(pdq.qualities(buffer)[0])
+
+
+def _apply(region: np.ndarray, row_taps: pdq.Taps, col_taps: pdq.Taps) -> np.ndarray:
+    """``row_op @ region @ col_op.T`` from the operators' taps (see `chalicelib.pdq.taps`)."""
+    (row_index, row_weights), (col_index, col_weights) = row_taps, col_taps
+    reduced = np.einsum("rk,rkc->rc", row_weights, region[row_index])
+    return np.einsum("ck,rck->rc", col_weights, reduced[:, col_index])
 
 
 def hash_of(coefficients: np.ndarray) -> str:
     """PDQ's bits of a DCT block: set where the coefficient exceeds the (lower) median."""
-    flat = coefficients.ravel()
-    median = np.partition(flat, pdq.PDQ_BITS // 2 - 1)[pdq.PDQ_BITS // 2 - 1]
-    return pdq._bits_to_hex(flat > median)
+    return pdq.hashes_of_blocks(coefficients[None])[0]
 
 
 # -- finding the parts of a picture ------------------------------------------------------------
 
 
-def _uniform_run(lines: np.ndarray, share: float = _UNIFORM_SHARE) -> int:
-    """How many of `lines` (from the edge inward) are near-uniform in the edge line's colour."""
+def _uniform_run(
+    lines: np.ndarray, share: float = _UNIFORM_SHARE, colour: float | None = None
+) -> int:
+    """How many of `lines` (from the edge inward) are near-uniform in `colour`, by default
+    the edge line's."""
     if lines.shape[0] == 0:
         return 0
-    colour = float(np.median(lines[0]))
-    close = (np.abs(lines - colour) <= _TOLERANCE).mean(axis=1)
-    # Allow a gentle drift of the border colour (a vignette, a gradient letterbox).
-    stop = np.flatnonzero(close < share)
-    return int(stop[0]) if stop.size else lines.shape[0]
+    if colour is None:
+        colour = _edge_colour(lines[0], share)
+        if colour is None:
+            return 0
+    # Most pictures have no border: a look at the first few lines settles those.
+    for count in (_PEEK_LINES, lines.shape[0]):
+        close = (np.abs(lines[:count] - colour) <= _TOLERANCE).mean(axis=1)
+        stop = np.flatnonzero(close < share)
+        if stop.size:
+            return int(stop[0])
+    return lines.shape[0]
+
+
+def _reach(share: float) -> float:
+    """How far from a line's mean a `share` of it lies, at most, if that share lies within
+    the tolerance of the line's median: the mean is within D = share T + (1 - share) 255 of
+    the median, so those pixels are within T + D of the mean."""
+    return _TOLERANCE + share * _TOLERANCE + (1 - share) * 255
+
+
+def _edge_colour(line: np.ndarray, share: float) -> float | None:
+    """The median colour of an edge line, or None when less than `share` of the line could
+    be within tolerance of it (checked first, from the mean: most edges are not flat, and a
+    median costs several times a mean)."""
+    if (np.abs(line - line.mean()) <= _reach(share)).mean() < share:
+        return None
+    return float(np.median(line))
+
+
+def uniform_lines(lines: np.ndarray) -> np.ndarray:
+    """Which of `lines` (rows of a 2-D array) are near-uniform in their own median colour.
+
+    Medians of every line are the costly part, so they are taken only for the lines that can
+    pass. If a share p of a line lies within T of its median m, its mean lies within
+    D = p T + (1 - p) 255 of m, so that share lies within T + D of the mean: lines with less
+    than p there are not uniform, and a mean and a comparison settle most lines.
+    """
+    centre = lines.mean(axis=1, keepdims=True)
+    near = (np.abs(lines - centre) <= _reach(_UNIFORM_SHARE)).mean(axis=1)
+    candidates = np.flatnonzero(near >= _UNIFORM_SHARE)
+    uniform = np.zeros(lines.shape[0], dtype=bool)
+    if candidates.size:
+        subset = lines[candidates]
+        colour = np.median(subset, axis=1, keepdims=True)
+        close = (np.abs(subset - colour) <= _TOLERANCE).mean(axis=1)
+        uniform[candidates] = close >= _UNIFORM_SHARE
+    return uniform
 
 
 def trim_box(grey: np.ndarray, box: Box, sides: str = "tblr") -> Box:
@@ -149,9 +302,12 @@ def trim_box(grey: np.ndarray, box: Box, sides: str = "tblr") -> Box:
 
 
 def _caption_height(lines: np.ndarray) -> int:
-    """Height of a caption band (background plus sparse text) at the edge `lines` start from."""
+    """Height of a caption band (background plus sparse text) at the edge `lines` start from,
+    with any rows of the band's colour right after it (its margin, blurred by JPEG)."""
     rows = lines.shape[0]
-    colour = float(np.median(lines[0]))
+    colour = _edge_colour(lines[0], _CAPTION_EDGE_SHARE)
+    if colour is None:
+        return 0
     share = (np.abs(lines[: int(rows * _CAPTION_MAX) + 1] - colour) <= _TOLERANCE).mean(axis=1)
     if share[0] < _CAPTION_EDGE_SHARE:
         return 0
@@ -164,7 +320,9 @@ def _caption_height(lines: np.ndarray) -> int:
     # A band that is only uniform rows is a border, which trimming already handles.
     if height < rows * _CAPTION_MIN or share[:height].min() >= _UNIFORM_SHARE:
         return 0
-    return height
+    # Only rows of the band's own colour: trimming whatever is uniform there would eat into a
+    # picture whose edge is flat (a sky, a poster's background).
+    return height + _uniform_run(lines[height : int(rows * _TRIM_MAX)], colour=colour)
 
 
 def caption_boxes(grey: np.ndarray, box: Box) -> dict[str, Box]:
@@ -185,9 +343,9 @@ def _gutters(grey: np.ndarray, axis: int) -> list[int]:
     """Interior lines along `axis` that are uniform end to end (the gaps between cells)."""
     lines = grey if axis == 0 else grey.T
     n = lines.shape[0]
-    colour = np.median(lines, axis=1, keepdims=True)
-    uniform = (np.abs(lines - colour) <= _TOLERANCE).mean(axis=1) >= _UNIFORM_SHARE
     lo, hi = int(n * _REGION_MIN), int(n * (1 - _REGION_MIN))
+    uniform = np.zeros(n, dtype=bool)
+    uniform[lo:hi] = uniform_lines(lines[lo:hi])
     cuts: list[int] = []
     index = lo
     while index < hi:
@@ -195,7 +353,10 @@ def _gutters(grey: np.ndarray, axis: int) -> list[int]:
             end = index
             while end < hi and uniform[end]:
                 end += 1
-            cuts.append((index + end) // 2)
+            # A gutter is a thin line; a wide flat band is a sky or a background, and cutting
+            # there only adds hashes of half-pictures.
+            if end - index <= n * _GUTTER_MAX:
+                cuts.append((index + end) // 2)
             index = end
         index += 1
     return cuts[:_MAX_GUTTERS]
@@ -252,6 +413,13 @@ def _big_enough(box: Box, whole: Box) -> bool:
     )
 
 
+def _even(box: Box, whole: Box) -> Box:
+    """`box` cut from `whole` by the smaller of the two cuts on each axis, on both sides."""
+    rows = min(box[0] - whole[0], whole[1] - box[1])
+    cols = min(box[2] - whole[2], whole[3] - box[3])
+    return (whole[0] + rows, whole[1] - rows, whole[2] + cols, whole[3] - cols)
+
+
 def region_boxes(work: Work) -> dict[str, Box]:
     """Every region of the upload worth hashing on its own, by variant name."""
     whole = work.whole
@@ -259,10 +427,15 @@ def region_boxes(work: Work) -> dict[str, Box]:
     trimmed = trim_box(work.grey, whole)
     if trimmed != whole:
         boxes["trimmed"] = trimmed
+        # Frames and letterboxes are added evenly; trimming ran on into the picture on the
+        # side that cut more when the picture's own edge is flat and close to the frame's
+        # grey (luma hides a red frame next to a grey sky): also hash the even cut.
+        even = _even(trimmed, whole)
+        if even != trimmed:
+            boxes["trimmed-even"] = even
     # Captions are looked for on the whole picture (trimming first would cut a caption's
-    # blank margin and leave its text at the edge); only the cut side is trimmed again.
-    for name, box in caption_boxes(work.grey, whole).items():
-        boxes[name] = trim_box(work.grey, box, "t" if name == "caption-top" else "b")
+    # blank margin and leave its text at the edge).
+    boxes.update(caption_boxes(work.grey, whole))
     # The 2x2 grid of the whole picture (trimming could cut a flat edge off one tile and
     # shift the grid), and of the trimmed one when a frame (all four sides) was cut off.
     boxes.update(tile_boxes(work.grey, whole))
@@ -284,44 +457,67 @@ def variant_signals(image: Image.Image, full_size: tuple[int, int] | None = None
     work = Work.of(image, full_size)
     if min(work.grey.shape) * work.scale < 16:
         return []
+    whole_buffers = work.dihedral_buffers()
+    short_side = min(work.grey.shape) * work.scale
+    for factor, limit in ENLARGE.items():
+        if short_side < limit:
+            whole_buffers[f"enlarged-{factor}"] = work.enlarged_buffer(factor)
+    whole_buffers.update(work.masked_buffers(whole_buffers[ORIGINAL]))
+    regions = region_boxes(work)
+    names = [*whole_buffers, *regions]
+    # Every buffer hashed in one batch: the DCT, the quality and the median of each are the
+    # same few numpy calls whatever the number of variants.
+    buffers = np.concatenate(
+        [np.stack(list(whole_buffers.values())), work.buffers(list(regions.values()))]
+    )
+    values = pdq.hashes_of_blocks(pdq.dct_blocks(buffers))
+    quality = pdq.qualities(buffers)
+    # The work copy's own hash (the first) only serves to drop variants equal to it.
+    seen = {values[0]}
     signals: list[Signal] = []
-    coefficients, _ = work.coefficients(work.whole)
-    seen = {hash_of(coefficients)}
-    # Turning the reduced copy back and hashing it again costs a fraction of a millisecond and
-    # lands within a few bits of the original's hash; flipping signs in the DCT block of the
-    # upload (exact for a symmetric sampler) lands 10 to 30 bits away, because PDQ samples
-    # its 64x64 grid off-centre.
-    candidates = [(name, *work.coefficients(work.whole, name)) for name in DIHEDRAL]
-    for name, box in region_boxes(work).items():
-        candidates.append((name, *work.coefficients(box)))
-    for name, block, block_quality in candidates:
-        value = hash_of(block)
+    for name, value, block_quality in zip(names[1:], values[1:], quality[1:].tolist(), strict=True):
         if block_quality < pdq.MIN_QUALITY or value in seen:
             continue
         seen.add(value)
-        signals.append(Signal(PDQ_TYPE, value, quality=block_quality, variant=name))
+        signals.append(Signal(PDQ_TYPE, value, quality=int(block_quality), variant=name))
     return signals
 
 
-def shared_variants(image: Image.Image) -> list[Signal]:
-    """Extra PDQ hashes to store for a shared image, so that crops of it still match.
+def shared_variants(image: Image.Image, full_size: tuple[int, int] | None = None) -> list[Signal]:
+    """Extra PDQ hashes to store for a shared image, so that edits no upload-side variant can
+    undo still match: meet in the middle.
 
-    Centre crops of `SHARED_CROPS` of each side (``crop-4``, ``crop-8``): an upload cropped
-    by about as much lands within PDQ's distance of one of them, where it would be 40 to 100
-    bits from the whole picture.
+    - centre crops of `SHARED_CROPS` of each side (``crop-3`` .. ``crop-12``): an upload
+      cropped by about as much (split evenly) lands within PDQ's distance of one of them,
+      where it would be 40 to 100 bits from the whole picture;
+    - the picture with `MASK_SHARE` of its height painted over at the bottom and at the top
+      (``masked-bottom``, ``masked-top``), which an upload's own masked variants meet when a
+      caption bar was pasted over the picture there.
+
+    `image` and `full_size` as for `variant_signals` (a reduced decode is fine). Store each
+    with the shared image's provenance and labels, and with its variant name: a match found
+    through it is a variant match (REVIEW by default), never the image itself.
     """
-    work = Work.of(image)
+    work = Work.of(image, full_size)
+    if min(work.grey.shape) * work.scale < 16:
+        return []
     rows, cols = work.grey.shape
-    signals = []
+    named: dict[str, np.ndarray] = {}
+    boxes: dict[str, Box] = {}
     for share in SHARED_CROPS:
         dr, dc = round(rows * share / 2), round(cols * share / 2)
-        if dr == 0 and dc == 0:
-            continue
-        block, quality = work.coefficients((dr, rows - dr, dc, cols - dc))
-        if quality >= pdq.MIN_QUALITY:
-            name = f"crop-{round(share * 100)}"
-            signals.append(Signal(PDQ_TYPE, hash_of(block), quality=quality, variant=name))
-    return signals
+        if dr or dc:
+            boxes[f"crop-{share * 100:g}"] = (dr, rows - dr, dc, cols - dc)
+    named.update(work.masked_buffers())
+    names = [*boxes, *named]
+    buffers = np.concatenate([work.buffers(list(boxes.values())), np.stack(list(named.values()))])
+    values = pdq.hashes_of_blocks(pdq.dct_blocks(buffers))
+    quality = pdq.qualities(buffers).tolist()
+    return [
+        Signal(PDQ_TYPE, value, quality=int(q), variant=name)
+        for name, value, q in zip(names, values, quality, strict=True)
+        if q >= pdq.MIN_QUALITY
+    ]
 
 
 def describe(variant: str) -> str:
@@ -335,6 +531,9 @@ def describe(variant: str) -> str:
         return f"cell {variant.split('-')[1]} of a collage (split at uniform gutters)"
     if variant.startswith("crop-"):
         return f"stored centre crop of {variant.split('-')[1]} % of the shared image"
+    if variant.startswith("enlarged-"):
+        factor = variant.split("-")[1]
+        return f"the image hashed as a 1/{factor} reduction of a larger one (a downscaled copy)"
     return {
         ORIGINAL: "the image as uploaded",
         "mirror": "the image mirrored left to right",
@@ -342,6 +541,11 @@ def describe(variant: str) -> str:
         "rot180": "the image rotated by 180 degrees",
         "rot270": "the image rotated by 270 degrees",
         "trimmed": "the image with its uniform borders trimmed",
+        "trimmed-even": "the image with its uniform borders trimmed evenly on opposite sides",
         "caption-top": "the image without the caption band at its top",
         "caption-bottom": "the image without the caption band at its bottom",
+        "masked-top": f"the image with the top {MASK_SHARE:.0%} painted over (a caption on it)",
+        "masked-bottom": (
+            f"the image with the bottom {MASK_SHARE:.0%} painted over (a caption on it)"
+        ),
     }.get(variant, variant)

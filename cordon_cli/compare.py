@@ -5,6 +5,11 @@ signals as the shared table would hold them (its own exact and perceptual hashes
 "original"), B examined exactly as an upload is (`examine_bytes`, match variants included),
 matched with the real matcher and judged by the default policy. Exit code 0 when B matches,
 1 when it does not, 2 when a file cannot be read.
+
+With `--stored`, it also says which of the variants the shared side can store for A
+(`signals.shared_variant_signals`: centre crops, masked copies) B comes within the distance of,
+through which of its own variants. That is information for the on-call engineer only: the
+verdict and the exit code stay those of A's own hashes, which is what sharing stores today.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from chalicelib.index import HammingIndex
 from chalicelib.matching import find_matches
 from chalicelib.models import Examination, HashRecord, Match, Policy, Verdict
 from chalicelib.policy import decide
-from chalicelib.signals import examine_bytes
+from chalicelib.signals import examine_bytes, shared_variant_signals
 from chalicelib.signals.perceptual import PDQ
 from chalicelib.variants import ORIGINAL
 
@@ -34,6 +39,8 @@ class Comparison:
     matches: tuple[Match, ...]
     verdict: Verdict
     nearest: tuple[str, int] | None  # (variant, distance) of B's PDQ nearest A's, matched or not
+    # With --stored: (A's stored variant, B's variant, distance) within the distance, nearest first.
+    stored: tuple[tuple[str, str, int], ...] | None = None
 
     @property
     def matched(self) -> bool:
@@ -50,6 +57,14 @@ class Comparison:
             "nearest_pdq": (
                 {"variant": self.nearest[0], "distance": self.nearest[1]} if self.nearest else None
             ),
+            "stored_variants_reached": (
+                [
+                    {"stored_variant": a, "upload_variant": b, "distance": d}
+                    for a, b, d in self.stored
+                ]
+                if self.stored is not None
+                else None
+            ),
             "threshold": Policy().pdq_distance,
             "reasons": list(self.verdict.reasons),
             "shared_signals": [s.to_dict() for s in self.shared.signals],
@@ -58,8 +73,27 @@ class Comparison:
         }
 
 
-def compare_bytes(shared: bytes, upload: bytes, policy: Policy | None = None) -> Comparison:
-    """Match `upload` against a table holding only `shared`'s own hashes."""
+def stored_reached(
+    shared: bytes, upload: Examination, distance: int
+) -> tuple[tuple[str, str, int], ...]:
+    """Which of `shared`'s storable variants the upload's usable PDQ signals come within
+    `distance` of: (stored variant, upload variant, bits), nearest first, one per stored."""
+    found = []
+    usable = [s for s in upload.signals if s.type == PDQ.name and PDQ.usable(s)]
+    for stored in shared_variant_signals(shared, MAX_PIXELS):
+        reach = [(pdq.hamming_hex(s.value, stored.value), s.variant) for s in usable]
+        if reach:
+            bits, via = min(reach, key=lambda r: (r[0], r[1] != ORIGINAL))
+            if bits <= distance:
+                found.append((stored.variant, via, bits))
+    return tuple(sorted(found, key=lambda f: f[2]))
+
+
+def compare_bytes(
+    shared: bytes, upload: bytes, policy: Policy | None = None, *, stored: bool = False
+) -> Comparison:
+    """Match `upload` against a table holding only `shared`'s own hashes (and, with `stored`,
+    say which of `shared`'s storable variants it reaches)."""
     rules = policy or Policy()
     a = examine_bytes(shared, MAX_PIXELS)
     b = examine_bytes(upload, MAX_PIXELS)
@@ -84,7 +118,8 @@ def compare_bytes(shared: bytes, upload: bytes, policy: Policy | None = None) ->
         if distances:
             distance, variant = min(distances, key=lambda d: (d[0], d[1] != ORIGINAL))
             nearest = (variant, distance)
-    return Comparison(a, b, matches, verdict, nearest)
+    reached = stored_reached(shared, b, rules.pdq_distance) if stored else None
+    return Comparison(a, b, matches, verdict, nearest, reached)
 
 
 def render(result: Comparison) -> str:
@@ -104,6 +139,15 @@ def render(result: Comparison) -> str:
             f"  nearest PDQ: variant {variant!r} at {distance} of 256 bits "
             f"(threshold {Policy().pdq_distance})"
         )
+    if result.stored is not None:
+        if result.stored:
+            lines.append("  A's storable variants B reaches (not shared today; verdict unchanged):")
+            for stored, via, bits in result.stored:
+                lines.append(
+                    f"    {stored} ({variants.describe(stored)}) through {via!r} at {bits} bits"
+                )
+        else:
+            lines.append("  B reaches none of A's storable variants")
     for problem in result.shared.problems + result.upload.problems:
         lines.append(f"  problem: {problem}")
     lines.append("reasons:")
@@ -117,7 +161,7 @@ def run(args: argparse.Namespace) -> int:
     except OSError as error:
         print(f"cannot read: {error}")
         return 2
-    result = compare_bytes(shared, upload)
+    result = compare_bytes(shared, upload, stored=args.stored)
     print(json.dumps(result.to_dict(), indent=2) if args.json else render(result))
     return 0 if result.matched else 1
 
@@ -132,4 +176,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("a", help="the image whose hashes are shared (the known one)")
     parser.add_argument("b", help="the image uploaded")
     parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument(
+        "--stored",
+        action="store_true",
+        help="also say which of A's storable variants (centre crops, masked copies) B reaches",
+    )
     parser.set_defaults(func=run)

@@ -31,6 +31,7 @@ __all__ = [
     "SIGNAL_TYPES",
     "examine_bytes",
     "examine_stream",
+    "shared_variant_signals",
     "sniff",
 ]
 
@@ -58,6 +59,22 @@ def variant_signals(decoded: DecodedImage, notes: list[str]) -> list[Signal]:
         return variants.variant_signals(decoded.image, decoded.full_size)
     except (ValueError, MemoryError) as error:
         notes.append(f"match variants skipped: {error}")
+        return []
+
+
+def shared_variant_signals(data: bytes, max_pixels: int) -> list[Signal]:
+    """The extra PDQ hashes to store when an image's hashes are shared (`variants.
+    shared_variants`: centre crops, masked copies), decoded exactly as `examine_bytes` decodes.
+
+    Empty for anything that is not an image, or that cannot be decoded: the image's own
+    signals are shared regardless, and these only widen what its copies can match.
+    """
+    if not data or sniff(data[:16]) not in IMAGE_TYPES:
+        return []
+    try:
+        decoded = decode_image(data, max_pixels)
+        return variants.shared_variants(decoded.image, decoded.full_size)
+    except (ImageRejected, ValueError, MemoryError):
         return []
 
 

@@ -27,7 +27,9 @@ def test_resized_copy_matches_as_uploaded_and_is_takedown():
     assert result.matched
     assert result.verdict.action.value == "TAKEDOWN"
     assert result.matches[0].variant == "original"
-    assert result.nearest is not None and result.nearest[0] == "original"
+    # The nearest PDQ is the variant that hashes the copy as a 1/2 reduction: it undoes the
+    # downscale, so it is at least as near as the image as uploaded
+    assert result.nearest is not None and result.nearest[0] == "enlarged-2"
 
 
 def test_mirrored_copy_matches_through_mirror_and_is_review():
@@ -77,3 +79,28 @@ def test_command_text_output_and_unreadable_file(
     assert capsys.readouterr().out.startswith("MATCH")
     args = parse(["compare", str(a), str(tmp_path / "missing.jpg")])
     assert args.func(args) == 2
+
+
+def test_stored_says_which_storable_variant_a_crop_reaches_without_changing_the_verdict():
+    # GIVEN a copy cropped by 10 % of each side, which A's own hashes cannot match
+    dx, dy = BAD.width // 20, BAD.height // 20
+    cropped = BAD.crop((dx, dy, BAD.width - dx, BAD.height - dy))
+    # WHEN compared with --stored
+    result = compare_bytes(jpeg(BAD), jpeg(cropped), stored=True)
+    # THEN the verdict is still that of A's own hashes, and the crop-10 variant is named
+    assert not result.matched and result.verdict.action.value == "ALLOW"
+    assert result.stored is not None
+    assert result.stored[0][0] == "crop-10" and result.stored[0][2] <= 31
+    report = result.to_dict()
+    assert report["stored_variants_reached"][0]["stored_variant"] == "crop-10"
+
+
+def test_stored_reaches_nothing_for_an_unrelated_image(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    a, b = tmp_path / "a.jpg", tmp_path / "b.jpg"
+    a.write_bytes(jpeg(BAD))
+    b.write_bytes(jpeg(samples.clean(1)[0]))
+    args = parse(["compare", str(a), str(b), "--stored"])
+    assert args.func(args) == 1
+    assert "reaches none of A's storable variants" in capsys.readouterr().out

@@ -20,10 +20,15 @@ from chalicelib.pdq import (  # noqa: E402
     _box_extents,
     _dct_matrix,
     _downsample,
+    _operator,
     _sample_operator,
     _window_size,
+    dct_blocks,
     hamming_hex,
+    hashes_of_blocks,
     pdq_from_rgb,
+    qualities,
+    taps,
 )
 
 # PDQ's own bar for calling two implementations compatible: on images of
@@ -295,6 +300,29 @@ def test_sample_operator_matches_naive_tent(n: int) -> None:
     inside = (cols >= lo[:, None]) & (cols <= hi[:, None])
     assert np.all(op[inside] > 0)
     assert np.all(np.abs(op[~inside]) < 1e-7)
+
+
+@pytest.mark.parametrize(("full", "actual"), [(300, 300), (1024, 256), (768, 384), (997, 125)])
+def test_taps_apply_the_operator(full: int, actual: int) -> None:
+    # GIVEN an axis's operator (full size or a reduction) and the same as taps
+    op = _operator(full, actual)[0]
+    index, weights = taps(full, actual)
+    signal = _rng(actual).random((actual, 5)).astype(np.float32) * 255
+    # THEN gathering the taps gives the operator's product
+    gathered = (weights[:, :, None] * signal[index]).sum(axis=1)
+    np.testing.assert_allclose(gathered, op @ signal, rtol=1e-5, atol=1e-3)
+
+
+def test_batched_quality_dct_and_bits_equal_one_at_a_time() -> None:
+    # GIVEN the buffers of a few different images
+    images = [SYNTHETIC[name]() for name in ("noise", "shapes", "waves")]
+    buffers = np.stack([_downsample(image, image.shape[:2]) for image in images])
+    # WHEN hashed as one batch
+    values = hashes_of_blocks(dct_blocks(buffers))
+    # THEN each hash and quality is the one pdq_from_rgb gives for its image alone
+    assert [(v, int(q)) for v, q in zip(values, qualities(buffers), strict=True)] == [
+        pdq_from_rgb(image) for image in images
+    ]
 
 
 @pytest.mark.parametrize("shape", [(4, 100, 3), (100, 4), (0, 0, 3), (4, 4)])

@@ -21,6 +21,7 @@ from chalicelib.signals import (
     SIGNAL_TYPES,
     examine_bytes,
     examine_stream,
+    shared_variant_signals,
     sniff,
 )
 from chalicelib.signals.base import BytesHasher, ImageHasher, SignalType
@@ -446,3 +447,33 @@ def test_examine_stream_of_nothing():
         ("md5", EMPTY_MD5),
     ]
     assert examination.media_type == "application/x-empty"
+
+
+def test_shared_variant_signals_of_an_image_are_named_usable_pdq_hashes():
+    # GIVEN an image as a large JPEG (decoded at reduced scale, as examine_bytes decodes it)
+    data = encode(picture(1200, 900), "JPEG", quality=90)
+    # WHEN the variants to store on sharing are computed
+    stored = shared_variant_signals(data, 2_000_000)
+    # THEN each is a usable PDQ hash naming its variant, none of them the image as it is
+    assert {s.variant for s in stored} == {
+        "crop-2.5",
+        "crop-5",
+        "crop-7.5",
+        "crop-10",
+        "masked-top",
+        "masked-bottom",
+    }
+    own = examine_bytes(data, 2_000_000).signal("pdq")
+    assert own is not None
+    for signal in stored:
+        assert signal.type == "pdq" and PDQ.validate(signal.value) == signal.value
+        assert PDQ.usable(signal)
+        assert signal.value != own.value
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"", b"%PDF-1.7 not an image", encode(picture(), "JPEG")[:200], b"\xff\xd8\xff" + b"0" * 64],
+)
+def test_shared_variant_signals_of_what_is_not_a_readable_image_are_none(data: bytes):
+    assert shared_variant_signals(data, MAX_PIXELS) == []

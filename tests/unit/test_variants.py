@@ -12,13 +12,14 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from chalicelib import variants
+from chalicelib import pdq, variants
 from chalicelib.index import HammingIndex
 from chalicelib.matching import find_matches
 from chalicelib.models import Action, HashRecord, Match, Policy, Signal
 from chalicelib.pdq import DEFAULT_MATCH_DISTANCE, hamming_hex
 from chalicelib.policy import decide
-from chalicelib.signals import examine_bytes
+from chalicelib.signals import examine_bytes, shared_variant_signals
+from chalicelib.variants import ORIGINAL
 from cordon_cli import samples
 
 MAX_PIXELS = 10**8
@@ -126,29 +127,126 @@ def test_collage_tile_matches_through_a_tile(name: str):
     assert found and found[0].variant.startswith(("tile-", "region-"))
 
 
+def stored_of(image: Image.Image) -> dict[str, str]:
+    """The variants the shared side stores for `image`, decoded as an upload would be."""
+    return {s.variant: s.value for s in shared_variant_signals(jpeg(image), MAX_PIXELS)}
+
+
+def nearest(values: dict[str, str], found: list[Signal]) -> tuple[int, str, str]:
+    """(distance, upload variant, stored variant) of the closest pair."""
+    return min(
+        (hamming_hex(s.value, v), s.variant, name)
+        for s in found
+        if s.type == "pdq" and (s.quality or 0) >= 50
+        for name, v in values.items()
+    )
+
+
 @pytest.mark.parametrize("name", list(IMAGES))
-def test_crop_of_8_percent_matches_a_stored_centre_crop(name: str):
-    # GIVEN the shared side stores the image's centre crops (shared_variants)
+def test_centre_crop_of_10_percent_matches_a_stored_centre_crop(name: str):
+    # GIVEN the shared side stores the image's centre crops and masked copies
     image = IMAGES[name]
-    stored = {s.variant: s.value for s in variants.shared_variants(image)}
-    assert set(stored) == {"crop-4", "crop-8"}
-    # WHEN a copy cropped by 8 % of each side (4 % a side) is uploaded
-    dx, dy = round(image.width * 0.04), round(image.height * 0.04)
-    upload = pdq_of(image.crop((dx, dy, image.width - dx, image.height - dy)))
+    stored = stored_of(image)
+    assert set(stored) == {
+        "crop-2.5",
+        "crop-5",
+        "crop-7.5",
+        "crop-10",
+        "masked-top",
+        "masked-bottom",
+    }
+    # WHEN a copy cropped by 10 % of each side (5 % a side) is uploaded
+    dx, dy = round(image.width * 0.05), round(image.height * 0.05)
+    upload = signals_of(image.crop((dx, dy, image.width - dx, image.height - dy)))
     # THEN it is far from the whole picture's hash but within the distance of a stored crop
-    assert min(hamming_hex(upload, v) for v in stored.values()) <= DEFAULT_MATCH_DISTANCE
+    assert hamming_hex(upload[2].value, pdq_of(image)) > DEFAULT_MATCH_DISTANCE
+    distance, _, via = nearest({k: v for k, v in stored.items() if k.startswith("crop")}, upload)
+    assert distance <= DEFAULT_MATCH_DISTANCE, (distance, via)
+
+
+@pytest.mark.parametrize("name", list(IMAGES))
+@pytest.mark.parametrize("top", [False, True])
+def test_caption_pasted_over_meets_the_stored_masked_copy(name: str, top: bool):
+    # GIVEN a dark caption bar of 15 % of the height pasted over the picture (its pixels lost)
+    image = IMAGES[name]
+    upload = image.copy()
+    bar = image.height * 15 // 100
+    y0 = 0 if top else image.height - bar
+    draw = ImageDraw.Draw(upload)
+    draw.rectangle((0, y0, image.width, y0 + bar), fill=(12, 12, 12))
+    draw.text((10, y0 + bar // 3), "SHARE BEFORE THEY DELETE", fill=(255, 255, 255))
+    # WHEN the upload's masked variant meets the shared side's stored masked copy
+    side = "masked-top" if top else "masked-bottom"
+    distance, via, _ = nearest({side: stored_of(image)[side]}, signals_of(upload))
+    # THEN they are within the distance: the rest of the picture is the same, in the same place
+    assert distance <= DEFAULT_MATCH_DISTANCE
+    assert via == side
+
+
+@needs_photos
+@pytest.mark.parametrize("name", list(PHOTOS))
+def test_downscaled_copy_is_hashed_as_a_reduction_of_the_larger_picture(name: str):
+    # GIVEN a 512x512 photograph downscaled to half its size
+    image = PHOTOS[name]
+    small = image.resize((image.width // 2, image.height // 2), Image.LANCZOS)
+    found = {s.variant: s.value for s in signals_of(small) if s.type == "pdq"}
+    # THEN it gets the enlarged variants, and the 2x one is nearer the original than the
+    # upload's own hash (PDQ blurs a small picture less than the large one and aliases)
+    assert {"enlarged-2", "enlarged-4"} <= set(found)
+    shared = pdq_of(image)
+    assert hamming_hex(found["enlarged-2"], shared) <= 8
+    assert hamming_hex(found["enlarged-2"], shared) <= hamming_hex(found["original"], shared)
+
+
+def test_large_upload_gets_no_enlarged_variants():
+    found = signals_of(samples.poster(1001, (1024, 768)))
+    assert not any(s.variant.startswith("enlarged") for s in found)
+
+
+@needs_photos
+@pytest.mark.parametrize("name", list(PHOTOS))
+def test_frame_next_to_a_flat_edge_matches_through_the_even_trim(name: str):
+    # GIVEN a photograph whose top is a flat grey as dark as a red frame (luma 82)
+    image = PHOTOS[name].copy()
+    ImageDraw.Draw(image).rectangle((0, 0, image.width, image.height // 10), fill=(82, 82, 82))
+    # WHEN it is uploaded in a red frame: trimming runs on through the flat top
+    framed = ImageOps.expand(image, (38, 38, 38, 38), fill=(200, 30, 40))
+    found = matches(image, framed)
+    # THEN the even cut (the smaller of opposite sides) still finds it
+    assert found and found[0].variant == "trimmed-even"
+
+
+@needs_photos
+@pytest.mark.parametrize("name", list(PHOTOS))
+def test_caption_added_under_a_flat_edge_is_cut_at_the_band(name: str):
+    # GIVEN a photograph with a flat bottom, and a white caption band added below it
+    image = PHOTOS[name].copy()
+    h = image.height
+    ImageDraw.Draw(image).rectangle((0, h - h // 8, image.width, h), fill=(240, 240, 240))
+    bar = h // 10
+    upload = Image.new("RGB", (image.width, h + bar), (255, 255, 255))
+    upload.paste(image, (0, 0))
+    ImageDraw.Draw(upload).text((10, h + bar // 3), "SHARE BEFORE THEY DELETE", fill=(0, 0, 0))
+    # THEN the band is cut off, and only the band (not the flat rows above it)
+    found = matches(image, upload)
+    assert found and found[0].variant == "caption-bottom"
 
 
 def test_unrelated_images_never_match_through_any_variant():
-    # GIVEN every image, shared, and every image and edited copy uploaded
-    names = list(IMAGES)
-    for shared in names:
-        for upload in names:
-            if upload == shared:
-                continue
-            for edit, (apply, _) in EDITS.items():
-                # THEN no upload of another image matches, whatever its variants
-                assert not matches(IMAGES[shared], apply(IMAGES[upload])), (shared, upload, edit)
+    # GIVEN every image shared, with the variants the shared side stores, and every image and
+    # edited copy uploaded with its own variants
+    stored = {name: {**stored_of(image), ORIGINAL: pdq_of(image)} for name, image in IMAGES.items()}
+    uploads = {
+        (name, edit): signals_of(apply(image))
+        for name, image in IMAGES.items()
+        for edit, (apply, _) in {**EDITS, "none": (lambda im: im, set())}.items()
+    }
+    for shared, values in stored.items():
+        for (upload, edit), found in uploads.items():
+            if upload != shared:
+                # THEN no upload of another image comes within the distance of any of them
+                distance = nearest(values, found)[0]
+                assert distance > DEFAULT_MATCH_DISTANCE, (shared, upload, edit)
 
 
 @needs_photos
@@ -175,6 +273,51 @@ def test_variants_come_after_the_image_s_own_signals_and_name_themselves():
 def test_flat_image_gets_no_variants():
     flat = Image.new("RGB", (300, 200), (120, 120, 120))
     assert variants.variant_signals(flat) == []
+
+
+@pytest.mark.parametrize("name", ["poster-1001", *PHOTOS])
+def test_one_pass_dihedral_buffers_equal_turning_the_picture(name: str):
+    # GIVEN the work copy of a picture that is not square
+    image = IMAGES[name]
+    work = variants.Work.of(image.crop((0, 0, image.width, image.height * 3 // 4)))
+    turned = work.dihedral_buffers()
+    # THEN each buffer of the one pass is the buffer of the copy turned back by that turn
+    for turn in variants.DIHEDRAL:
+        block, _ = work.coefficients(work.whole, turn)
+        np.testing.assert_allclose(pdq.dct_blocks(turned[turn][None])[0], block, atol=1e-2)
+        assert (
+            variants.hash_of(block) == pdq.hashes_of_blocks(pdq.dct_blocks(turned[turn][None]))[0]
+        )
+
+
+@pytest.mark.parametrize("name", ["poster-1001", *PHOTOS])
+def test_masked_buffers_equal_hashing_the_painted_picture(name: str):
+    # GIVEN a picture's work copy, and copies with 16 % painted in the mean of the rest
+    work = variants.Work.of(IMAGES[name])
+    rows = work.grey.shape[0]
+    cut = round(rows * variants.MASK_SHARE)
+    bottom, top = work.grey.copy(), work.grey.copy()
+    bottom[rows - cut :] = work.grey[: rows - cut].mean()
+    top[:cut] = work.grey[cut:].mean()
+    # THEN the buffers built from the picture's own plus the change are those of the copies
+    masked = work.masked_buffers(work.dihedral_buffers()[ORIGINAL])
+    for side, painted in (("masked-bottom", bottom), ("masked-top", top)):
+        direct = variants.Work(painted, work.scale).dihedral_buffers()[ORIGINAL]
+        np.testing.assert_allclose(masked[side], direct, atol=1e-2)
+
+
+def test_uniform_lines_agree_with_the_median_definition():
+    # GIVEN lines that are flat, flat with a few outliers, noisy around a level, and random
+    rng = np.random.default_rng(3)
+    lines = rng.uniform(0, 255, (60, 200)).astype(np.float32)
+    lines[:30] = 90 + rng.normal(0, 3, (30, 200))
+    lines[15:30, :5] = 255  # 2.5 % outliers: still uniform
+    lines[30:40] = 90 + rng.normal(0, 9, (10, 200))  # wider than the tolerance: not uniform
+    # THEN the fast test says what the definition (97 % within 12 of the median) says
+    median = np.median(lines, axis=1, keepdims=True)
+    expected = (np.abs(lines - median) <= 12).mean(axis=1) >= 0.97
+    assert expected[:30].all() and not expected[30:].any()
+    np.testing.assert_array_equal(variants.uniform_lines(lines), expected)
 
 
 def test_trim_box_finds_borders_of_any_colour():
