@@ -4,6 +4,9 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export AWS_DEFAULT_REGION ?= us-east-1
+# numpy's BLAS on one thread, as deployed (.chalice/config.json): two test workers on two cores
+# otherwise fight over threads and run several times slower.
+export OPENBLAS_NUM_THREADS ?= 1
 
 .PHONY: demo test lint package bench local clean browser
 

@@ -4,6 +4,9 @@ local stack creates them, and helpers to upload and run the ingest queue through
 from __future__ import annotations
 
 import os
+
+# Before numpy loads: BLAS on one thread, as deployed; xdist workers share two cores.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
