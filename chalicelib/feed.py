@@ -74,6 +74,7 @@ class UpdateFeed:
             "case_id": item.get("case_id"),
             "visibility": item.get("visibility", "all"),
             "groups": sorted(item.get("groups") or ()),
+            "variant": item.get("variant", "original"),
             "at": now_iso(),
         }
 
@@ -127,5 +128,6 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
         "case_id": item.get("case_id"),
         "visibility": item.get("visibility", "all"),
         "groups": list(item.get("groups", [])),
+        "variant": item.get("variant", "original"),
         "at": item["at"],
     }

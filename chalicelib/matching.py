@@ -74,10 +74,16 @@ def find_matches(
                 source=record.source,
                 variant=signal.variant,
                 status=record.status,
+                stored_variant=record.variant,
             )
         )
-    # Exact types first, then matches of the image as uploaded, nearest first.
+    # Exact types first, then matches of the image as uploaded with the shared image itself,
+    # nearest first.
     return sorted(
         matches,
-        key=lambda m: (not SIGNAL_TYPES[m.signal_type].exact, m.variant != "original", m.distance),
+        key=lambda m: (
+            not SIGNAL_TYPES[m.signal_type].exact,
+            m.variant != ORIGINAL or m.stored_variant != ORIGINAL,
+            m.distance,
+        ),
     )

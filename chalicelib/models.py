@@ -135,6 +135,9 @@ class HashRecord:
     disputes: tuple[str, ...] = ()
     endorsements: tuple[str, ...] = ()
     flood_cleared: bool = False
+    # A copy of the confirmed image stored beside its own hash (`crop-5`, `masked-top`...):
+    # what matches only it is a variant match (REVIEW by default), never the image itself.
+    variant: str = "original"
 
     def visible_to(self, tenant: Tenant) -> bool:
         return audience_admits(self.visibility, self.groups, self.source, tenant)
@@ -189,6 +192,7 @@ class Match:
     source: str = ""
     variant: str = "original"
     status: str = ACTIVE  # the shared hash's: DISPUTED and HELD call for REVIEW at most
+    stored_variant: str = "original"  # the shared hash is this stored copy of its image
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

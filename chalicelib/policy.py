@@ -44,6 +44,11 @@ def describe_match(match: Match, policy: Policy, examination: Examination | None
             how = f"{how}, {via}; the image as uploaded is within the threshold too"
         else:
             how = f"{how}, found only {via}: {policy.variant_action.value} at most"
+    if match.stored_variant != ORIGINAL:
+        how = (
+            f"{how}, a variant stored with the shared image "
+            f"({variants.describe(match.stored_variant)}): {policy.variant_action.value} at most"
+        )
     if match.status in REVIEW_ONLY_STATUSES:
         how = f"{how}; the shared hash is {STATUS_NOTES[match.status]}: REVIEW at most"
     return f"{how} [{labels}; source {match.source or 'unknown'}]"
@@ -89,6 +94,9 @@ def action_for_match(
     if match.variant != ORIGINAL and (
         examination is None or only_through_variant(match, policy, examination)
     ):
+        action = min(action, policy.variant_action, key=lambda a: a.strength)
+    if match.stored_variant != ORIGINAL:
+        # The shared hash is a crop or a masked copy of the image, not the image itself.
         action = min(action, policy.variant_action, key=lambda a: a.strength)
     if match.status in REVIEW_ONLY_STATUSES:
         action = min(action, Action.REVIEW, key=lambda a: a.strength)

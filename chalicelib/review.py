@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib import logs, pdq
+from chalicelib import logs, pdq, signals
 from chalicelib.adapters.cases import CaseStore
 from chalicelib.adapters.hashes import HashTable
 from chalicelib.adapters.storage import ObjectStore
@@ -69,7 +69,9 @@ class Reviews:
         workflow: ReviewWorkflow,
         notify: Any = None,
         notify_reviewers: Any = None,
+        max_image_pixels: int = 64_000_000,
     ) -> None:
+        self.max_image_pixels = max_image_pixels
         self.cases = cases
         self.tenants = tenants
         self.hashes = hashes
@@ -192,6 +194,13 @@ class Reviews:
         tenant = self.tenants.get(tenant_id) or Tenant(tenant_id)
         visibility = Visibility(tenant.policy.share_visibility)
         groups = tenant.groups if visibility == Visibility.GROUPS else ()
+        shared = [
+            signal
+            for signal in case.get("signals", [])
+            if signal["type"] in SIGNAL_TYPES
+            and signal.get("variant", "original") == "original"
+            and (signal["type"] != "pdq" or (signal.get("quality") or 0) >= pdq.MIN_QUALITY)
+        ]
         records = [
             HashRecord(
                 signal_type=signal["type"],
@@ -203,11 +212,9 @@ class Reviews:
                 confirmed_by=decision["reviewer"],
                 visibility=visibility,
                 groups=groups,
+                variant=signal.get("variant", "original"),
             )
-            for signal in case.get("signals", [])
-            if signal["type"] in SIGNAL_TYPES
-            and signal.get("variant", "original") == "original"
-            and (signal["type"] != "pdq" or (signal.get("quality") or 0) >= pdq.MIN_QUALITY)
+            for signal in [*shared, *self._stored_variants(case)]
         ]
         self.hashes.put(records, keep_holds=True)
         self.cases.audit(
@@ -220,6 +227,22 @@ class Reviews:
         self.cases.set_status(case_id, CONFIRMED, {"notice": notice})
         self.cases.audit(case_id, "notice_recorded", {"outcome": "removed"})
         return {"outcome": CONFIRMED, "hashes_shared": len(records)}
+
+    def _stored_variants(self, case: dict[str, Any]) -> list[dict[str, Any]]:
+        """PDQ hashes of crops and masked copies of the confirmed image, to store beside its
+        own: copies cropped or captioned over match them (as variants, REVIEW by default).
+        None that is already a shared hash of its own (an original stays an original)."""
+        evidence = case.get("evidence")
+        if not evidence:
+            return []
+        data = self.store.read_evidence(evidence)
+        found = [
+            s
+            for s in signals.shared_variant_signals(data, self.max_image_pixels)
+            if (s.quality or 0) >= pdq.MIN_QUALITY
+        ]
+        taken = self.hashes.get_many([(s.type, s.value) for s in found], consistent=True)
+        return [s.to_dict() for s in found if (s.type, s.value) not in taken]
 
     def _reinstate(self, case: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
         case_id, tenant_id = case["case_id"], case["tenant_id"]

@@ -38,6 +38,7 @@ class HashUpdate:
     case_id: str | None = None
     visibility: str = Visibility.ALL
     groups: tuple[str, ...] = ()
+    variant: str = "original"  # a stored crop or masked copy of the shared image
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -90,6 +91,7 @@ def updates_from_stream(records: Iterable[dict[str, Any]]) -> Iterator[HashUpdat
             case_id=item.get("case_id"),
             visibility=item.get("visibility", Visibility.ALL),
             groups=tuple(sorted(item.get("groups") or ())),
+            variant=item.get("variant", "original"),
         )
 
 

@@ -98,6 +98,7 @@ class Cordon:
             ),
             notify=self._notify_tenant if self.settings.tenant_notices_topic_arn else None,
             notify_reviewers=self._notify_reviewers if self.settings.review_topic_arn else None,
+            max_image_pixels=self.settings.max_image_pixels,
         )
 
     def _publish(self, topic_arn: str, tenant_id: str, event: dict[str, Any]) -> None:

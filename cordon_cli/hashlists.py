@@ -116,6 +116,7 @@ def render(
                         "confirmed_by": record.confirmed_by,
                         "visibility": record.visibility,
                         "groups": list(record.groups),
+                        "variant": record.variant,
                     }
                 )
                 + "\n"
@@ -131,6 +132,10 @@ def render(
                     record.added_at or "",
                 ]
             )
+        elif record.variant != "original":
+            # A plain list cannot say it is a crop: another tool would act on it in full.
+            why = "stored variant of a shared image (a crop or masked copy)"
+            skipped[why] = skipped.get(why, 0) + 1
         else:
             te_type = (
                 "pdq"

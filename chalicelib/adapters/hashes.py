@@ -78,6 +78,7 @@ def record_from_item(item: Mapping[str, Any]) -> HashRecord:
         disputes=tuple(sorted(item.get("disputes") or ())),
         endorsements=tuple(sorted(item.get("endorsements") or ())),
         flood_cleared=bool(item.get("flood_cleared", False)),
+        variant=item.get("variant", "original"),
     )
 
 
@@ -102,6 +103,7 @@ def item_from_record(record: HashRecord, seq: int) -> dict[str, Any]:
         "disputes": set(record.disputes),
         "endorsements": set(record.endorsements),
         "flood_cleared": record.flood_cleared or None,
+        "variant": record.variant if record.variant != "original" else None,
     }
     item.update({k: v for k, v in optional.items() if v})
     return item

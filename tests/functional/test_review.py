@@ -11,6 +11,7 @@ import pytest
 from chalice.test import Client
 
 import app as chalice_app
+from chalicelib import signals
 from cordon_cli import samples
 from tests.conftest import World
 from tests.functional.test_ingest import pdq_of
@@ -328,3 +329,34 @@ def test_the_usual_review_enters_two_billed_states_and_tells_everyone(world, cli
     assert {"event": "review_decided", "case_id": case_id, "action": "confirm"} in [
         {k: m.get(k) for k in ("event", "case_id", "action")} for m in _told(world, notices)
     ]
+
+
+def test_a_confirmation_stores_crops_that_catch_cropped_copies_for_review(world, client):
+    # GIVEN alpha's reviewer confirms a held upload
+    _, case_id = held_for_review(world)
+    key = world.reviewer("alpha", "rev-ana")
+    call(client, key, "POST", f"/cases/{case_id}/decision", {"action": "confirm"})
+    world.settle(until=lambda: status_of(world, case_id) == "confirmed")
+    stored = [
+        record
+        for record in world.cordon.hashes.get_many(
+            [("pdq", s.value) for s in signals.shared_variant_signals(COPY, 10**8)]
+        ).values()
+    ]
+    assert {r.variant for r in stored} >= {"crop-5", "crop-10", "masked-top", "masked-bottom"}
+    assert all(
+        (r.source, r.case_id, r.confirmed_by) == ("alpha", case_id, "rev-ana") for r in stored
+    )
+    # WHEN beta uploads a copy with 5 % cut off each side (10 % of each axis)
+    world.tenant("beta", "beta-uploads")
+    cropped = world.upload(
+        "beta-uploads", "cropped.jpg", samples.jpeg(samples.cropped(samples.resized(BAD), 0.05))
+    )
+    exact = world.upload("beta-uploads", "exact.jpg", COPY)
+    world.settle()
+    # THEN the crop is held for review through a stored crop, and the exact copy taken down
+    verdict = world.case("beta", cropped)["verdict"]
+    assert verdict["action"] == "REVIEW"
+    assert verdict["matches"][0]["stored_variant"].startswith("crop-")
+    assert "stored with the shared image" in verdict["reasons"][0]
+    assert world.case("beta", exact)["verdict"]["action"] == "TAKEDOWN"

@@ -473,3 +473,13 @@ def test_policy_booleans_accept_common_spellings_and_refuse_nonsense():
     assert Policy.from_dict({"classifier_enabled": "off"}).classifier_enabled is False
     with pytest.raises(ValueError, match="true or false"):
         Policy.from_dict({"classifier_enabled": "maybe"})
+
+
+def test_a_match_with_a_stored_variant_of_a_shared_image_is_at_most_review():
+    table = Table([HashRecord("pdq", PDQ, ("x",), variant="crop-5")])
+    found = match(table, signals())
+    verdict = decide(Policy(), examined(), found)
+
+    assert [m.stored_variant for m in found] == ["crop-5"]
+    assert verdict.action is Action.REVIEW
+    assert "centre crop" in verdict.reasons[0]
