@@ -34,7 +34,7 @@ from chalicelib.adapters.storage import ObjectStore
 from chalicelib.adapters.tenants import TenantRegistry
 from chalicelib.adapters.workflow import ReviewWorkflow
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, RequestError
-from chalicelib.models import HashRecord, Tenant, Visibility, now_iso
+from chalicelib.models import HashRecord, Signal, Tenant, Visibility, now_iso
 from chalicelib.notices import statement_of_reasons
 from chalicelib.signals import SIGNAL_TYPES
 
@@ -214,7 +214,7 @@ class Reviews:
                 groups=groups,
                 variant=signal.get("variant", "original"),
             )
-            for signal in [*shared, *self._stored_variants(case)]
+            for signal in [*shared, *self._stored_variants(case, shared)]
         ]
         self.hashes.put(records, keep_holds=True)
         self.cases.audit(
@@ -228,21 +228,25 @@ class Reviews:
         self.cases.audit(case_id, "notice_recorded", {"outcome": "removed"})
         return {"outcome": CONFIRMED, "hashes_shared": len(records)}
 
-    def _stored_variants(self, case: dict[str, Any]) -> list[dict[str, Any]]:
+    def _stored_variants(
+        self, case: dict[str, Any], own: list[dict[str, Any]]
+    ) -> list[dict[str, Any]]:
         """PDQ hashes of crops and masked copies of the confirmed image, to store beside its
         own: copies cropped or captioned over match them (as variants, REVIEW by default).
-        None that is already a shared hash of its own (an original stays an original)."""
+        None that equals the image's own hash or another shared hash (an original stays an
+        original: a simple picture's slight crop can hash the same as the picture)."""
         evidence = case.get("evidence")
         if not evidence:
             return []
         data = self.store.read_evidence(evidence)
-        found = [
-            s
-            for s in signals.shared_variant_signals(data, self.max_image_pixels)
-            if (s.quality or 0) >= pdq.MIN_QUALITY
-        ]
-        taken = self.hashes.get_many([(s.type, s.value) for s in found], consistent=True)
-        return [s.to_dict() for s in found if (s.type, s.value) not in taken]
+        found: dict[tuple[str, str], Signal] = {}
+        for signal in signals.shared_variant_signals(data, self.max_image_pixels):
+            if (signal.quality or 0) >= pdq.MIN_QUALITY:
+                found.setdefault((signal.type, signal.value), signal)
+        for mine in own:
+            found.pop((mine["type"], mine["value"]), None)
+        taken = self.hashes.get_many(list(found), consistent=True)
+        return [s.to_dict() for key, s in found.items() if key not in taken]
 
     def _reinstate(self, case: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
         case_id, tenant_id = case["case_id"], case["tenant_id"]

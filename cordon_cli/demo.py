@@ -220,20 +220,24 @@ def retro_scan_shown(
     while case.get("status") != "quarantined" and time.monotonic() < deadline:
         time.sleep(0.3)
         case = cordon.cases.get(case_id) or {}
-    messages = cordon.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
+    messages: list[dict[str, Any]] = []
+    while batch := cordon.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
         "Messages", []
-    )
+    ):
+        messages.extend(batch)
     from_beta = [
         m
         for m in (json.loads(json.loads(m["Body"])["Message"]) for m in messages)
         if m["source"] == "beta"
     ]
+    stored = sum(1 for m in from_beta if m.get("variant", "original") != "original")
     ok = case.get("status") == "quarantined" and bool(from_beta)
     colour = "green" if ok else "red"
     console.print(
         f"[bold]5.[/] retro-scan: alpha's {early.ref.key} is now [{colour}]"
         f"{case.get('status', '?')}[/] (beta's confirmed hash, shared with every tenant); "
-        f"alpha's subscription queue received {len(from_beta)} update(s) from beta"
+        f"alpha's subscription queue received {len(from_beta)} update(s) from beta "
+        f"({len(from_beta) - stored} of the image, {stored} stored crops and masked copies)"
     )
     return ok
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import urllib.request
 from pathlib import Path
 
@@ -23,5 +24,6 @@ def test_cordon_local_then_demo_end_to_end(tmp_path: Path):
         assert "its hashes are shared" in demo.stdout
         assert "back in the bucket, bit-identical" in demo.stdout
         assert "poster-from-last-week.jpg is now quarantined" in demo.stdout
-        assert "received 4 update(s) from beta" in demo.stdout
+        # sha256, md5, pdq and phash of the confirmed image, and its stored variants
+        assert re.search(r"from\s+beta\s+\(4\s+of\s+the\s+image,\s+[1-9]\d*\s+stored", demo.stdout)
     assert not local.state_file.exists(), "cordon local should remove its state file on exit"
