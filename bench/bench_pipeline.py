@@ -25,21 +25,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-# As deployed (.chalice/config.json): OpenBLAS on one thread. A Lambda below 1,769 MB has one
-# vCPU, and on this shared 2-core machine BLAS threads spinning on small matrices made the hash
-# stage ~30x slower (median 439 ms instead of 15) whenever other work was running.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "WARNING",
-    }
-)
-os.environ.pop("AWS_ENDPOINT_URL", None)
+from moto_env import use_in_process_moto  # noqa: E402
+
+use_in_process_moto()
 
 import boto3  # noqa: E402
 import numpy as np  # noqa: E402

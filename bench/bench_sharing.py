@@ -28,17 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-os.environ.update(
-    {
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-        "AWS_DEFAULT_REGION": "us-east-1",
-        "AWS_ACCOUNT_ID_ENDPOINT_MODE": "disabled",
-        "POWERTOOLS_METRICS_DISABLED": "true",
-        "POWERTOOLS_LOG_LEVEL": "ERROR",  # cold containers warn that no snapshot exists
-    }
-)
-os.environ.pop("AWS_ENDPOINT_URL", None)
+sys.path.insert(0, str(ROOT / "bench"))
+
+from moto_env import use_in_process_moto  # noqa: E402
+
+use_in_process_moto("ERROR")  # cold containers warn that no snapshot exists
 
 import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402

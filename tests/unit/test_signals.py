@@ -27,6 +27,7 @@ from chalicelib.signals import (
 from chalicelib.signals.base import BytesHasher, ImageHasher, SignalType
 from chalicelib.signals.exact import MD5, SHA256
 from chalicelib.signals.perceptual import PDQ, PHash
+from tests.unit.test_variants import STORED_VARIANTS
 
 MAX_PIXELS = 1_000_000
 EXIF_ORIENTATION = 0x0112
@@ -455,14 +456,7 @@ def test_shared_variant_signals_of_an_image_are_named_usable_pdq_hashes():
     # WHEN the variants to store on sharing are computed
     stored = shared_variant_signals(data, 2_000_000)
     # THEN each is a usable PDQ hash naming its variant, none of them the image as it is
-    assert {s.variant for s in stored} == {
-        "crop-2.5",
-        "crop-5",
-        "crop-7.5",
-        "crop-10",
-        "masked-top",
-        "masked-bottom",
-    }
+    assert {s.variant for s in stored} == STORED_VARIANTS
     own = examine_bytes(data, 2_000_000).signal("pdq")
     assert own is not None
     for signal in stored:

@@ -39,6 +39,8 @@ def photos() -> dict[str, Image.Image]:
 PHOTOS = photos()
 POSTERS = {f"poster-{seed}": samples.poster(seed) for seed in samples.KNOWN_BAD_SEEDS}
 IMAGES = {**PHOTOS, **POSTERS}
+# What the shared side stores of an image large enough: centre crops and masked copies.
+STORED_VARIANTS = {"crop-2.5", "crop-5", "crop-7.5", "crop-10", "masked-top", "masked-bottom"}
 needs_photos = pytest.mark.skipif(not PHOTOS, reason="PyWavelets' photographs not installed")
 
 
@@ -147,14 +149,7 @@ def test_centre_crop_of_10_percent_matches_a_stored_centre_crop(name: str):
     # GIVEN the shared side stores the image's centre crops and masked copies
     image = IMAGES[name]
     stored = stored_of(image)
-    assert set(stored) == {
-        "crop-2.5",
-        "crop-5",
-        "crop-7.5",
-        "crop-10",
-        "masked-top",
-        "masked-bottom",
-    }
+    assert set(stored) == STORED_VARIANTS
     # WHEN a copy cropped by 10 % of each side (5 % a side) is uploaded
     dx, dy = round(image.width * 0.05), round(image.height * 0.05)
     upload = signals_of(image.crop((dx, dy, image.width - dx, image.height - dy)))
