@@ -138,6 +138,9 @@ class HashRecord:
     # A copy of the confirmed image stored beside its own hash (`crop-5`, `masked-top`...):
     # what matches only it is a variant match (REVIEW by default), never the image itself.
     variant: str = "original"
+    # On the image's own PDQ hash: the values of the variants stored with it, which follow
+    # it when it is retired.
+    stored_variants: tuple[str, ...] = ()
 
     def visible_to(self, tenant: Tenant) -> bool:
         return audience_admits(self.visibility, self.groups, self.source, tenant)

@@ -201,6 +201,7 @@ class Reviews:
             and signal.get("variant", "original") == "original"
             and (signal["type"] != "pdq" or (signal.get("quality") or 0) >= pdq.MIN_QUALITY)
         ]
+        stored = self._stored_variants(case, shared)
         records = [
             HashRecord(
                 signal_type=signal["type"],
@@ -213,8 +214,13 @@ class Reviews:
                 visibility=visibility,
                 groups=groups,
                 variant=signal.get("variant", "original"),
+                stored_variants=(
+                    tuple(v["value"] for v in stored)
+                    if signal in shared and signal["type"] == "pdq"
+                    else ()
+                ),
             )
-            for signal in [*shared, *self._stored_variants(case, shared)]
+            for signal in [*shared, *stored]
         ]
         self.hashes.put(records, keep_holds=True)
         self.cases.audit(

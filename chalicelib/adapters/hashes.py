@@ -79,6 +79,7 @@ def record_from_item(item: Mapping[str, Any]) -> HashRecord:
         endorsements=tuple(sorted(item.get("endorsements") or ())),
         flood_cleared=bool(item.get("flood_cleared", False)),
         variant=item.get("variant", "original"),
+        stored_variants=tuple(item.get("stored_variants") or ()),
     )
 
 
@@ -104,6 +105,7 @@ def item_from_record(record: HashRecord, seq: int) -> dict[str, Any]:
         "endorsements": set(record.endorsements),
         "flood_cleared": record.flood_cleared or None,
         "variant": record.variant if record.variant != "original" else None,
+        "stored_variants": list(record.stored_variants),
     }
     item.update({k: v for k, v in optional.items() if v})
     return item

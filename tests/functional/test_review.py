@@ -362,3 +362,10 @@ def test_a_confirmation_stores_crops_that_catch_cropped_copies_for_review(world,
     assert verdict["matches"][0]["stored_variant"].startswith("crop-")
     assert "stored with the shared image" in verdict["reasons"][0]
     assert world.case("beta", exact)["verdict"]["action"] == "TAKEDOWN"
+    # WHEN an operator retires the image's PDQ hash, its stored variants go with it
+    from cordon_cli.operations import retire_hash
+
+    retired = retire_hash(world.cordon, "pdq", pdq_of(COPY))
+    assert set(retired.stored_variants) == {r.value for r in stored if r.variant != "original"}
+    after = world.cordon.hashes.get_many([("pdq", v) for v in retired.stored_variants], True)
+    assert after and {r.status for r in after.values()} == {"retired"}
