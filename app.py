@@ -68,8 +68,8 @@ def hash_updates(event: DynamoDBEvent) -> dict[str, int]:
     """Every change to the shared hash table, published for the tenants subscribed to it."""
     services = cordon()
     records = event.to_dict().get("Records", [])
-    published = fan_out(records, services.update_publisher)
     updates = list(updates_from_stream(records))
+    published = fan_out(updates, services.update_publisher)
     hooks = services.tenants.webhooks()
     delivered = deliver_webhooks(updates, hooks, services.webhook_dead_letters) if hooks else {}
     rescanned = services.retro_scanner.scan(updates)

@@ -127,13 +127,11 @@ class UpdatePublisher:
         )
 
 
-def fan_out(records: list[dict[str, Any]], publisher: UpdatePublisher) -> int:
+def fan_out(updates: Sequence[HashUpdate], publisher: UpdatePublisher) -> int:
     """Publish every update of a stream batch; returns how many."""
-    published = 0
-    for update in updates_from_stream(records):
+    for update in updates:
         publisher.publish(update)
-        published += 1
-    return published
+    return len(updates)
 
 
 def subscription_filter(tenant: Tenant, wanted: dict[str, Any] | None = None) -> dict[str, Any]:

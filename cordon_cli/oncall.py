@@ -201,7 +201,7 @@ def _describe(message: dict[str, Any]) -> dict[str, Any]:
     attributes = message.get("Attributes", {})
     custom = message.get("MessageAttributes", {})
     body = _json_body(message)
-    webhook = _webhook_delivery(message)
+    webhook = _webhook_delivery(body)
     stream_batch = body.get("DDBStreamBatchInfo") if body else None
     if webhook is not None:
         objects = [
@@ -277,7 +277,7 @@ def dlq_redrive(
             if wanted and message["MessageId"] not in wanted:
                 others.append(message["ReceiptHandle"])
                 continue
-            webhook = _webhook_delivery(message)
+            webhook = _webhook_delivery(_json_body(message))
             if webhook is not None:
                 # A webhook is redriven by delivering it again, signed with today's secret.
                 result = _deliver_again(cordon, webhook)
@@ -312,9 +312,8 @@ def _json_body(message: dict[str, Any]) -> dict[str, Any] | None:
     return body if isinstance(body, dict) else None
 
 
-def _webhook_delivery(message: dict[str, Any]) -> dict[str, Any] | None:
-    """The parked delivery a webhook DLQ message holds, or None for any other message."""
-    body = _json_body(message)
+def _webhook_delivery(body: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The parked delivery a webhook DLQ message's body holds, or None for any other body."""
     return body if body and body.get("kind") == webhooks.DEAD_LETTER_KIND else None
 
 
