@@ -27,8 +27,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from chalicelib import logs, sharing
-from chalicelib.errors import RequestError
-from chalicelib.models import Action, Policy, Visibility
+from chalicelib.errors import RequestError, UnknownTenantError
+from chalicelib.models import Action, Policy, Tenant, Visibility
 from chalicelib.review import Reviewer
 from chalicelib.settings import Settings
 from chalicelib.wiring import Cordon
@@ -106,14 +106,17 @@ def cmd_hashes_import(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _registered_tenant(cordon: Cordon, name: str) -> Tenant:
+    """The tenant a command names; UnknownTenantError (a usage error) when there is none."""
+    tenant = cordon.tenants.get(name)
+    if tenant is None:
+        raise UnknownTenantError(f"no tenant {name}")
+    return tenant
+
+
 def cmd_hashes_export(args: argparse.Namespace) -> int:
     cordon = _cordon()
-    viewer = None
-    if args.tenant:
-        viewer = cordon.tenants.get(args.tenant)
-        if viewer is None:
-            err_console.print(f"[red]no tenant {args.tenant}[/]")
-            return EXIT_USAGE
+    viewer = _registered_tenant(cordon, args.tenant) if args.tenant else None
     records = operations.shared_hashes(
         cordon,
         include_retired=args.include_retired,
@@ -144,10 +147,7 @@ def cmd_hashes_status(args: argparse.Namespace) -> int:
 
 def cmd_tenants_subscribe(args: argparse.Namespace) -> int:
     cordon = _cordon()
-    tenant = cordon.tenants.get(args.name)
-    if tenant is None:
-        err_console.print(f"[red]no tenant {args.name}[/]")
-        return EXIT_USAGE
+    tenant = _registered_tenant(cordon, args.name)
     wanted = {"signal_type": args.signal_type, "change": args.change}
     url = operations.subscribe_queue(
         cordon,
@@ -161,9 +161,7 @@ def cmd_tenants_subscribe(args: argparse.Namespace) -> int:
 
 def cmd_tenants_webhook(args: argparse.Namespace) -> int:
     cordon = _cordon()
-    if cordon.tenants.get(args.name) is None:
-        err_console.print(f"[red]no tenant {args.name}[/]")
-        return EXIT_USAGE
+    _registered_tenant(cordon, args.name)
     secret = cordon.tenants.set_webhook(
         args.name, args.url, args.signal_type, args.change, rotate=args.rotate
     )
@@ -705,7 +703,11 @@ def main(argv: list[str] | None = None) -> int:
         os.environ.update(json.loads(args.state_file.read_text())["environment"])
         if args.command == "demo":
             args.attach = True
-    return int(args.func(args))
+    try:
+        return int(args.func(args))
+    except UnknownTenantError as error:
+        err_console.print(f"[red]{error}[/]")
+        return EXIT_USAGE
 
 
 if __name__ == "__main__":
