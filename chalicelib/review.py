@@ -202,6 +202,8 @@ class Reviews:
             and (signal["type"] != "pdq" or (signal.get("quality") or 0) >= pdq.MIN_QUALITY)
         ]
         stored = self._stored_variants(case, shared)
+        # The image's own PDQ lists its stored variants: they are retired with it.
+        stored_values = tuple(v["value"] for v in stored)
         records = [
             HashRecord(
                 signal_type=signal["type"],
@@ -214,11 +216,9 @@ class Reviews:
                 visibility=visibility,
                 groups=groups,
                 variant=signal.get("variant", "original"),
-                stored_variants=(
-                    tuple(v["value"] for v in stored)
-                    if signal in shared and signal["type"] == "pdq"
-                    else ()
-                ),
+                stored_variants=stored_values
+                if signal in shared and signal["type"] == "pdq"
+                else (),
             )
             for signal in [*shared, *stored]
         ]
