@@ -75,6 +75,7 @@ class UpdateFeed:
             "visibility": item.get("visibility", "all"),
             "groups": sorted(item.get("groups") or ()),
             "variant": item.get("variant", "original"),
+            "variant_of": item.get("variant_of"),
             "at": now_iso(),
         }
 
@@ -129,5 +130,6 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
         "visibility": item.get("visibility", "all"),
         "groups": list(item.get("groups", [])),
         "variant": item.get("variant", "original"),
+        "variant_of": item.get("variant_of"),
         "at": item["at"],
     }

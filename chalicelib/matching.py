@@ -7,9 +7,10 @@ against DynamoDB, a fake, or a list in a test.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 
 from chalicelib.index import HammingIndex
-from chalicelib.models import ACTIVE, REVIEW_ONLY_STATUSES, HashRecord, Match, Signal
+from chalicelib.models import ACTIVE, RETIRED, REVIEW_ONLY_STATUSES, HashRecord, Match, Signal
 from chalicelib.signals import PDQ, SIGNAL_TYPES
 from chalicelib.variants import ORIGINAL
 
@@ -28,6 +29,25 @@ def usable_signals(signals: Iterable[Signal]) -> list[Signal]:
     return usable
 
 
+def follow_image(
+    records: Mapping[Key, HashRecord], exact_lookup: ExactLookup
+) -> dict[Key, HashRecord]:
+    """`records` with each stored variant (a crop or masked copy stored beside a confirmed
+    image's own hash) in its image's status when that is stronger: retired, disputed or held
+    with the image. One more lookup, for the images not among `records`, and only when a
+    variant is; a variant whose image is gone stands alone."""
+    wanted = [r.image_key for r in records.values() if r.variant_of and r.image_key not in records]
+    images = {**records, **(exact_lookup(wanted) if wanted else {})}
+    followed = dict(records)
+    for key, record in records.items():
+        image = images.get(record.image_key) if record.variant_of else None
+        if image is None or record.status != ACTIVE:
+            continue
+        if image.status == RETIRED or image.status in REVIEW_ONLY_STATUSES:
+            followed[key] = replace(record, status=image.status)
+    return followed
+
+
 def find_matches(
     signals: Iterable[Signal],
     exact_lookup: ExactLookup,
@@ -39,7 +59,8 @@ def find_matches(
 
     Only hashes `visible` admits count (those shared with the tenant asking); retired ones
     (or of a status unknown here) never do; disputed and held ones do, with their status
-    (policy caps them at REVIEW)."""
+    (policy caps them at REVIEW). A variant stored with an image goes by the image's status
+    (`follow_image`)."""
     candidates = usable_signals(signals)
     # PDQ values are found through the index (distance 0 included); only the other types
     # need a lookup of their own, which keeps the batch small when variants multiply PDQs.
@@ -58,7 +79,7 @@ def find_matches(
                     rank = (signal.variant != ORIGINAL, distance)
                     if key not in near or rank < (near[key][0].variant != ORIGINAL, near[key][1]):
                         near[key] = (signal, distance)
-    records = exact_lookup(list({*wanted, *near}))
+    records = follow_image(exact_lookup(list({*wanted, *near})), exact_lookup)
     matches: list[Match] = []
     for key, record in records.items():
         if record.status not in MATCHING_STATUSES or (visible is not None and not visible(record)):
@@ -75,6 +96,7 @@ def find_matches(
                 variant=signal.variant,
                 status=record.status,
                 stored_variant=record.variant,
+                variant_of=record.variant_of,
             )
         )
     # Exact types first, then matches of the image as uploaded with the shared image itself,

@@ -141,6 +141,14 @@ class HashRecord:
     # On the image's own PDQ hash: the values of the variants stored with it, which follow
     # it when it is retired.
     stored_variants: tuple[str, ...] = ()
+    # On a stored variant: the value of its image's own hash (same type), whose status,
+    # allow-listing and flood count it shares (see `follow_image`).
+    variant_of: str | None = None
+
+    @property
+    def image_key(self) -> tuple[str, str]:
+        """The key of the image this hash stands for: its own, or its image's if a variant."""
+        return (self.signal_type, self.variant_of or self.value)
 
     def visible_to(self, tenant: Tenant) -> bool:
         return audience_admits(self.visibility, self.groups, self.source, tenant)
@@ -196,6 +204,13 @@ class Match:
     variant: str = "original"
     status: str = ACTIVE  # the shared hash's: DISPUTED and HELD call for REVIEW at most
     stored_variant: str = "original"  # the shared hash is this stored copy of its image
+    variant_of: str | None = None  # ... of the image whose own hash is this value
+
+    @property
+    def image_key(self) -> tuple[str, str]:
+        """The shared image this match found: the matched hash's, or its image's if a variant
+        stored with it (allow-lists and the flood guard go by the image)."""
+        return (self.signal_type, self.variant_of or self.matched_value)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

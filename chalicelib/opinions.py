@@ -86,6 +86,12 @@ class Opinions:
         # A hash this tenant may not see answers exactly like one that does not exist.
         if record is None or not record.visible_to(tenant):
             raise NotFoundError(f"no shared {signal_type} hash {canonical}")
+        if record.variant_of:
+            # A crop stored beside an image is disputed as the image: its status follows the
+            # image's (`matching.follow_image`), and the image is what the source shared.
+            image = self.hashes.get_many([record.image_key], consistent=True).get(record.image_key)
+            if image is not None and image.visible_to(tenant):
+                return image
         return record
 
     def _tell_source(self, record: HashRecord, event: str, disputers: list[str]) -> None:

@@ -242,10 +242,7 @@ class Pipeline:
             matches, overrides = self._tenant_overrides(tenant, matches)
         if count and matches and self.flood_guard is not None:
             held = self.flood_guard.count(matches)
-            matches = [
-                replace(m, status=HELD) if (m.signal_type, m.matched_value) in held else m
-                for m in matches
-            ]
+            matches = [replace(m, status=HELD) if m.image_key in held else m for m in matches]
         scores = []
         if rules.classifier_enabled and not matches and examination.image_bytes:
             scores = self._get_classifier().classify(examination.image_bytes)
@@ -268,12 +265,17 @@ class Pipeline:
         self, tenant: Tenant, matches: list[Match]
     ) -> tuple[list[Match], list[str]]:
         """Matches left once the tenant's private allow-list of shared hashes is applied, and
-        a reason for each one it overrode."""
-        keys = {(m.signal_type, m.matched_value) for m in matches}
+        a reason for each one it overrode. Allowing an image's hash allows the crops and
+        masked copies stored with it."""
+        keys = {key for m in matches for key in ((m.signal_type, m.matched_value), m.image_key)}
         allowed = self.tenants.allowed_hashes(tenant.tenant_id, keys)
         if not allowed:
             return matches, []
-        kept = [m for m in matches if (m.signal_type, m.matched_value) not in allowed]
+        kept = [
+            m
+            for m in matches
+            if (m.signal_type, m.matched_value) not in allowed and m.image_key not in allowed
+        ]
         notes = [
             f"shared hash {key[0]} {key[1][:16]}… is on this tenant's allow-list "
             f"(by {entry.get('by', '?')}: {entry.get('reason') or 'no reason given'}): ignored"

@@ -202,8 +202,10 @@ class Reviews:
             and (signal["type"] != "pdq" or (signal.get("quality") or 0) >= pdq.MIN_QUALITY)
         ]
         stored = self._stored_variants(case, shared)
-        # The image's own PDQ lists its stored variants: they are retired with it.
+        # The image's own PDQ lists its stored variants (they are retired with it), and each
+        # names it back (it is disputed, held and allow-listed as the image).
         stored_values = tuple(v["value"] for v in stored)
+        own_pdq = next((s["value"] for s in shared if s["type"] == "pdq"), None)
         records = [
             HashRecord(
                 signal_type=signal["type"],
@@ -219,6 +221,7 @@ class Reviews:
                 stored_variants=stored_values
                 if signal in shared and signal["type"] == "pdq"
                 else (),
+                variant_of=own_pdq if signal in stored else None,
             )
             for signal in [*shared, *stored]
         ]

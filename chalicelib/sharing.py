@@ -39,6 +39,7 @@ class HashUpdate:
     visibility: str = Visibility.ALL
     groups: tuple[str, ...] = ()
     variant: str = "original"  # a stored crop or masked copy of the shared image
+    variant_of: str | None = None  # ... whose own hash (same type) is this value
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -92,6 +93,7 @@ def updates_from_stream(records: Iterable[dict[str, Any]]) -> Iterator[HashUpdat
             visibility=item.get("visibility", Visibility.ALL),
             groups=tuple(sorted(item.get("groups") or ())),
             variant=item.get("variant", "original"),
+            variant_of=item.get("variant_of"),
         )
 
 

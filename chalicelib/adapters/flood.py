@@ -36,14 +36,13 @@ class FloodGuard:
         self.clock = clock
 
     def count(self, matches: Sequence[Match]) -> set[tuple[str, str]]:
-        """Count one more object for each active shared hash among `matches`; returns the
-        hashes this count held (now HELD)."""
+        """Count one more object for each active shared image among `matches` (a match with a
+        crop stored beside an image counts for the image: a flood of crops holds it, and its
+        crops with it); returns the hashes this count held (now HELD)."""
         now = self.clock()
         window = int(now // self.window_seconds) * self.window_seconds
         held: set[tuple[str, str]] = set()
-        for key in dict.fromkeys(
-            (m.signal_type, m.matched_value) for m in matches if m.status == ACTIVE
-        ):
+        for key in dict.fromkeys(m.image_key for m in matches if m.status == ACTIVE):
             hits = self._hit(key, window, now)
             if hits > self.limit and self._hold(key, hits):
                 held.add(key)

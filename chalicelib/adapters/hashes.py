@@ -80,6 +80,7 @@ def record_from_item(item: Mapping[str, Any]) -> HashRecord:
         flood_cleared=bool(item.get("flood_cleared", False)),
         variant=item.get("variant", "original"),
         stored_variants=tuple(item.get("stored_variants") or ()),
+        variant_of=item.get("variant_of"),
     )
 
 
@@ -106,6 +107,7 @@ def item_from_record(record: HashRecord, seq: int) -> dict[str, Any]:
         "flood_cleared": record.flood_cleared or None,
         "variant": record.variant if record.variant != "original" else None,
         "stored_variants": list(record.stored_variants),
+        "variant_of": record.variant_of,
     }
     item.update({k: v for k, v in optional.items() if v})
     return item

@@ -349,6 +349,8 @@ def test_a_confirmation_stores_crops_that_catch_cropped_copies_for_review(world,
     assert all(
         (r.source, r.case_id, r.confirmed_by) == ("alpha", case_id, "rev-ana") for r in stored
     )
+    # (each names the image's own hash, which it is disputed, held and allow-listed as)
+    assert {r.variant_of for r in stored if r.variant != "original"} == {pdq_of(COPY)}
     # WHEN beta uploads a copy with 5 % cut off each side (10 % of each axis)
     world.tenant("beta", "beta-uploads")
     cropped = world.upload(

@@ -6,13 +6,16 @@ reviewers' keys, its SNS subscription, its webhook, the delta feed.
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import pytest
 from chalice.test import Client
+from PIL import Image
 
 import app as chalice_app
+from chalicelib import signals
 from chalicelib.adapters.flood import FloodGuard
 from chalicelib.models import HashRecord
 from chalicelib.sharing import subscription_filter
@@ -426,3 +429,87 @@ def test_an_export_leaks_no_restricted_hash_unless_asked(world: World, tmp_path)
     assert exported("--tenant", "beta") == ["e"]
     assert exported("--tenant", "alpha") == ["d", "e", "f"]
     assert exported("--include-restricted") == ["d", "e", "f"]
+
+
+# ------------------------------------------------ stored variants follow their image
+
+
+def share_with_crops(world: World) -> tuple[str, bytes]:
+    """Alpha's confirmed image as a confirmation shares it: its own PDQ, and the crops and
+    masked copies stored with it, each naming it; and a copy with 5 % cut off each side,
+    which only a stored crop matches."""
+    image = samples.known_bad(1)[0]
+    own = pdq_of(samples.jpeg(image))
+    stored = [
+        s for s in signals.shared_variant_signals(samples.jpeg(image), 10**8) if s.value != own
+    ]
+    world.cordon.hashes.put(
+        [
+            HashRecord(
+                "pdq", own, ("x",), source="alpha", stored_variants=tuple(s.value for s in stored)
+            ),
+            *(
+                HashRecord("pdq", s.value, ("x",), "alpha", variant=s.variant, variant_of=own)
+                for s in stored
+            ),
+        ]
+    )
+    return own, samples.jpeg(samples.cropped(image, 0.05))
+
+
+def test_allowing_an_image_allows_the_crops_stored_with_it(world: World):
+    # GIVEN a shared image and a cropped copy that only its stored crop matches
+    world.tenant("beta", "beta-up")
+    own, cropped = share_with_crops(world)
+    first = outcome(world, "beta", "beta-up", "a.jpg", cropped)["verdict"]
+    assert first["action"] == "REVIEW" and first["matches"][0]["variant_of"] == own
+    # (subscribers reading the feed are told which image each stored crop belongs to)
+    entries, _ = world.cordon.hashes.feed.read(0, 100)
+    assert {e["variant_of"] for e in entries if e["variant"] != "original"} == {own}
+    # WHEN beta allow-lists the image's own hash
+    status, _ = call(world, "beta", "PUT", f"/hashes/pdq/{own}/allow", {"reason": "archive"})
+    assert status == 200
+    # THEN the cropped copy is allowed too, and the reason says why
+    verdict = outcome(world, "beta", "beta-up", "b.jpg", cropped)["verdict"]
+    assert verdict["action"] == "ALLOW"
+    assert any("allow-list" in r and "archive" in r for r in verdict["reasons"])
+
+
+def test_a_dispute_given_on_a_stored_crop_disputes_the_image_and_its_crops(world: World):
+    # GIVEN a shared image, with a crop of it that beta's upload matched
+    for tenant in ("beta", "gamma"):
+        world.tenant(tenant, f"{tenant}-up", pdq_action="TAKEDOWN", variant_action="TAKEDOWN")
+    own, cropped = share_with_crops(world)
+    crop = outcome(world, "beta", "beta-up", "a.jpg", cropped)["verdict"]["matches"][0]
+    assert crop["stored_variant"].startswith("crop-") and crop["status"] == "active"
+    # WHEN two tenants dispute the crop's hash, the one their cases name
+    for tenant in ("beta", "gamma"):
+        path = f"/hashes/pdq/{crop['matched_value']}/opinion"
+        status, body = call(world, tenant, "POST", path, {"opinion": "dispute"})
+        assert status == 200
+    # THEN the image itself is disputed (the answer names it), and a crop's match is too:
+    # review, never an automatic takedown, even for a tenant that takes variants down
+    assert (body["value"], body["status"]) == (own, "disputed")
+    verdict = outcome(world, "gamma", "gamma-up", "b.jpg", cropped)["verdict"]
+    assert verdict["matches"][0]["status"] == "disputed"
+    assert verdict["action"] == "REVIEW"
+
+
+def test_a_flood_of_crops_holds_the_image_and_retiring_it_ends_their_matches(world: World):
+    from cordon_cli import operations
+
+    # GIVEN a guard of two objects a window, and a shared image with its stored crops
+    world.cordon.pipeline.flood_guard = FloodGuard(world.cordon.hashes, limit=2, window_seconds=600)
+    world.tenant("beta", "beta-up")
+    own, cropped = share_with_crops(world)
+    copies = [samples.jpeg(Image.open(io.BytesIO(cropped)), quality=q) for q in (90, 80, 70)]
+    # WHEN three cropped copies match through stored crops
+    for n, data in enumerate(copies):
+        outcome(world, "beta", "beta-up", f"{n}.jpg", data)
+    # THEN the image is held: the flood is counted for the image, not for each crop
+    image = world.cordon.hashes.get_many([("pdq", own)], consistent=True)[("pdq", own)]
+    assert image.status == "held"
+    # WHEN an operator retires the image, its crops stop matching with it
+    operations.retire_hash(world.cordon, "pdq", own)
+    after = outcome(world, "beta", "beta-up", "late.jpg", cropped)
+    assert after["verdict"]["action"] == "ALLOW" and not after["verdict"]["matches"]

@@ -483,3 +483,30 @@ def test_a_match_with_a_stored_variant_of_a_shared_image_is_at_most_review():
     assert [m.stored_variant for m in found] == ["crop-5"]
     assert verdict.action is Action.REVIEW
     assert "centre crop" in verdict.reasons[0]
+
+
+@pytest.mark.parametrize(
+    ("image_status", "expected"),
+    [("active", ["active"]), ("disputed", ["disputed"]), ("held", ["held"]), ("retired", [])],
+)
+def test_a_stored_variant_goes_by_its_images_status(image_status: str, expected: list[str]):
+    # GIVEN a stored crop of an image whose own hash is far from the upload's
+    image = f"{RNG.getrandbits(256):064x}"
+    table = Table(
+        [
+            HashRecord("pdq", image, ("x",), status=image_status, stored_variants=(PDQ,)),
+            HashRecord("pdq", PDQ, ("x",), variant="crop-5", variant_of=image),
+        ]
+    )
+    # WHEN an upload matches the crop only
+    found = match(table, signals())
+    # THEN the match carries the image's status (a retired image takes its crops with it),
+    # and names the image it stands for
+    assert [m.status for m in found] == expected
+    assert all(m.image_key == ("pdq", image) for m in found)
+
+
+def test_a_stored_variant_whose_image_is_gone_stands_alone():
+    table = Table([HashRecord("pdq", PDQ, ("x",), variant="crop-5", variant_of="ab" * 32)])
+    found = match(table, signals())
+    assert [(m.status, m.variant_of) for m in found] == [("active", "ab" * 32)]
