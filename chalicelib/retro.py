@@ -41,9 +41,10 @@ class RetroScanner:
         ]
         if not fresh:
             return []
-        # Only tenants a hash is shared with are scanned for it.
+        # Only tenants a hash is shared with are scanned for it (the registry as read at most
+        # a few seconds ago: the handler runs for every batch of the stream).
         found: dict[str, dict[str, Any]] = {}
-        for tenant in self.tenants.all():
+        for tenant in self.tenants.all(cached=True):
             visible = [u for u in fresh if u.visible_to(tenant)]
             if visible:
                 for case in self._stored_matches(

@@ -220,11 +220,16 @@ def retro_scan_shown(
     while case.get("status") != "quarantined" and time.monotonic() < deadline:
         time.sleep(0.3)
         case = cordon.cases.get(case_id) or {}
+    # The stream hands the confirmation's hashes over in several batches: read until the
+    # queue has stayed empty for two polls of a second.
     messages: list[dict[str, Any]] = []
-    while batch := cordon.sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get(
-        "Messages", []
-    ):
+    quiet, reading_until = 0, max(deadline, time.monotonic() + 5)
+    while quiet < 2 and time.monotonic() < reading_until:
+        batch = cordon.sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
+        ).get("Messages", [])
         messages.extend(batch)
+        quiet = 0 if batch else quiet + 1
     from_beta = [
         m
         for m in (json.loads(json.loads(m["Body"])["Message"]) for m in messages)

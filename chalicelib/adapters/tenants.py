@@ -32,7 +32,8 @@ class TenantRegistry:
     def __init__(self, table: Any) -> None:
         self.table = table
         self._by_bucket: dict[str, tuple[float, Tenant | None]] = {}
-        self._webhooks: tuple[float, list[WebhookSubscription]] | None = None
+        # Every tenant and webhook, from one scan, and when it was read (`_registry`).
+        self._registry: tuple[float, list[Tenant], list[WebhookSubscription]] | None = None
 
     def add(
         self,
@@ -65,6 +66,7 @@ class TenantRegistry:
         for bucket in buckets:
             self.table.put_item(Item={"pk": f"BUCKET#{bucket}", "tenant_id": tenant_id})
             self._by_bucket.pop(bucket, None)
+        self._registry = None
         return tenant
 
     def get(self, tenant_id: str) -> Tenant | None:
@@ -171,38 +173,52 @@ class TenantRegistry:
                 "updated_at": now_iso(),
             }
         )
-        self._webhooks = None
+        self._registry = None
         return secret
 
     def webhooks(self) -> list[WebhookSubscription]:
         """Every tenant's webhook subscription (cached briefly in a warm container)."""
-        if self._webhooks and time.monotonic() - self._webhooks[0] < CACHE_SECONDS:
-            return self._webhooks[1]
-        tenants = {t.tenant_id: t for t in self.all()}
-        found = []
-        for item in self._items("WEBHOOK#"):
-            tenant = tenants.get(item["tenant_id"])
-            if tenant is not None:
-                found.append(
-                    WebhookSubscription(
-                        tenant=tenant,
-                        url=item["url"],
-                        secrets=tuple(item.get("secrets", [])),
-                        signal_types=tuple(item.get("signal_types", [])),
-                        changes=tuple(item.get("changes", [])),
-                    )
-                )
-        self._webhooks = (time.monotonic(), found)
-        return found
+        return self._read_registry()[2]
 
-    def all(self) -> list[Tenant]:
+    def all(self, cached: bool = False) -> list[Tenant]:
+        """Every tenant, by id; `cached` (the hash stream's handler, once a batch) may answer
+        from a read up to `CACHE_SECONDS` old."""
+        if cached:
+            return self._read_registry()[1]
         return sorted((_tenant(item) for item in self._items("TENANT#")), key=lambda t: t.tenant_id)
 
-    def _items(self, prefix: str) -> Iterator[dict[str, Any]]:
-        """Items whose key starts with `prefix` (a scan: the registry is small)."""
-        kwargs: dict[str, Any] = {
-            "FilterExpression": Attr("pk").begins_with(prefix),
-        }
+    def _read_registry(self) -> tuple[float, list[Tenant], list[WebhookSubscription]]:
+        """Tenants and webhooks from one scan of the table, reused for `CACHE_SECONDS`."""
+        if self._registry and time.monotonic() - self._registry[0] < CACHE_SECONDS:
+            return self._registry
+        tenants: dict[str, Tenant] = {}
+        hooks: list[dict[str, Any]] = []
+        for item in self._items("TENANT#", "WEBHOOK#"):
+            if item["pk"].startswith("TENANT#"):
+                tenants[item["tenant_id"]] = _tenant(item)
+            else:
+                hooks.append(item)
+        found = [
+            WebhookSubscription(
+                tenant=tenants[item["tenant_id"]],
+                url=item["url"],
+                secrets=tuple(item.get("secrets", [])),
+                signal_types=tuple(item.get("signal_types", [])),
+                changes=tuple(item.get("changes", [])),
+            )
+            for item in hooks
+            if item["tenant_id"] in tenants
+        ]
+        ordered = sorted(tenants.values(), key=lambda t: t.tenant_id)
+        self._registry = (time.monotonic(), ordered, found)
+        return self._registry
+
+    def _items(self, *prefixes: str) -> Iterator[dict[str, Any]]:
+        """Items whose key starts with one of `prefixes` (a scan: the registry is small)."""
+        condition = Attr("pk").begins_with(prefixes[0])
+        for prefix in prefixes[1:]:
+            condition = condition | Attr("pk").begins_with(prefix)
+        kwargs: dict[str, Any] = {"FilterExpression": condition}
         while True:
             response = self.table.scan(**kwargs)
             for item in response["Items"]:
