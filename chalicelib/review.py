@@ -240,8 +240,9 @@ class Reviews:
     def _stored_variants(
         self, case: dict[str, Any], own: list[dict[str, Any]]
     ) -> list[dict[str, Any]]:
-        """PDQ hashes of crops and masked copies of the confirmed image, to store beside its
-        own: copies cropped or captioned over match them (as variants, REVIEW by default).
+        """PDQ hashes of crops, masked copies and anchored windows of the confirmed image, to
+        store beside its own: copies cropped (evenly or not) or captioned over match them (as
+        variants, REVIEW by default).
         None that equals the image's own hash or another shared hash (an original stays an
         original: a simple picture's slight crop can hash the same as the picture)."""
         evidence = case.get("evidence")

@@ -17,13 +17,16 @@ what it can at query time: from one decoded upload it derives the hashes of
 - small pictures hashed as a 1/2 or 1/4 reduction of a larger one (``enlarged-2``,
   ``enlarged-4``), for downscaled copies;
 - the four tiles of a 2x2 grid (``tile-0-0`` .. ``tile-1-1``) and the cells that uniform gutters
-  divide it into (``region-0`` ..), each of these trimmed of its own borders.
+  divide it into (``region-0`` ..), each of these trimmed of its own borders;
+- windows around the picture's most distinctive spots (``anchor-0`` ..), which a crop leaves
+  in place (`chalicelib.anchored`).
 
 Crops cannot be undone from the upload (the removed pixels are gone), so crop tolerance is a
 shared-side expansion: `shared_variants` gives the extra hashes to store for a shared image
-(centre crops, and the masked copies the upload's masked variants meet). Crops split unevenly
-between opposite sides are not covered: PDQ tolerates well under 1 % of shift per side, and a
-grid fine enough for every split of 10 % would take hundreds of hashes per image.
+(centre crops; the masked copies the upload's masked variants meet; and the anchored windows
+the upload's meet, at the scale of each crop). PDQ of the whole frame tolerates well under
+1 % of shift per side: crops split unevenly between sides are met through the anchored
+windows only.
 
 Everything runs on one greyscale copy reduced to about 200 pixels on the short side (Pillow's
 box reduction); each region's hash emulates PDQ run on the full-size region (see
@@ -47,7 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from chalicelib import pdq
+from chalicelib import anchored, pdq
 from chalicelib.models import Signal
 
 ORIGINAL = "original"
@@ -472,10 +475,12 @@ def variant_signals(image: Image.Image, full_size: tuple[int, int] | None = None
     )
     values = pdq.hashes_of_blocks(pdq.dct_blocks(buffers))
     quality = pdq.qualities(buffers)
+    found = list(zip(names[1:], values[1:], quality[1:].tolist(), strict=True))
+    found.extend(anchored.upload_windows(anchored.grey_copy(image)))
     # The work copy's own hash (the first) only serves to drop variants equal to it.
     seen = {values[0]}
     signals: list[Signal] = []
-    for name, value, block_quality in zip(names[1:], values[1:], quality[1:].tolist(), strict=True):
+    for name, value, block_quality in found:
         if block_quality < pdq.MIN_QUALITY or value in seen:
             continue
         seen.add(value)
@@ -493,6 +498,9 @@ def shared_variants(image: Image.Image, full_size: tuple[int, int] | None = None
     - the picture with `MASK_SHARE` of its height painted over at the bottom and at the top
       (``masked-bottom``, ``masked-top``), which an upload's own masked variants meet when a
       caption bar was pasted over the picture there.
+    - windows around its most distinctive spots at the scale of each crop of up to 10 % of
+      each side (``anchor-<crop %>-<k>``), which an upload's own anchored windows meet however
+      the crop was split between sides (`chalicelib.anchored`).
 
     `image` and `full_size` as for `variant_signals` (a reduced decode is fine). Store each
     with the shared image's provenance and labels, and with its variant name: a match found
@@ -513,9 +521,11 @@ def shared_variants(image: Image.Image, full_size: tuple[int, int] | None = None
     buffers = np.concatenate([work.buffers(list(boxes.values())), np.stack(list(named.values()))])
     values = pdq.hashes_of_blocks(pdq.dct_blocks(buffers))
     quality = pdq.qualities(buffers).tolist()
+    found = list(zip(names, values, quality, strict=True))
+    found.extend(anchored.shared_windows(anchored.grey_copy(image)))
     return [
         Signal(PDQ_TYPE, value, quality=int(q), variant=name)
-        for name, value, q in zip(names, values, quality, strict=True)
+        for name, value, q in found
         if q >= pdq.MIN_QUALITY
     ]
 
@@ -529,6 +539,14 @@ def describe(variant: str) -> str:
         return f"{('top', 'bottom')[int(row)]}-{('left', 'right')[int(col)]} tile of a 2x2 grid"
     if variant.startswith("region-"):
         return f"cell {variant.split('-')[1]} of a collage (split at uniform gutters)"
+    if variant.startswith("anchor-"):
+        parts = variant.split("-")
+        if len(parts) == 3:
+            return (
+                f"stored window {parts[2]} around a distinctive spot of the shared image, "
+                f"at the scale of a {parts[1]} % crop"
+            )
+        return f"window {parts[1]} around a distinctive spot of the image (crops split unevenly)"
     if variant.startswith("crop-"):
         return f"stored centre crop of {variant.split('-')[1]} % of the shared image"
     if variant.startswith("enlarged-"):

@@ -7,9 +7,10 @@ matched with the real matcher and judged by the default policy. Exit code 0 when
 1 when it does not, 2 when a file cannot be read.
 
 With `--stored`, it also says which of the variants the shared side can store for A
-(`signals.shared_variant_signals`: centre crops, masked copies) B comes within the distance of,
-through which of its own variants. That is information for the on-call engineer only: the
-verdict and the exit code stay those of A's own hashes, which is what sharing stores today.
+(`signals.shared_variant_signals`: centre crops, masked copies, anchored windows) B comes
+within the distance of, through which of its own variants. The verdict and the exit code stay
+those of A's own hashes, as for a hash imported without its image; a reviewer's confirmation
+stores the variants too, and a match with one is a variant match (REVIEW).
 """
 
 from __future__ import annotations
@@ -179,6 +180,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--stored",
         action="store_true",
-        help="also say which of A's storable variants (centre crops, masked copies) B reaches",
+        help=(
+            "also say which of A's storable variants (centre crops, masked copies, "
+            "anchored windows) B reaches"
+        ),
     )
     parser.set_defaults(func=run)

@@ -242,7 +242,7 @@ def retro_scan_shown(
         f"[bold]5.[/] retro-scan: alpha's {early.ref.key} is now [{colour}]"
         f"{case.get('status', '?')}[/] (beta's confirmed hash, shared with every tenant); "
         f"alpha's subscription queue received {len(from_beta)} update(s) from beta "
-        f"({len(from_beta) - stored} of the image, {stored} stored crops and masked copies)"
+        f"({len(from_beta) - stored} of the image, {stored} of its stored variants)"
     )
     return ok
 

@@ -159,7 +159,7 @@ def retire_hash(cordon: Cordon, signal_type: str, value: str) -> HashRecord:
     )
     if retired is None:
         raise ValueError(f"{signal_type} {canonical} is not a shared hash in force")
-    for value in retired.stored_variants:  # its crops and masked copies go with it
+    for value in retired.stored_variants:  # its stored variants go with it
         cordon.hashes.set_status(
             signal_type, value, RETIRED, [ACTIVE, DISPUTED, HELD], retired_at=now_iso()
         )

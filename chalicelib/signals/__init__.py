@@ -64,7 +64,8 @@ def variant_signals(decoded: DecodedImage, notes: list[str]) -> list[Signal]:
 
 def shared_variant_signals(data: bytes, max_pixels: int) -> list[Signal]:
     """The extra PDQ hashes to store when an image's hashes are shared (`variants.
-    shared_variants`: centre crops, masked copies), decoded exactly as `examine_bytes` decodes.
+    shared_variants`: centre crops, masked copies, anchored windows), decoded exactly as
+    `examine_bytes` decodes.
 
     Empty for anything that is not an image, or that cannot be decoded: the image's own
     signals are shared regardless, and these only widen what its copies can match.

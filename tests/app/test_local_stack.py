@@ -25,5 +25,7 @@ def test_cordon_local_then_demo_end_to_end(tmp_path: Path):
         assert "back in the bucket, bit-identical" in demo.stdout
         assert "poster-from-last-week.jpg is now quarantined" in demo.stdout
         # sha256, md5, pdq and phash of the confirmed image, and its stored variants
-        assert re.search(r"from\s+beta\s+\(4\s+of\s+the\s+image,\s+[1-9]\d*\s+stored", demo.stdout)
+        assert re.search(
+            r"from\s+beta\s+\(4\s+of\s+the\s+image,\s+[1-9]\d*\s+of\s+its\s+stored", demo.stdout
+        )
     assert not local.state_file.exists(), "cordon local should remove its state file on exit"

@@ -357,12 +357,21 @@ def test_a_confirmation_stores_crops_that_catch_cropped_copies_for_review(world,
         "beta-uploads", "cropped.jpg", samples.jpeg(samples.cropped(samples.resized(BAD), 0.05))
     )
     exact = world.upload("beta-uploads", "exact.jpg", COPY)
+    # AND a copy with the same 10 % of each axis cut from the left and the top only
+    picture = samples.resized(BAD)
+    corner = picture.crop((picture.width // 10, picture.height // 10, *picture.size))
+    uneven = world.upload("beta-uploads", "corner.jpg", samples.jpeg(corner))
     world.settle()
     # THEN the crop is held for review through a stored crop, and the exact copy taken down
     verdict = world.case("beta", cropped)["verdict"]
     assert verdict["action"] == "REVIEW"
     assert verdict["matches"][0]["stored_variant"].startswith("crop-")
     assert "stored with the shared image" in verdict["reasons"][0]
+    # AND the uneven crop is held too, through a window around a spot of the picture
+    verdict = world.case("beta", uneven)["verdict"]
+    assert verdict["action"] == "REVIEW"
+    assert verdict["matches"][0]["stored_variant"].startswith("anchor-")
+    assert verdict["matches"][0]["variant_of"] == pdq_of(COPY)
     assert world.case("beta", exact)["verdict"]["action"] == "TAKEDOWN"
     # WHEN an operator retires the image's PDQ hash, its stored variants go with it
     from cordon_cli.operations import retire_hash

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageOps
 
-from chalicelib import pdq, variants
+from chalicelib import anchored, pdq, variants
 from chalicelib.index import HammingIndex
 from chalicelib.matching import find_matches
 from chalicelib.models import Action, HashRecord, Match, Policy, Signal
@@ -149,7 +149,7 @@ def test_centre_crop_of_10_percent_matches_a_stored_centre_crop(name: str):
     # GIVEN the shared side stores the image's centre crops and masked copies
     image = IMAGES[name]
     stored = stored_of(image)
-    assert set(stored) == STORED_VARIANTS
+    assert {k for k in stored if not k.startswith("anchor-")} == STORED_VARIANTS
     # WHEN a copy cropped by 10 % of each side (5 % a side) is uploaded
     dx, dy = round(image.width * 0.05), round(image.height * 0.05)
     upload = signals_of(image.crop((dx, dy, image.width - dx, image.height - dy)))
@@ -157,6 +157,48 @@ def test_centre_crop_of_10_percent_matches_a_stored_centre_crop(name: str):
     assert hamming_hex(upload[2].value, pdq_of(image)) > DEFAULT_MATCH_DISTANCE
     distance, _, via = nearest({k: v for k, v in stored.items() if k.startswith("crop")}, upload)
     assert distance <= DEFAULT_MATCH_DISTANCE, (distance, via)
+
+
+UNEVEN_SPLITS = {
+    "all from left and top": (0.0, 0.0),
+    "all from right and bottom": (1.0, 1.0),
+    "all from right and top": (1.0, 0.0),
+    "30/70 and 70/30": (0.3, 0.7),
+    "70/30 and 20/80": (0.7, 0.2),
+}
+
+
+@needs_photos
+@pytest.mark.parametrize("split", list(UNEVEN_SPLITS))
+@pytest.mark.parametrize("name", list(PHOTOS))
+def test_crop_split_unevenly_meets_a_stored_anchored_window(name: str, split: str):
+    # GIVEN the shared side stores the photograph's anchored windows beside its crops
+    image = PHOTOS[name]
+    stored = stored_of(image)
+    anchors = {k: v for k, v in stored.items() if k.startswith("anchor-")}
+    framed = {k: v for k, v in stored.items() if k not in anchors}
+    # WHEN a copy with 10 % of each axis cut, split unevenly between sides, is uploaded
+    left_share, top_share = UNEVEN_SPLITS[split]
+    dx, dy = image.width * 0.10, image.height * 0.10
+    left, top = round(dx * left_share), round(dy * top_share)
+    right, bottom = image.width - round(dx - left), image.height - round(dy - top)
+    upload = signals_of(image.crop((left, top, right, bottom)))
+    # THEN nothing hashed from the frame comes near (the picture moved in it), but one of the
+    # upload's anchored windows meets a stored one
+    assert nearest({**framed, ORIGINAL: pdq_of(image)}, upload)[0] > DEFAULT_MATCH_DISTANCE
+    distance, via, met = nearest(anchors, upload)
+    assert distance <= DEFAULT_MATCH_DISTANCE, (distance, via, met)
+    assert via.startswith("anchor-") and met.startswith("anchor-")
+
+
+def test_anchored_windows_are_few_and_named():
+    image = PHOTOS.get("camera", POSTERS["poster-1004"])
+    uploaded = [s.variant for s in signals_of(image) if s.variant.startswith("anchor-")]
+    stored = [k for k in stored_of(image) if k.startswith("anchor-")]
+    assert 0 < len(uploaded) <= anchored.UPLOAD_WINDOWS
+    assert 0 < len(stored) <= anchored.STORED_WINDOWS * len(anchored.CROP_SCALES)
+    assert "distinctive spot" in variants.describe(uploaded[0])
+    assert "scale of a" in variants.describe(stored[0])
 
 
 @pytest.mark.parametrize("name", list(IMAGES))
