@@ -27,6 +27,8 @@ scans) have few windows of quality and are caught less often. Pure: numpy, scipy
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 from PIL import Image
 from scipy import ndimage
@@ -58,14 +60,43 @@ def grey_copy(image: Image.Image) -> np.ndarray:
     return np.asarray(grey, dtype=np.float32)
 
 
+@functools.lru_cache(maxsize=64)
+def _blur_operator(length: int, sigma: float) -> np.ndarray:
+    """The matrix of a Gaussian blur of `sigma` along an axis of `length` (edges mirrored,
+    the kernel cut at `_TRUNCATE` sigma, as `scipy.ndimage.gaussian_filter` does): two small
+    matrix products blur a picture this size faster than filtering it, and uploads of a size
+    come again."""
+    radius = int(_TRUNCATE * sigma + 0.5)
+    offsets = np.arange(-radius, radius + 1)
+    kernel = np.exp(-0.5 * (offsets / sigma) ** 2)
+    kernel /= kernel.sum()
+    # Mirrored edges, the edge sample repeated (-1 reads 0, length reads length - 1), as
+    # often as a kernel wider than a tiny picture needs.
+    sources = (np.arange(length)[:, None] + offsets) % (2 * length)
+    sources = np.where(sources >= length, 2 * length - 1 - sources, sources)
+    operator = np.zeros((length, length))
+    np.add.at(
+        operator,
+        (np.repeat(np.arange(length), len(offsets)), sources.ravel()),
+        np.tile(kernel, length),
+    )
+    return operator.astype(np.float32)
+
+
 def _blob_response(grey: np.ndarray, sigma: float) -> np.ndarray:
     """|difference of Gaussians| at `sigma`, on a copy reduced by 2 (each cell the mean of a
     2x2 block): blobs of a few percent of the picture need no finer grid."""
     rows, cols = grey.shape[0] // 2 * 2, grey.shape[1] // 2 * 2
     half = grey[:rows, :cols].reshape(rows // 2, 2, cols // 2, 2).mean(axis=(1, 3))
-    first = ndimage.gaussian_filter(half, sigma / 2, truncate=_TRUNCATE)
-    second = ndimage.gaussian_filter(first, sigma / 2 * _SECOND_BLUR, truncate=_TRUNCATE)
+    sigma = round(sigma / 2, 4)
+    first = _blur(half, sigma)
+    second = _blur(first, round(sigma * _SECOND_BLUR, 4))
     return np.abs(first - second)
+
+
+def _blur(picture: np.ndarray, sigma: float) -> np.ndarray:
+    rows, cols = picture.shape
+    return _blur_operator(rows, sigma) @ picture @ _blur_operator(cols, sigma).T
 
 
 def _vertex(before: np.ndarray, at: np.ndarray, after: np.ndarray) -> np.ndarray:

@@ -407,3 +407,12 @@ def test_policy_variant_action_round_trips():
     rules = Policy(variant_action=Action.ALLOW)
     assert Policy.from_dict(rules.to_dict()) == rules
     assert Policy.from_dict({"variant_action": "takedown"}).variant_action is Action.TAKEDOWN
+
+
+@pytest.mark.parametrize(("shape", "sigma"), [((64, 85), 1.92), ((48, 64), 1.44), ((5, 7), 3.0)])
+def test_anchored_blur_is_scipys_gaussian_filter(shape: tuple[int, int], sigma: float):
+    from scipy import ndimage
+
+    picture = np.random.default_rng(7).random(shape).astype(np.float32) * 255
+    expected = ndimage.gaussian_filter(picture, sigma, truncate=2.5)
+    assert np.abs(anchored._blur(picture, sigma) - expected).max() < 1e-3
