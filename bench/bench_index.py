@@ -11,8 +11,10 @@ brute force on a sample (must be 100 %), snapshot size and load time, the cost o
 to a built index; and the same query figures for the references, a numpy popcount scan over
 every code and, when `faiss-cpu` is importable, faiss `IndexBinaryFlat`, with the ratios.
 Queries are half near-duplicates of stored hashes (the matching case: 0 to 24 bits flipped) and
-half random hashes (the common no-match case). Targets (issue 6): median <= 2 ms, >= 1,000 qps,
-memory <= 1 GB, build <= 60 s, snapshot load <= 5 s. Figures only, no pass/fail.
+half random hashes (the common no-match case). Also an upload's PDQ signals (its own hash and
+ten match variants) answered by a loop of `query` and by one `query_many`, with the ratio.
+Targets (issue 6): median <= 2 ms, >= 1,000 qps, memory <= 1 GB, build <= 60 s, snapshot load
+<= 5 s. Figures only, no pass/fail.
 """
 
 from __future__ import annotations
@@ -109,6 +111,46 @@ def reference_scan(codes: np.ndarray, probe: np.ndarray, max_distance: int) -> n
     return hits[np.argsort(distance[hits], kind="stable")], distance
 
 
+def upload_probes(codes: np.ndarray, count: int, rng: np.random.Generator) -> list[list[str]]:
+    """`count` sets of 11 probes, like an upload's PDQ signals: a near-duplicate of a stored hash
+    (0 to 24 bits flipped), five variants 16 to 48 bits from it (trims, tiles) and five
+    unrelated hashes (mirror and rotations land far from the original)."""
+    own = flip_bits(codes[rng.integers(0, len(codes), size=count)], rng.integers(0, 25, count), rng)
+    near = flip_bits(np.repeat(own, 5, axis=0), rng.integers(16, 49, size=5 * count), rng)
+    far = rng.integers(0, 2**64, size=(5 * count, WORDS), dtype=np.uint64)
+    rows = np.concatenate(
+        [own[:, None], near.reshape(count, 5, WORDS), far.reshape(count, 5, WORDS)], axis=1
+    )
+    flat = words_to_hex(rows.reshape(-1, WORDS))
+    return [flat[i : i + 11] for i in range(0, len(flat), 11)]
+
+
+def timed_batches(index: HammingIndex, uploads: list[list[str]], distance: int) -> dict[str, float]:
+    """Median ms per upload: its probes one `query` each, and all in one `query_many`.
+
+    Each way goes through every upload before the other way starts (twice, alternately), so
+    neither finds the other's candidates still in the CPU caches."""
+    loop: list[float] = []
+    batch: list[float] = []
+    for _ in range(2):
+        for values in uploads:
+            began = time.perf_counter_ns()
+            for value in values:
+                index.query(value, distance)
+            loop.append((time.perf_counter_ns() - began) / 1e6)
+        for values in uploads:
+            began = time.perf_counter_ns()
+            index.query_many(values, distance)
+            batch.append((time.perf_counter_ns() - began) / 1e6)
+    return {
+        "probes": len(uploads[0]),
+        "uploads": len(uploads),
+        "loop_median_ms": float(np.median(loop)),
+        "batch_median_ms": float(np.median(batch)),
+        "loop_over_batch": float(np.median(loop) / np.median(batch)),
+    }
+
+
 def timed(fn, queries: list[tuple[str, str]]) -> dict[str, float]:
     times = {"near": [], "random": []}
     start = time.perf_counter()
@@ -168,6 +210,21 @@ def bench_set(name: str, codes: np.ndarray, args: argparse.Namespace) -> dict:
     result["ours"] = ours
     print(f"  queries at distance {args.distance} ({len(queries)}, one core):", flush=True)
     show("ours (MIH)", ours)
+
+    uploads = upload_probes(codes, args.uploads, rng)
+    for values in uploads[:20]:  # same lists as one query at a time, and warm both ways
+        assert index.query_many(values, args.distance) == [
+            index.query(v, args.distance) for v in values
+        ]
+    batches = timed_batches(index, uploads, args.distance)
+    result["upload_probes"] = batches
+    print(
+        f"  an upload's {batches['probes']} probes ({batches['uploads']} uploads):"
+        f" loop of query {batches['loop_median_ms']:.3f} ms,"
+        f" one query_many {batches['batch_median_ms']:.3f} ms"
+        f"   loop/batch {batches['loop_over_batch']:.2f} x",
+        flush=True,
+    )
 
     # Recall: exactly the brute-force hits, in the same order, on a sample.
     sample = queries[: args.recall_sample]
@@ -278,6 +335,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1M hashes")
     parser.add_argument("--distance", type=int, default=31)
     parser.add_argument("--queries", type=int, default=4000)
+    parser.add_argument("--uploads", type=int, default=300, help="sets of 11 probes")
     parser.add_argument("--recall-sample", type=int, default=200)
     parser.add_argument("--reference-queries", type=int, default=40)
     parser.add_argument("--faiss-queries", type=int, default=200)

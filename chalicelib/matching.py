@@ -69,16 +69,18 @@ def find_matches(
     }
     near: dict[Key, tuple[Signal, int]] = {}
     if pdq_index is not None:
-        for signal in candidates:
-            if signal.type == PDQ.name:
-                for value, distance in pdq_index.query(signal.value, pdq_distance):
-                    key = (PDQ.name, value)
-                    # Several variants may reach one shared hash: report the image's own
-                    # signal if it does (a variant can land nearer, e.g. a halved copy hashed
-                    # as a reduction, but the match is the image's), else the nearest.
-                    rank = (signal.variant != ORIGINAL, distance)
-                    if key not in near or rank < (near[key][0].variant != ORIGINAL, near[key][1]):
-                        near[key] = (signal, distance)
+        # The image's PDQ and its variants' in one index pass (cheaper than one query each).
+        pdqs = [s for s in candidates if s.type == PDQ.name]
+        found = pdq_index.query_many([s.value for s in pdqs], pdq_distance)
+        for signal, hits in zip(pdqs, found, strict=True):
+            for value, distance in hits:
+                key = (PDQ.name, value)
+                # Several variants may reach one shared hash: report the image's own
+                # signal if it does (a variant can land nearer, e.g. a halved copy hashed
+                # as a reduction, but the match is the image's), else the nearest.
+                rank = (signal.variant != ORIGINAL, distance)
+                if key not in near or rank < (near[key][0].variant != ORIGINAL, near[key][1]):
+                    near[key] = (signal, distance)
     records = follow_image(exact_lookup(list({*wanted, *near})), exact_lookup)
     matches: list[Match] = []
     for key, record in records.items():

@@ -111,7 +111,7 @@ class RetroScanner:
         if pdq_values and by_pdq:
             index = HammingIndex(PDQ.bits)
             index.add(list(by_pdq))
-            for value in pdq_values:
-                for stored, _ in index.query(value, distance):
+            for hits in index.query_many(pdq_values, distance):
+                for stored, _ in hits:
                     matches.extend(by_pdq[stored])
         return matches

@@ -70,6 +70,21 @@ def test_query_equals_brute_force(make, seed: int, max_distance: int):
         assert index.query(probe, max_distance) == brute_force(values, probe, max_distance)
 
 
+@pytest.mark.parametrize("max_distance", [-1, *DISTANCES])
+@pytest.mark.parametrize("make", [uniform_set, clustered_set], ids=["uniform", "clustered"])
+def test_query_many_equals_brute_force(make, max_distance: int):
+    # GIVEN an index over a small set (scanned, no postings)
+    values, probes = make(3)
+    index = HammingIndex(BITS)
+    index.add(values)
+
+    # WHEN all probes are answered in one call, one of them twice
+    found = index.query_many([*probes, probes[0]], max_distance)
+
+    # THEN each gets its own brute-force list, in the order asked
+    assert found == [brute_force(values, p, max_distance) for p in [*probes, probes[0]]]
+
+
 def test_clustered_queries_do_find_neighbours():
     # The comparison above must not pass on empty results alone
     values, probes = clustered_set(3)

@@ -259,3 +259,132 @@ def test_negative_distance_and_bad_probes():
         index.add(["0" * 64, "0" * 63, "0" * 65])
     assert len(index) == 5_000
     assert index.query("0" * 64, 0) == []
+
+
+# -- query_many: several probes in one pass ----------------------------------------------
+MANY_DISTANCES = [0, 16, 31, 48, 64]  # 48 and 64 scan the indexed codes instead of the postings
+
+
+def check_many(index: HammingIndex, values: list[str], probes: list[str]) -> int:
+    """`query_many` equals one `query` a probe, and brute force, at every distance."""
+    found = 0
+    for max_distance in MANY_DISTANCES:
+        many = index.query_many(probes, max_distance)
+        one_by_one = [index.query(probe, max_distance) for probe in probes]
+        assert many == one_by_one, max_distance
+        assert many == [brute_force(values, p, max_distance) for p in probes], max_distance
+        found += sum(map(len, many))
+    return found
+
+
+def batch_of_probes(values: list[str], probes: list[str], seed: int) -> list[str]:
+    """An upload's worth of probes and then some: the set's own probes, a probe twice, and
+    near copies of one another (so that two probes share hits)."""
+    pyrng = random.Random(seed)
+    return [*probes, probes[0], *(flip(probes[1], d, pyrng) for d in (2, 9, 20)), values[5]]
+
+
+@pytest.mark.parametrize(
+    "size", [BRUTE_FORCE_MAX - 1, 20_000], ids=["brute force", "16-bit chunks"]
+)
+@pytest.mark.parametrize("make", [uniform, clustered], ids=["uniform", "clustered"])
+def test_query_many_equals_query_one_by_one(make, size: int):
+    # GIVEN an index over a random or clustered set, in the scan or the 16-bit layout
+    values, probes = make(size, size)
+    index = HammingIndex(BITS)
+    index.add(values)
+
+    # WHEN a batch of probes is answered at once THEN each list is what `query` gives
+    assert check_many(index, values, batch_of_probes(values, probes, size)) > len(probes)
+
+
+@pytest.mark.parametrize("make", [uniform, clustered], ids=["uniform", "clustered"])
+def test_query_many_wide_chunks(make, wide_layout):
+    values, probes = make(13, 12_000)
+    index = HammingIndex(BITS)
+    index.add(values)
+
+    assert index.build()._layout.widths == (18,) * 8 + (16,) * 4
+    assert check_many(index, values, batch_of_probes(values, probes, 13)) > len(probes)
+
+
+@pytest.mark.parametrize("size", [300, 20_000], ids=["brute force", "16-bit chunks"])
+def test_query_many_with_pending_delta(size: int):
+    # GIVEN a built index, then hashes added since (scanned from the delta, not yet merged),
+    # among them exact copies of indexed ones and near copies of a probe
+    values, probes = clustered(size + 1, size)
+    pyrng = random.Random(size)
+    index = HammingIndex(BITS)
+    index.add(values)
+    index.build()
+    later = [values[3], values[3], *(flip(probes[0], d, pyrng) for d in (0, 4, 30))]
+    later += random_codes(np.random.default_rng(size), 500)
+    index.add(later)
+    values = values + later
+
+    # WHEN probes are answered together THEN old and new hashes come back like brute force
+    assert check_many(index, values, batch_of_probes(values, probes, size)) > len(probes)
+    assert len(index._delta) == len(later)  # the delta was searched, not merged away
+
+
+def test_query_many_returns_each_copy_and_each_probe():
+    # GIVEN a hash stored twice, among enough others to use the postings
+    rng = np.random.default_rng(21)
+    values = random_codes(rng, 6_000)
+    twice = values[10]
+    values.append(twice)
+    index = HammingIndex(BITS)
+    index.add(values)
+
+    # WHEN it is asked for twice in one batch, next to a probe that finds nothing
+    found = index.query_many([twice, random_codes(rng, 1)[0], twice], 0)
+
+    # THEN each asking gets both copies, in order, and the other probe an empty list
+    assert found == [[(twice, 0), (twice, 0)], [], [(twice, 0), (twice, 0)]]
+
+
+def test_query_many_more_probes_than_a_pass(monkeypatch):
+    monkeypatch.setattr(index_module, "_PROBES_PER_PASS", 4)
+    values, probes = uniform(22, 6_000)
+    index = HammingIndex(BITS)
+    index.add(values)
+
+    assert check_many(index, values, batch_of_probes(values, probes, 22)) > len(probes)
+
+
+def test_query_many_edge_cases():
+    index = HammingIndex(BITS)
+    assert index.query_many([], 31) == []
+    assert index.query_many(["0" * 64, "f" * 64], 31) == [[], []]  # an empty index
+
+    index.add(random_codes(np.random.default_rng(23), 5_000))
+    stored = words_to_hex(index.build()._codes[:2])
+    assert index.query_many([], 31) == []
+    assert index.query_many(stored, -1) == [[], []]
+    assert index.query_many(stored, 0) == [[(stored[0], 0)], [(stored[1], 0)]]
+
+
+def test_query_many_refuses_bad_probes_whole():
+    index = HammingIndex(BITS)
+    index.add(random_codes(np.random.default_rng(24), 5_000))
+
+    for probes in (["0" * 64, "0" * 63], ["0" * 63, "0" * 65], ["0" * 64, None], ["zz" * 32]):
+        with pytest.raises(ValueError, match="hex digits"):
+            index.query_many(probes, 31)
+    with pytest.raises(ValueError, match="hex digits"):
+        index.query_many(["0" * 63], -1)  # refused like `query`, whatever the distance
+    with pytest.raises(TypeError, match="sequence of hashes"):
+        index.query_many("0" * 64, 31)  # one hash, not a list of them
+
+
+def test_query_many_64_bit_and_loaded_from_snapshot():
+    rng = np.random.default_rng(25)
+    values = random_codes(rng, 8_000, bits=64)
+    index = HammingIndex.from_bytes(HammingIndex(64).to_bytes())
+    index.add(values)
+    loaded = HammingIndex.from_bytes(index.to_bytes())
+    probes = [*values[:6], *random_codes(rng, 3, bits=64)]
+
+    for max_distance in (0, 6, 12):
+        expected = [brute_force(values, probe, max_distance) for probe in probes]
+        assert loaded.query_many(probes, max_distance) == expected
