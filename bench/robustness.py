@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/robustness.py            # the table (about a minute)
     .venv/bin/python bench/robustness.py --quick    # 8 photos, for a smoke run
+    .venv/bin/python bench/robustness.py --seeds 3  # crops split at random drawn 3 times an image
 
 Corpus, built here from files that ship inside installed packages (nothing is downloaded):
 real photographs from PyWavelets' data folder (camera, ascent, aero) and, when scikit-image is
@@ -337,7 +338,7 @@ def plain_pdq(found: list[Signal]) -> list[Signal]:
     return [s for s in found if s.type == "pdq" and s.variant == variants.ORIGINAL]
 
 
-def evaluate(title: str, images: dict[str, Image.Image]) -> None:
+def evaluate(title: str, images: dict[str, Image.Image], seeds: int = 1) -> None:
     names = list(images)
     shared = Shared(images, stored=False)
     with_crops = Shared(images, stored=True)
@@ -346,7 +347,10 @@ def evaluate(title: str, images: dict[str, Image.Image]) -> None:
         for n in names
         if examine_bytes(jpeg(images[n], 95), MAX_PIXELS).signal("pdq").quality >= pdq.MIN_QUALITY
     ]
-    print(f"\n## {title}: {len(names)} images, {len(usable)} of PDQ quality >= 50 (counted)\n")
+    print(
+        f"\n## {title}: {len(names)} images, {len(usable)} of PDQ quality >= 50 (counted); "
+        f"random edits drawn {seeds} time(s) an image\n"
+    )
     print(f"{'edit':<34} {'PDQ':>6} {'Cordon':>7} {'+stored':>7}  through (+stored)")
     # Each upload with the names of the images it shows (a collage shows three others).
     uploads: dict[str, list[tuple[list[Signal], set[str]]]] = {n: [] for n in names}
@@ -354,7 +358,10 @@ def evaluate(title: str, images: dict[str, Image.Image]) -> None:
     for edit_name in [*table, *COLLAGE_EDITS]:
         hits = {"pdq": 0, "cordon": 0, "crops": 0}
         via: dict[str, int] = {}
-        for seed, name in enumerate(usable):
+        # Edits drawn at random (crops split at random) are drawn `seeds` times an image.
+        repeats = seeds if "random" in edit_name else 1
+        trials = [(k + 1000 * r, name) for r in range(repeats) for k, name in enumerate(usable)]
+        for seed, name in trials:
             image = images[name]
             shown = {name}
             if edit_name in COLLAGE_EDITS:
@@ -376,7 +383,7 @@ def evaluate(title: str, images: dict[str, Image.Image]) -> None:
                         way = with_crops.through(match)
                         via[way] = via.get(way, 0) + 1
                         break
-        n = len(usable)
+        n = len(trials)
         ways = ", ".join(f"{k} {v}" for k, v in sorted(via.items(), key=lambda kv: -kv[1]))
         print(
             f"{edit_name:<34} {hits['pdq'] / n:>6.2f} {hits['cordon'] / n:>7.2f} "
@@ -449,6 +456,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="8 photos, 8 posters")
     parser.add_argument("--posters", type=int, default=30, help="synthetic posters (default 30)")
+    parser.add_argument(
+        "--seeds", type=int, default=1, help="random draws an image of the random edits (default 1)"
+    )
     args = parser.parse_args(argv)
     photos = photographs()
     if not photos:
@@ -462,8 +472,8 @@ def main(argv: list[str] | None = None) -> int:
         f"photographs from {', '.join(sources)}; "
         f"scikit-image installed: {_package_dir('skimage') is not None}"
     )
-    evaluate("real photographs", photos)
-    evaluate("synthetic posters", posters(8 if args.quick else args.posters))
+    evaluate("real photographs", photos, args.seeds)
+    evaluate("synthetic posters", posters(8 if args.quick else args.posters), args.seeds)
     timing([*photos.values(), *posters(8 if args.quick else 40).values()], 1)
     return 0
 
