@@ -110,6 +110,10 @@ def test_image_is_veiled_until_clicked_and_a_decision_resumes_the_workflow(
         ),
         what="image loaded from its presigned URL",
     )
+    # the match is listed with the shared hash's labels and source
+    matches = browser.find_element(By.ID, "matches").text
+    assert "pdq at distance" in matches and "[propaganda]" in matches, matches
+    assert "via" not in matches and "stored" not in matches  # the image itself, no variant
     veiled = browser.execute_script("return getComputedStyle(arguments[0]).filter", image)
     assert "blur" in veiled and "grayscale" in veiled
     browser.save_screenshot(str(tmp_path / "veiled.png"))
