@@ -110,7 +110,7 @@ class Work:
         """`image` (RGB or luma), itself maybe a reduced decode of a picture of `full_size`
         (width, height), as JPEG's draft mode gives."""
         drafted = max(1, round(full_size[0] / image.width)) if full_size else 1
-        grey = image if image.mode == "L" else image.convert("L")
+        grey = _luma(image)
         scale = max(1, min(grey.size) // _WORK_SIDE)
         if scale > 1:
             grey = grey.reduce(scale)
@@ -449,6 +449,11 @@ def region_boxes(work: Work) -> dict[str, Box]:
     return {name: box for name, box in boxes.items() if _big_enough(box, whole)}
 
 
+def _luma(image: Image.Image) -> Image.Image:
+    """The picture in grey, converted once for the work copy and the anchored windows alike."""
+    return image if image.mode == "L" else image.convert("L")
+
+
 def variant_signals(image: Image.Image, full_size: tuple[int, int] | None = None) -> list[Signal]:
     """PDQ signals of every variant of an upload (not of the upload as it is).
 
@@ -457,7 +462,8 @@ def variant_signals(image: Image.Image, full_size: tuple[int, int] | None = None
     Variants whose hash is too flat to match on (quality < 50), or equal to an earlier one's,
     are left out.
     """
-    work = Work.of(image, full_size)
+    grey = _luma(image)
+    work = Work.of(grey, full_size)
     if min(work.grey.shape) * work.scale < 16:
         return []
     whole_buffers = work.dihedral_buffers()
@@ -476,7 +482,7 @@ def variant_signals(image: Image.Image, full_size: tuple[int, int] | None = None
     values = pdq.hashes_of_blocks(pdq.dct_blocks(buffers))
     quality = pdq.qualities(buffers)
     found = list(zip(names[1:], values[1:], quality[1:].tolist(), strict=True))
-    found.extend(anchored.upload_windows(anchored.grey_copy(image)))
+    found.extend(anchored.upload_windows(anchored.grey_copy(grey)))
     # The work copy's own hash (the first) only serves to drop variants equal to it.
     seen = {values[0]}
     signals: list[Signal] = []
@@ -506,7 +512,8 @@ def shared_variants(image: Image.Image, full_size: tuple[int, int] | None = None
     with the shared image's provenance and labels, and with its variant name: a match found
     through it is a variant match (REVIEW by default), never the image itself.
     """
-    work = Work.of(image, full_size)
+    grey = _luma(image)
+    work = Work.of(grey, full_size)
     if min(work.grey.shape) * work.scale < 16:
         return []
     rows, cols = work.grey.shape
@@ -522,7 +529,7 @@ def shared_variants(image: Image.Image, full_size: tuple[int, int] | None = None
     values = pdq.hashes_of_blocks(pdq.dct_blocks(buffers))
     quality = pdq.qualities(buffers).tolist()
     found = list(zip(names, values, quality, strict=True))
-    found.extend(anchored.shared_windows(anchored.grey_copy(image)))
+    found.extend(anchored.shared_windows(anchored.grey_copy(grey)))
     return [
         Signal(PDQ_TYPE, value, quality=int(q), variant=name)
         for name, value, q in found
