@@ -206,8 +206,9 @@ class Reviews:
         # names it back (it is disputed, held and allow-listed as the image).
         stored_values = tuple(v["value"] for v in stored)
         own_pdq = next((s["value"] for s in shared if s["type"] == "pdq"), None)
-        records = [
-            HashRecord(
+
+        def record(signal: dict[str, Any], **links: Any) -> HashRecord:
+            return HashRecord(
                 signal_type=signal["type"],
                 value=signal["value"],
                 labels=labels,
@@ -218,13 +219,13 @@ class Reviews:
                 visibility=visibility,
                 groups=groups,
                 variant=signal.get("variant", "original"),
-                stored_variants=stored_values
-                if signal in shared and signal["type"] == "pdq"
-                else (),
-                variant_of=own_pdq if signal in stored else None,
+                **links,
             )
-            for signal in [*shared, *stored]
+
+        own = [
+            record(s, stored_variants=stored_values if s["type"] == "pdq" else ()) for s in shared
         ]
+        records = [*own, *(record(s, variant_of=own_pdq) for s in stored)]
         self.hashes.put(records, keep_holds=True)
         self.cases.audit(
             case_id,
