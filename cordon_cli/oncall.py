@@ -197,10 +197,11 @@ def _peek(cordon: Cordon, url: str, limit: int) -> list[dict[str, Any]]:
     return list(seen.values())[:limit]
 
 
-def _describe(message: dict[str, Any]) -> dict[str, Any]:
+def _describe(message: dict[str, Any], body: dict[str, Any] | None) -> dict[str, Any]:
+    """What a dead-lettered message holds and why it was parked; `body` is its body as
+    `_json_body` reads it (read once by the caller)."""
     attributes = message.get("Attributes", {})
     custom = message.get("MessageAttributes", {})
-    body = _json_body(message)
     webhook = _webhook_delivery(body)
     stream_batch = body.get("DDBStreamBatchInfo") if body else None
     if webhook is not None:
@@ -215,7 +216,8 @@ def _describe(message: dict[str, Any]) -> dict[str, Any]:
         ]
     else:
         try:
-            parsed = parse_body(message["Body"])
+            # A body that is no JSON object is read again, for parse_body's own error.
+            parsed = parse_body(body if body is not None else message["Body"])
             objects = [ref.uri for ref in parsed.refs] or list(parsed.ignored)
         except MalformedEventError as error:
             objects = [f"(unreadable: {error})"]
@@ -231,14 +233,14 @@ def _describe(message: dict[str, Any]) -> dict[str, Any]:
 
 
 def dlq_list(cordon: Cordon, queue: str | None, limit: int = 100) -> list[dict[str, Any]]:
-    return [_describe(m) for m in _peek(cordon, queue_url(cordon, queue), limit)]
+    return [_describe(m, _json_body(m)) for m in _peek(cordon, queue_url(cordon, queue), limit)]
 
 
 def dlq_show(cordon: Cordon, queue: str | None, message_id: str) -> dict[str, Any] | None:
     for message in _peek(cordon, queue_url(cordon, queue), 1000):
         if message["MessageId"] == message_id:
             return {
-                **_describe(message),
+                **_describe(message, _json_body(message)),
                 "body": message["Body"],
                 "attributes": message.get("Attributes", {}),
                 "message_attributes": message.get("MessageAttributes", {}),
@@ -277,18 +279,19 @@ def dlq_redrive(
             if wanted and message["MessageId"] not in wanted:
                 others.append(message["ReceiptHandle"])
                 continue
-            webhook = _webhook_delivery(_json_body(message))
+            body = _json_body(message)
+            webhook = _webhook_delivery(body)
             if webhook is not None:
                 # A webhook is redriven by delivering it again, signed with today's secret.
                 result = _deliver_again(cordon, webhook)
                 if not result.delivered:
                     others.append(message["ReceiptHandle"])
                     moved.append(
-                        {**_describe(message), "moved_to": f"not delivered: {result.error}"}
+                        {**_describe(message, body), "moved_to": f"not delivered: {result.error}"}
                     )
                     continue
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-                moved.append({**_describe(message), "moved_to": webhook["url"]})
+                moved.append({**_describe(message, body), "moved_to": webhook["url"]})
                 continue
             target = _redrive_target(cordon, url, message, to)
             sqs.send_message(
@@ -299,7 +302,7 @@ def dlq_redrive(
                 },
             )
             sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            moved.append({**_describe(message), "moved_to": target})
+            moved.append({**_describe(message, body), "moved_to": target})
     _release(sqs, url, others)
     return moved
 
