@@ -284,28 +284,23 @@ def dct_blocks(bufs: np.ndarray) -> np.ndarray:
 
 def hashes_of_blocks(blocks: np.ndarray) -> list[str]:
     """PDQ hex hashes of a stack of 16x16 DCT blocks: a bit is set where its coefficient is
-    strictly above the block's lower median, as in the reference."""
+    strictly above the block's lower median (the 128th smallest of 256), as in the reference,
+    so ties with it stay 0.
+
+    Formatted the way the reference and python-threatexchange do. Bit k is coefficient
+    (k // 16, k % 16) of the block. The reference stores bit k in 16-bit word k // 16 at
+    position k % 16 and prints the words from 15 down to 0 as ``%04hx``; python-threatexchange
+    (threatexchange/signal_type/pdq/pdq_hasher.py) takes pdqhash's vector, which is already
+    reversed (element 0 is bit 255), and reads it as one big-endian binary number. Both give
+    the same string: the 256-bit integer sum(bit_k << k) as 64 lowercase hex digits, so the
+    first digit holds bits 255..252 (DCT row 15, columns 15..12) and the last digit holds
+    bits 3..0 (row 0, columns 3..0).
+    """
     flat = blocks.reshape(len(blocks), PDQ_BITS)
     median = np.partition(flat, PDQ_BITS // 2 - 1, axis=1)[:, PDQ_BITS // 2 - 1]
-    # Reversed so that bit k lands at position k of the 256-bit integer (see _bits_to_hex).
+    # Reversed so that bit k lands at position k of the 256-bit integer.
     packed = np.packbits((flat > median[:, None])[:, ::-1], axis=1)
     return [row.tobytes().hex() for row in packed]
-
-
-def _bits_to_hex(bits: np.ndarray) -> str:
-    """Format 256 hash bits the way the reference and python-threatexchange do.
-
-    ``bits[k]`` is coefficient (k // 16, k % 16) of the 16x16 DCT block. The
-    reference stores bit k in 16-bit word k // 16 at position k % 16 and
-    prints the words from 15 down to 0 as ``%04hx``; python-threatexchange
-    (threatexchange/signal_type/pdq/pdq_hasher.py) takes pdqhash's vector,
-    which is already reversed (element 0 is bit 255), and reads it as one
-    big-endian binary number.
-    Both give the same string: the 256-bit integer sum(bits[k] << k) as 64
-    lowercase hex digits, so the first digit holds bits 255..252 (DCT row 15,
-    columns 15..12) and the last digit holds bits 3..0 (row 0, columns 3..0).
-    """
-    return np.packbits(bits[::-1].astype(np.uint8)).tobytes().hex()
 
 
 def pdq_from_rgb(rgb: np.ndarray, *, full_shape: tuple[int, int] | None = None) -> tuple[str, int]:
@@ -335,14 +330,7 @@ def pdq_from_rgb(rgb: np.ndarray, *, full_shape: tuple[int, int] | None = None) 
         raise ValueError(f"image {image.shape[:2]} cannot be a reduction of {full_shape}")
 
     buf = _downsample(image, full_shape)
-    quality = _quality(buf)
-
-    dct = _dct_matrix()
-    coeffs = (dct @ buf.astype(np.float64) @ dct.T).ravel()
-    # The reference thresholds against the lower median (the 128th smallest
-    # of 256) with a strict comparison, so ties with it stay 0.
-    median = np.partition(coeffs, PDQ_BITS // 2 - 1)[PDQ_BITS // 2 - 1]
-    return _bits_to_hex(coeffs > median), quality
+    return hashes_of_blocks(dct_blocks(buf[None]))[0], _quality(buf)
 
 
 def hamming_hex(a: str, b: str) -> int:
