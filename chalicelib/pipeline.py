@@ -303,9 +303,9 @@ class Pipeline:
             },
             # The upload's own signals (its variants are derived again when needed), so
             # without the variant name every one of them would carry (readers default it).
-            # The SHA-256 is kept once, on its own, for the index that finds earlier uploads
-            # of a new hash; the case store puts it back among the signals on read. Each byte
-            # counts: an allowed case is billed per KB in the table and in both its indexes.
+            # The SHA-256 is kept once, on its own (cases written so far hold it there; the
+            # case store puts it back among the signals on read). Each byte counts: an allowed
+            # case is billed per KB in the table and in its index (by_tenant_status).
             "signals": [
                 {k: v for k, v in s.to_dict().items() if k != "variant"}
                 for s in examination.signals

@@ -49,10 +49,6 @@ class Fetched:
         with closing(self.body):
             yield from self.body.iter_chunks(CHUNK_BYTES)
 
-    def close(self) -> None:
-        if self.body is not None:
-            self.body.close()
-
 
 @dataclass(frozen=True)
 class EvidenceCopy:
