@@ -71,7 +71,7 @@ class TenantRegistry:
 
     def get(self, tenant_id: str) -> Tenant | None:
         item = self.table.get_item(Key={"pk": f"TENANT#{tenant_id}"}).get("Item")
-        return _tenant(item) if item else None
+        return _tenant(from_dynamo(item)) if item else None
 
     def for_bucket(self, bucket: str) -> Tenant | None:
         cached = self._by_bucket.get(bucket)
@@ -229,7 +229,7 @@ class TenantRegistry:
 
 
 def _tenant(item: dict[str, Any]) -> Tenant:
-    item = from_dynamo(item)
+    """A tenant from its registry item, already converted from DynamoDB's types."""
     return Tenant(
         item["tenant_id"],
         tuple(item.get("buckets", ())),
