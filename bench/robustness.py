@@ -56,7 +56,7 @@ from chalicelib import pdq, variants
 from chalicelib.index import HammingIndex
 from chalicelib.matching import find_matches
 from chalicelib.models import HashRecord, Match, Policy, Signal
-from chalicelib.signals import PDQ, examine_bytes
+from chalicelib.signals import PDQ, examine_bytes, shared_variant_signals
 from chalicelib.signals.media import decode_image
 from cordon_cli import samples
 
@@ -297,8 +297,7 @@ class Shared:
             self.original[name] = signal.value
             self.owner[signal.value] = name
             if stored:
-                decoded = decode_image(data, MAX_PIXELS)
-                for extra in variants.shared_variants(decoded.image, decoded.full_size):
+                for extra in shared_variant_signals(data, MAX_PIXELS):
                     self.owner.setdefault(extra.value, name)
                     self.stored_variant.setdefault(extra.value, extra.variant)
         self.index = HammingIndex(pdq.PDQ_BITS)
@@ -376,13 +375,19 @@ def evaluate(title: str, images: dict[str, Image.Image], seeds: int = 1) -> None
             uploads[name].append((found, shown))
             hits["pdq"] += name in shared.matched(plain_pdq(found))
             hits["cordon"] += name in shared.matched(found)
-            if name in with_crops.matched(found):
+            # The first (strongest) match naming the image, through which variants it went.
+            first = next(
+                (
+                    m
+                    for m in find_matches(found, with_crops.lookup, with_crops.index, DISTANCE)
+                    if with_crops.owner[m.matched_value] == name
+                ),
+                None,
+            )
+            if first is not None:
                 hits["crops"] += 1
-                for match in find_matches(found, with_crops.lookup, with_crops.index, DISTANCE):
-                    if with_crops.owner[match.matched_value] == name:
-                        way = with_crops.through(match)
-                        via[way] = via.get(way, 0) + 1
-                        break
+                way = with_crops.through(first)
+                via[way] = via.get(way, 0) + 1
         n = len(trials)
         ways = ", ".join(f"{k} {v}" for k, v in sorted(via.items(), key=lambda kv: -kv[1]))
         print(
