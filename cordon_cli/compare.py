@@ -24,7 +24,7 @@ from typing import Any
 from chalicelib import pdq, variants
 from chalicelib.index import HammingIndex
 from chalicelib.matching import find_matches
-from chalicelib.models import Examination, HashRecord, Match, Policy, Verdict
+from chalicelib.models import Examination, HashRecord, Match, Policy, Signal, Verdict
 from chalicelib.policy import decide
 from chalicelib.signals import examine_bytes, shared_variant_signals
 from chalicelib.signals.perceptual import PDQ
@@ -74,6 +74,12 @@ class Comparison:
         }
 
 
+def _nearest(signals: list[Signal], value: str) -> tuple[int, str] | None:
+    """(bits, variant) of the PDQ signal nearest `value`, the image's own on a tie."""
+    reach = [(pdq.hamming_hex(s.value, value), s.variant) for s in signals]
+    return min(reach, key=lambda r: (r[0], r[1] != ORIGINAL)) if reach else None
+
+
 def stored_reached(
     shared: bytes, upload: Examination, distance: int
 ) -> tuple[tuple[str, str, int], ...]:
@@ -82,11 +88,9 @@ def stored_reached(
     found = []
     usable = [s for s in upload.signals if s.type == PDQ.name and PDQ.usable(s)]
     for stored in shared_variant_signals(shared, MAX_PIXELS):
-        reach = [(pdq.hamming_hex(s.value, stored.value), s.variant) for s in usable]
-        if reach:
-            bits, via = min(reach, key=lambda r: (r[0], r[1] != ORIGINAL))
-            if bits <= distance:
-                found.append((stored.variant, via, bits))
+        near = _nearest(usable, stored.value)
+        if near is not None and near[0] <= distance:
+            found.append((stored.variant, near[1], near[0]))
     return tuple(sorted(found, key=lambda f: f[2]))
 
 
@@ -111,14 +115,9 @@ def compare_bytes(
     shared_pdq = a.signal(PDQ.name)
     nearest = None
     if shared_pdq is not None:
-        distances = [
-            (pdq.hamming_hex(s.value, shared_pdq.value), s.variant)
-            for s in b.signals
-            if s.type == PDQ.name
-        ]
-        if distances:
-            distance, variant = min(distances, key=lambda d: (d[0], d[1] != ORIGINAL))
-            nearest = (variant, distance)
+        near = _nearest([s for s in b.signals if s.type == PDQ.name], shared_pdq.value)
+        if near is not None:
+            nearest = (near[1], near[0])
     reached = stored_reached(shared, b, rules.pdq_distance) if stored else None
     return Comparison(a, b, matches, verdict, nearest, reached)
 
