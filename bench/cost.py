@@ -392,7 +392,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"  requests per object         metered from {args.requests_source}")
     print(
         f"  review workflow             {args.sfn_transitions} states entered on the usual path"
-        f" ({args.sfn_path}); a timeout or an escalation adds 3"
+        f" ({args.sfn_path}); a timeout adds 3 (record, tell the tenant, await a second"
+        " reviewer), an escalation 2 (record, await a second reviewer)"
     )
     print(f"  Lambda memory               {args.memory_mb} MB, batches of {args.batch_size}")
     print(f"  quarantined / reviewed      {args.quarantined_share:.2%} / {args.reviewed_share:.2%}")
