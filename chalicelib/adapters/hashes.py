@@ -38,6 +38,7 @@ from boto3.s3.transfer import TransferConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import logs
+from chalicelib.adapters import batch_get
 from chalicelib.feed import COUNTER_TYPE, UpdateFeed, change_between, reserve
 from chalicelib.index import HammingIndex
 from chalicelib.models import (
@@ -350,25 +351,9 @@ class HashTable:
         """Exact lookups, at most 100 keys a request. Eventually consistent (half the price)
         when matching: a hash written less than a second ago may be missed once, well inside
         the freshness bound of the index (`index_max_age`); writers read consistently."""
-        found: dict[tuple[str, str], HashRecord] = {}
-        unique = list(dict.fromkeys(keys))
-        client = self.table.meta.client
-        for start in range(0, len(unique), 100):
-            request = {
-                self.table.name: {
-                    "Keys": [
-                        {"signal_type": t, "value": v} for t, v in unique[start : start + 100]
-                    ],
-                    "ConsistentRead": consistent,
-                }
-            }
-            while request:
-                response = client.batch_get_item(RequestItems=request)
-                for item in response["Responses"].get(self.table.name, []):
-                    record = record_from_item(item)
-                    found[(record.signal_type, record.value)] = record
-                request = response.get("UnprocessedKeys") or {}
-        return found
+        wanted = [{"signal_type": t, "value": v} for t, v in dict.fromkeys(keys)]
+        records = (record_from_item(item) for item in batch_get(self.table, wanted, consistent))
+        return {(r.signal_type, r.value): r for r in records}
 
     def current_seq(self, signal_type: str) -> int:
         item = self.table.get_item(

@@ -17,6 +17,7 @@ from typing import Any
 
 from boto3.dynamodb.conditions import Attr
 
+from chalicelib.adapters import batch_get
 from chalicelib.adapters.cases import from_dynamo, to_dynamo
 from chalicelib.models import Policy, Tenant, now_iso
 from chalicelib.sharing import WebhookSubscription
@@ -138,14 +139,14 @@ class TenantRegistry:
     def allowed_hashes(
         self, tenant_id: str, keys: Iterable[tuple[str, str]]
     ) -> dict[tuple[str, str], dict[str, Any]]:
-        """Which of these shared hashes the tenant has allow-listed (one read each: they are
-        asked about only for the few hashes an object matched)."""
+        """Which of these shared hashes the tenant has allow-listed (one batch read: they are
+        asked about only for the few hashes an object matched, and the images of those)."""
+        prefix = f"ALLOWHASH#{tenant_id}#"
+        wanted = [{"pk": f"{prefix}{t}#{v}"} for t, v in dict.fromkeys(keys)]
         found = {}
-        for signal_type, value in keys:
-            key = {"pk": f"ALLOWHASH#{tenant_id}#{signal_type}#{value}"}
-            item = self.table.get_item(Key=key).get("Item")
-            if item:
-                found[(signal_type, value)] = from_dynamo(item)
+        for item in batch_get(self.table, wanted):
+            signal_type, value = item["pk"][len(prefix) :].split("#", 1)
+            found[(signal_type, value)] = from_dynamo(item)
         return found
 
     # -- webhooks: where a tenant wants hash updates POSTed ---------------------------------
