@@ -61,13 +61,13 @@ class FloodGuard:
         return int(response["Attributes"]["hits"])
 
     def _hold(self, key: tuple[str, str], hits: int) -> bool:
-        record = self.hashes.get_many([key], consistent=True).get(key)
-        if record is None or record.flood_cleared:
-            return False  # an operator has vouched for it
+        # Never a hash an operator has vouched for (`flood_cleared` is only ever set, to
+        # true): the write's own condition says so, without a read first.
         held = self.hashes.set_status(
             *key,
             HELD,
             expected=[ACTIVE],
+            unless="flood_cleared",
             held_at=now_iso(),
             held_reason=(
                 f"matched {hits} objects within {self.window_seconds} s (limit {self.limit})"

@@ -287,11 +287,18 @@ class HashTable:
         return written
 
     def set_status(
-        self, signal_type: str, value: str, status: str, expected: Iterable[str], **fields: Any
+        self,
+        signal_type: str,
+        value: str,
+        status: str,
+        expected: Iterable[str],
+        unless: str | None = None,
+        **fields: Any,
     ) -> HashRecord | None:
-        """Move one hash to `status` if it is now in one of `expected`, with `fields` set too;
-        the change gets its feed entry (and, through the stream, its SNS message). Returns the
-        new record, or None when the hash is missing or was not in an expected status."""
+        """Move one hash to `status` if it is now in one of `expected` (and, with `unless`,
+        has no such attribute), with `fields` set too; the change gets its feed entry (and,
+        through the stream, its SNS message). Returns the new record, or None when the hash
+        is missing or the condition did not hold."""
         expected = list(expected)
         names = {"#status": "status", **{f"#f{i}": name for i, name in enumerate(fields)}}
         values: dict[str, Any] = {":status": status}
@@ -299,12 +306,17 @@ class HashTable:
         values.update({f":e{i}": old for i, old in enumerate(expected)})
         sets = ["#status = :status", *(f"#f{i} = :f{i}" for i in range(len(fields)))]
         allowed = ", ".join(f":e{i}" for i in range(len(expected)))
+        condition = f"attribute_exists(#v) AND #status IN ({allowed})"
+        names["#v"] = "value"
+        if unless:
+            condition += " AND attribute_not_exists(#unless)"
+            names["#unless"] = unless
         try:
             response = self.table.update_item(
                 Key={"signal_type": signal_type, "value": value},
                 UpdateExpression="SET " + ", ".join(sets),
-                ConditionExpression=f"attribute_exists(#v) AND #status IN ({allowed})",
-                ExpressionAttributeNames={**names, "#v": "value"},
+                ConditionExpression=condition,
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
                 ReturnValues="ALL_OLD",
             )
