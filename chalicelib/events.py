@@ -91,6 +91,7 @@ def _parse_notification(records: list[Any], envelope: str) -> ParsedBody:
                 size=obj.get("size"),
                 event_time=record.get("eventTime"),
                 envelope=envelope,
+                sequencer=obj.get("sequencer"),
             )
         )
     return ParsedBody(refs=tuple(refs), ignored=tuple(ignored))
@@ -115,6 +116,7 @@ def _parse_eventbridge(message: dict[str, Any]) -> ParsedBody:
         size=obj.get("size"),
         event_time=_event_time(message.get("time")),
         envelope="eventbridge",
+        sequencer=obj.get("sequencer"),
     )
     return ParsedBody(refs=(ref,))
 
@@ -141,6 +143,7 @@ def _replay_ref(message: dict[str, Any]) -> ObjectRef:
         size=message.get("size"),
         event_time=message.get("event_time"),
         envelope="replay",
+        sequencer=message.get("sequencer"),
     )
 
 

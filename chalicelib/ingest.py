@@ -111,10 +111,12 @@ class Ingest:
             raise
 
     def process(self, ref: ObjectRef) -> Result:
-        """One object, at most once per version."""
+        """One upload, acted on at most once however often its notification is delivered:
+        keyed on its delivery id (the version, or S3's sequencer, ETag and event time), so a
+        re-upload of the same bytes to the same key is judged as the new upload it is."""
         ref = self.pipeline.identify(ref)
         logger.set_correlation_id(f"{ref.uri}@{ref.identity}")
-        data = {**ref.to_dict(), "version": ref.identity}
+        data = {**ref.to_dict(), "version": ref.delivery_id}
         result = Result.from_dict(self._process_once(obj=data))
         self._count(result)
         return result

@@ -49,6 +49,8 @@ class ObjectRef:
     size: int | None = None
     event_time: str | None = None
     envelope: str = "s3"
+    # S3's per-key order of events (S3 notifications and EventBridge): it grows with each PUT.
+    sequencer: str | None = None
 
     def __post_init__(self) -> None:
         # S3 writes "null" for objects of unversioned buckets: it names no version.
@@ -59,15 +61,25 @@ class ObjectRef:
 
     @property
     def identity(self) -> str:
-        """What tells this version of the object from any other: version id, else ETag."""
+        """The stored object this names, and so its case: version id, else ETag. The same
+        bytes uploaded again to a key of an unversioned bucket have the same identity: the
+        case lifecycle tells that upload apart by the object's presence (`lifecycle`)."""
         return self.version_id or self.etag or ""
+
+    @property
+    def delivery_id(self) -> str:
+        """What tells this upload from another PUT of the same key, and is the same in every
+        delivery of its notification: the version id; else S3's sequencer, ETag and event
+        time together (a new PUT changes the sequencer on AWS, and the time everywhere: moto
+        sends no sequencer in S3 notifications, and one constant one in EventBridge events).
+        A replay by key has only the ETag (or what HEAD read)."""
+        if self.version_id:
+            return self.version_id
+        return "|".join(str(part) for part in (self.sequencer, self.etag, self.event_time) if part)
 
     @property
     def uri(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
-
-    def idempotency_key(self) -> dict[str, str]:
-        return {"bucket": self.bucket, "key": self.key, "version": self.identity}
 
     def case_id(self, tenant_id: str) -> str:
         """Deterministic, so every retry and replay of one object version finds one case."""
@@ -241,9 +253,11 @@ class Verdict:
     scores: tuple[ClassifierScore, ...] = ()
     problems: tuple[str, ...] = ()
     notes: tuple[str, ...] = ()
+    # The earlier case of the same bytes whose pending review this object is held with.
+    held_with: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data: dict[str, Any] = {
             "action": self.action.value,
             "reasons": list(self.reasons),
             "matches": [m.to_dict() for m in self.matches],
@@ -251,6 +265,9 @@ class Verdict:
             "problems": list(self.problems),
             "notes": list(self.notes),
         }
+        if self.held_with:
+            data["held_with"] = self.held_with
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Verdict:
@@ -264,6 +281,7 @@ class Verdict:
             scores=tuple(ClassifierScore(**s) for s in data.get("scores", ())),
             problems=tuple(data.get("problems", ())),
             notes=tuple(data.get("notes", ())),
+            held_with=data.get("held_with"),
         )
 
 

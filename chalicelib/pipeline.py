@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from chalicelib import logs, matching, policy, signals
+from chalicelib import lifecycle, logs, matching, policy, signals
 from chalicelib.adapters.cases import CaseStore
 from chalicelib.adapters.classifier import Classifier
 from chalicelib.adapters.flood import FloodGuard
@@ -21,6 +21,7 @@ from chalicelib.adapters.hashes import HashTable
 from chalicelib.adapters.storage import Fetched, ObjectHead, ObjectStore
 from chalicelib.adapters.tenants import TenantRegistry
 from chalicelib.errors import CordonError, ObjectGoneError, UnknownTenantError
+from chalicelib.lifecycle import CaseState, CaseStatus, Ruling, Step
 from chalicelib.models import (
     HELD,
     Action,
@@ -38,12 +39,6 @@ from chalicelib.settings import Settings
 
 logger = logs.logger
 
-STATUS_ALLOWED = "allowed"
-STATUS_QUARANTINING = "quarantining"
-STATUS_QUARANTINED = "quarantined"
-STATUS_PENDING_REVIEW = "pending_review"
-STATUS_GONE = "gone"
-FINAL_STATUSES = frozenset({STATUS_ALLOWED, STATUS_QUARANTINED, STATUS_PENDING_REVIEW, STATUS_GONE})
 STAGES = ("fetch", "hash", "match", "act")
 
 
@@ -85,12 +80,23 @@ class Pipeline:
             return ref  # `process` records it as gone
         return replace(ref, etag=head.etag, version_id=head.version_id)
 
-    def process(self, ref: ObjectRef, force: bool = False) -> Result:
-        """Judge one object version and act on the verdict, at most once.
+    def present(self, ref: ObjectRef) -> bool:
+        """Whether the object (this version, or these bytes) is in the bucket now."""
+        try:
+            self.store.head(ref)
+        except ObjectGoneError:
+            return False
+        return True
 
+    def process(self, ref: ObjectRef, force: bool = False) -> Result:
+        """Judge one object and act on the verdict, at most once per upload.
+
+        What is left to do comes from the object's case and whether the object is in the
+        bucket now (`lifecycle.next_step`): a removed object that is back is removed again,
+        an interrupted quarantine resumes, an object already handled is left alone.
         `force` re-evaluates an object already handled (after a threshold change or a new
         shared hash): an allowed object that now matches is quarantined, in its one case;
-        one already held gets its verdict updated and audited, and nothing else is done.
+        one still held gets its verdict updated and audited, and nothing else is done.
         """
         timer = Timer()
         tenant = self.tenants.for_bucket(ref.bucket)
@@ -98,107 +104,112 @@ class Pipeline:
             logger.error("bucket belongs to no tenant: event rejected", extra={"object": ref.uri})
             return Result(Outcome.NO_TENANT, ref, detail=f"no tenant owns bucket {ref.bucket}")
         case_id = ref.case_id(tenant.tenant_id)
-        # A case exists already only for a retry, a replay after the idempotency record has
-        # expired, or a forced re-evaluation. Ingest does not read it first (a consistent
-        # read for every object, for the rare retry): an allowed object's conditional create
-        # finds it, and only then, or for a verdict to act on, is it read. Forced runs nearly
-        # always meet their case: they read it first.
+        # A case exists already only for a re-upload, a retry, a replay after the idempotency
+        # record has expired, or a forced re-evaluation. Ingest does not read it first (a
+        # consistent read for every object, for the rare retry): an allowed object's
+        # conditional create finds it, and only then, or for a verdict to act on, is it read.
+        # Forced runs nearly always meet their case: they read it first.
         existing = self.cases.get(case_id) if force else None
-        if existing is not None:
-            resumed = self._resume(tenant, ref, case_id, existing, force, timer)
-            if resumed is not None:
-                return resumed
+        known = force
         try:
             with timer.stage("fetch"):
                 fetched = self.store.fetch(ref, self.settings.max_object_bytes)
             with timer.stage("hash"):
                 examination = self._examine(fetched)
         except ObjectGoneError as gone:
-            if existing is None and not self._record_gone(tenant, ref, case_id, str(gone)):
+            if not known:
+                if self._record_gone(tenant, ref, case_id, str(gone)):
+                    return Result(Outcome.GONE, ref, tenant.tenant_id, case_id, detail=str(gone))
                 existing = self.cases.get(case_id)  # a retry or a replay: the case was there
-                resumed = self._resume(tenant, ref, case_id, existing, force, timer)
-                if resumed is not None:
-                    return resumed
-            return Result(Outcome.GONE, ref, tenant.tenant_id, case_id, detail=str(gone))
+            return self._carry_out_absent(tenant, ref, case_id, existing, force, str(gone), timer)
         with timer.stage("match"):
-            verdict = self._judge(tenant, examination, count=True)
-        head, data = fetched.head, fetched.data
-        if not force:
+            verdict = self._judge(tenant, examination, case_id, count=True)
+        if not known:
             with timer.stage("act"):
                 opened = verdict.action is Action.ALLOW and self.cases.open(
                     case_id,
                     tenant.tenant_id,
-                    STATUS_ALLOWED,
-                    self._case_fields(ref, head, examination, verdict),
+                    CaseStatus.ALLOWED,
+                    self._case_fields(ref, fetched.head, examination, verdict),
                 )
-                if not opened:
-                    existing = self.cases.get(case_id)
             if opened:
                 result = Result(Outcome.ALLOWED, ref, tenant.tenant_id, case_id, verdict, ref.uri)
                 return replace(result, timings=timer.stages)
-            resumed = self._resume(tenant, ref, case_id, existing, force, timer)
-            if resumed is not None:
-                return resumed
+            existing = self.cases.get(case_id)
+        step = lifecycle.next_step(_state(existing), present=True, forced=force)
         with timer.stage("act"):
-            result = self._act(tenant, ref, case_id, head, data, examination, verdict, existing)
+            if step is Step.FINISH_REMOVAL:
+                result = self._finish_quarantine(tenant, ref, case_id, existing)
+            elif step is Step.REMOVE_AGAIN:
+                result = self._remove_again(tenant, ref, case_id, existing, fetched, examination)
+            else:  # JUDGE, REJUDGE, RESUME_QUARANTINE: act on the verdict, in the one case
+                result = self._act(
+                    tenant, ref, case_id, fetched, examination, verdict, existing, force
+                )
         return replace(result, timings=timer.stages)
 
-    def _resume(
+    def _carry_out_absent(
         self,
         tenant: Tenant,
         ref: ObjectRef,
         case_id: str,
         existing: dict[str, Any] | None,
         force: bool,
+        why: str,
         timer: Timer,
-    ) -> Result | None:
-        """What an existing case leaves to do: finish its quarantine, nothing (already
-        handled), or re-judge a held object (forced); None when the object is to be judged."""
-        if existing is None:
-            return None
-        status = existing["status"]
-        if status == STATUS_QUARANTINING and existing.get("evidence"):
-            return self._finish_quarantine(tenant, ref, case_id, existing, timer)
-        if status in FINAL_STATUSES and not (force and status == STATUS_ALLOWED):
-            if force and existing.get("evidence"):
-                return self._reevaluate_held(tenant, ref, case_id, existing)
-            return Result(
-                Outcome.ALREADY_HANDLED,
-                ref,
-                tenant.tenant_id,
-                case_id,
-                detail=f"case already {status}",
-            )
-        return None
+    ) -> Result:
+        """What is left to do for a case whose object is not in the bucket."""
+        step = lifecycle.next_step(_state(existing), present=False, forced=force)
+        if existing is None:  # forced, and never seen: record it (RECORD_GONE)
+            self._record_gone(tenant, ref, case_id, why)
+            return Result(Outcome.GONE, ref, tenant.tenant_id, case_id, detail=why)
+        with timer.stage("act"):
+            if step is Step.FINISH_REMOVAL:
+                result = self._finish_quarantine(tenant, ref, case_id, existing)
+            elif step is Step.REJUDGE_HELD:
+                result = self._reevaluate_held(tenant, ref, case_id, existing)
+            elif step is Step.MARK_GONE:
+                self.cases.set_status(case_id, CaseStatus.GONE, {"detail": why})
+                self.cases.audit(case_id, "gone", {"reason": why})
+                result = Result(Outcome.GONE, ref, tenant.tenant_id, case_id, detail=why)
+            else:
+                result = Result(
+                    Outcome.ALREADY_HANDLED,
+                    ref,
+                    tenant.tenant_id,
+                    case_id,
+                    detail=f"case already {existing['status']}",
+                )
+        return replace(result, timings=timer.stages)
 
     def evaluate(self, ref: ObjectRef) -> tuple[Tenant, Examination, Verdict, str]:
         """The verdict the object would get now, touching nothing (dry runs).
 
-        Reads the original, or the evidence copy when the object is held. Raises
-        UnknownTenantError or ObjectGoneError when there is nothing to judge.
+        Reads the object in the bucket, or, when it is not there, its evidence copy if it is
+        held. Raises UnknownTenantError or ObjectGoneError when there is nothing to judge.
         """
         tenant = self.tenants.for_bucket(ref.bucket)
         if tenant is None:
             raise UnknownTenantError(f"no tenant owns bucket {ref.bucket}")
-        case = self.cases.get(ref.case_id(tenant.tenant_id)) if ref.identity else None
-        if case and case.get("evidence"):
-            data = self.store.read_evidence(case["evidence"])
-            where = "evidence copy"
-        else:
+        case_id = ref.case_id(tenant.tenant_id)
+        try:
             fetched = self.store.fetch(ref, self.settings.max_object_bytes)
-            if fetched.data is None:
-                examination = self._examine(fetched)
-                return tenant, examination, self._judge(tenant, examination), ref.uri
-            data = fetched.data
-            where = ref.uri
-        examination, verdict = self.examine_and_judge(tenant, data)
-        return tenant, examination, verdict, where
+        except ObjectGoneError:
+            case = self.cases.get(case_id) if ref.identity else None
+            if not (case and case.get("evidence")):
+                raise
+            data = self.store.read_evidence(case["evidence"])
+            examination = signals.examine_bytes(data, self.settings.max_image_pixels)
+            return tenant, examination, self._judge(tenant, examination, case_id), "evidence copy"
+        examination = self._examine(fetched)
+        return tenant, examination, self._judge(tenant, examination, case_id), ref.uri
 
     def _reevaluate_held(
         self, tenant: Tenant, ref: ObjectRef, case_id: str, case: dict[str, Any]
     ) -> Result:
         data = self.store.read_evidence(case["evidence"])
-        _, verdict = self.examine_and_judge(tenant, data)
+        examination = signals.examine_bytes(data, self.settings.max_image_pixels)
+        verdict = self._judge(tenant, examination, case_id)
         before = case["verdict"]["action"]
         self.cases.update_fields(case_id, {"verdict": verdict.to_dict()})
         self.cases.audit(case_id, "re-evaluated", {"before": before, "after": verdict.action.value})
@@ -211,7 +222,7 @@ class Pipeline:
         )
 
     def examine_and_judge(self, tenant: Tenant, data: bytes) -> tuple[Examination, Verdict]:
-        """The verdict bytes would get, touching nothing (dry runs, `cordon compare`)."""
+        """The verdict bytes would get, touching nothing (`cordon compare`)."""
         examination = signals.examine_bytes(data, self.settings.max_image_pixels)
         return examination, self._judge(tenant, examination)
 
@@ -226,9 +237,16 @@ class Pipeline:
             return signals.examine_stream(fetched.chunks(), size, reason)
         return signals.examine_bytes(fetched.data, self.settings.max_image_pixels)
 
-    def _judge(self, tenant: Tenant, examination: Examination, count: bool = False) -> Verdict:
-        """The verdict under the tenant's policy. `count` (real processing, not a dry run)
-        counts the matches for the flood guard, which may hold a hash right then."""
+    def _judge(
+        self,
+        tenant: Tenant,
+        examination: Examination,
+        case_id: str | None = None,
+        count: bool = False,
+    ) -> Verdict:
+        """The verdict under the tenant's policy and its earlier decision on the same bytes
+        (the precedent of another case than `case_id`). `count` (real processing, not a dry
+        run) counts the matches for the flood guard, which may hold a hash right then."""
         rules = tenant.policy
         matches = matching.find_matches(
             examination.signals,
@@ -250,15 +268,10 @@ class Pipeline:
         if overrides:
             verdict = replace(verdict, reasons=(*verdict.reasons, *overrides))
         sha256 = examination.signal("sha256")
-        if verdict.action is not Action.ALLOW and sha256 is not None:
-            cleared = self.tenants.allowed(tenant.tenant_id, sha256.value)
-            if cleared:
-                # A reviewer of this tenant rejected a takedown of these very bytes.
-                reason = (
-                    f"allow-listed: a reviewer cleared these bytes in case "
-                    f"{cleared['case_id']}; the matches below are overridden"
-                )
-                verdict = replace(verdict, action=Action.ALLOW, reasons=(reason, *verdict.reasons))
+        if sha256 is not None:
+            # One read an upload: bytes this tenant judged before follow that decision.
+            precedent = self.cases.precedent(tenant.tenant_id, sha256.value)
+            verdict = lifecycle.follow_precedent(verdict, precedent, case_id)
         return verdict
 
     def _tenant_overrides(
@@ -320,34 +333,51 @@ class Pipeline:
         tenant: Tenant,
         ref: ObjectRef,
         case_id: str,
-        head: ObjectHead,
-        data: bytes | None,
+        fetched: Fetched,
         examination: Examination,
         verdict: Verdict,
         existing: dict[str, Any] | None,
+        force: bool,
     ) -> Result:
-        fields = self._case_fields(ref, head, examination, verdict)
-        was_allowed = existing is not None and existing["status"] == STATUS_ALLOWED
+        """Act on the verdict: open the case (or move the one there on), store the evidence,
+        remove the original."""
+        fields = self._case_fields(ref, fetched.head, examination, verdict)
+        before = CaseStatus(existing["status"]) if existing is not None else None
+        kept = before in (CaseStatus.ALLOWED, CaseStatus.REINSTATED)
         if verdict.action is Action.ALLOW:
-            if was_allowed:
+            if before is None:
+                self.cases.open(case_id, tenant.tenant_id, CaseStatus.ALLOWED, fields)
+            elif kept and not force:
+                # Judged again (a re-upload, or a delivery past idempotency): nothing changed.
+                return Result(
+                    Outcome.ALREADY_HANDLED,
+                    ref,
+                    tenant.tenant_id,
+                    case_id,
+                    verdict,
+                    detail=f"case already {before}",
+                )
+            elif kept:
                 self.cases.update_fields(case_id, fields)
                 self.cases.audit(case_id, "re-evaluated", {"before": "ALLOW", "after": "ALLOW"})
-            else:
-                self.cases.open(case_id, tenant.tenant_id, STATUS_ALLOWED, fields)
+            else:  # GONE, and back in the bucket
+                self.cases.set_status(case_id, CaseStatus.ALLOWED, fields)
+                self.cases.audit(case_id, "reappeared", {"after": "ALLOW"})
             return Result(Outcome.ALLOWED, ref, tenant.tenant_id, case_id, verdict, ref.uri)
-        if was_allowed:
-            # A forced re-evaluation found a match: the one case of this version moves on.
-            self.cases.set_status(case_id, STATUS_QUARANTINING, fields)
+        if before is None:
+            if self.cases.open(case_id, tenant.tenant_id, CaseStatus.QUARANTINING, fields):
+                self.cases.audit(case_id, "verdict", verdict.to_dict())
+            else:  # opened between our read and now: a concurrent delivery
+                self.cases.audit(case_id, "retry", {"reason": "earlier attempt did not finish"})
+        elif before is CaseStatus.QUARANTINING:
+            self.cases.audit(case_id, "retry", {"reason": "earlier attempt did not finish"})
+        else:
+            # Allowed, reinstated or gone before, and now to act on: the one case moves on.
+            self.cases.set_status(case_id, CaseStatus.QUARANTINING, fields)
             self.cases.audit(
-                case_id, "re-evaluated", {"before": "ALLOW", "after": verdict.action.value}
+                case_id, "re-evaluated", {"before": str(before), "after": verdict.action.value}
             )
             self.cases.audit(case_id, "verdict", verdict.to_dict())
-        elif existing is None and self.cases.open(
-            case_id, tenant.tenant_id, STATUS_QUARANTINING, fields
-        ):
-            self.cases.audit(case_id, "verdict", verdict.to_dict())
-        else:
-            self.cases.audit(case_id, "retry", {"reason": "earlier attempt did not finish"})
         sha256 = fields["sha256"]
         evidence_key = f"{tenant.tenant_id}/{case_id}/{ref.key}"
         metadata = {
@@ -359,13 +389,15 @@ class Pipeline:
             "verdict": verdict.action.value,
         }
         try:
-            evidence = self.store.store_evidence(ref, evidence_key, data, sha256, metadata)
+            evidence = self.store.store_evidence(ref, evidence_key, fetched.data, sha256, metadata)
         except CordonError as error:
             self.cases.audit(case_id, "evidence_failed", {"error": str(error)})
             raise
         self.cases.update_fields(case_id, {"evidence": evidence.to_dict()})
         self.cases.audit(case_id, "evidence_stored", evidence.to_dict())
-        return self._remove_original(tenant, ref, case_id, verdict, head, evidence.uri)
+        return self._remove_original(
+            tenant, ref, case_id, verdict, fetched.head, evidence.uri, sha256
+        )
 
     def _remove_original(
         self,
@@ -375,6 +407,7 @@ class Pipeline:
         verdict: Verdict,
         head: ObjectHead | None,
         evidence_uri: str,
+        sha256: str,
     ) -> Result:
         try:
             self.store.delete_original(ref, head)
@@ -384,13 +417,24 @@ class Pipeline:
         self.cases.audit(case_id, "original_removed", {"uri": ref.uri})
         rules = tenant.policy
         needs_review = verdict.action is Action.REVIEW or rules.review_takedowns
-        if needs_review and self.reviews is not None:
-            # Before the final status: a retry after a failure here starts the (same) review.
-            self.reviews.start(case_id, tenant.tenant_id, "review", rules.review_timeout_seconds)
-        if needs_review:
-            self.cases.set_status(case_id, STATUS_PENDING_REVIEW)
+        if verdict.held_with:
+            # The same bytes already await a review: held with it, whose decision they share.
+            self.cases.attach(verdict.held_with, case_id)
+            self.cases.audit(verdict.held_with, "copy_held", {"case_id": case_id, "uri": ref.uri})
+            self.cases.audit(case_id, "held_with", {"case_id": verdict.held_with})
+            self.cases.set_status(case_id, CaseStatus.ATTACHED, {"attached_to": verdict.held_with})
+        elif needs_review:
+            if self.reviews is not None:
+                # Before the final status: a retry after a failure here starts the (same) review.
+                self.reviews.start(
+                    case_id, tenant.tenant_id, "review", rules.review_timeout_seconds
+                )
+            # The ruling before the final status, which a retry would take as done.
+            self.cases.set_precedent(tenant.tenant_id, sha256, case_id, Ruling.PENDING)
+            self.cases.set_status(case_id, CaseStatus.PENDING_REVIEW)
         else:
-            self.cases.set_status(case_id, STATUS_QUARANTINED)
+            self.cases.set_precedent(tenant.tenant_id, sha256, case_id, Ruling.REMOVED)
+            self.cases.set_status(case_id, CaseStatus.QUARANTINED)
             case = self.cases.get(case_id)
             if case is not None:  # an automated takedown: its statement of reasons now
                 self.cases.update_fields(case_id, {"notice": statement_of_reasons(case, "removed")})
@@ -406,23 +450,71 @@ class Pipeline:
         return Result(Outcome.QUARANTINED, ref, tenant.tenant_id, case_id, verdict, evidence_uri)
 
     def _finish_quarantine(
-        self, tenant: Tenant, ref: ObjectRef, case_id: str, case: dict[str, Any], timer: Timer
+        self, tenant: Tenant, ref: ObjectRef, case_id: str, case: dict[str, Any]
     ) -> Result:
         """An earlier attempt stored the evidence but did not remove the original."""
         self.cases.audit(case_id, "retry", {"reason": "evidence stored, original not removed"})
-        verdict = Verdict(Action(case["verdict"]["action"]), tuple(case["verdict"]["reasons"]))
+        verdict = Verdict.from_dict(case["verdict"])
         evidence = case["evidence"]
-        with timer.stage("act"):
-            result = self._remove_original(
-                tenant, ref, case_id, verdict, None, f"s3://{evidence['bucket']}/{evidence['key']}"
+        return self._remove_original(
+            tenant,
+            ref,
+            case_id,
+            verdict,
+            None,
+            f"s3://{evidence['bucket']}/{evidence['key']}",
+            case["sha256"],
+        )
+
+    def _remove_again(
+        self,
+        tenant: Tenant,
+        ref: ObjectRef,
+        case_id: str,
+        case: dict[str, Any],
+        fetched: Fetched,
+        examination: Examination,
+    ) -> Result:
+        """The object of a case that removed it is in the bucket again (the same bytes
+        uploaded again to the same key): removed again under that case, whose evidence
+        already holds these bytes."""
+        sha256 = examination.signal("sha256")
+        if sha256 is None or sha256.value != case["sha256"]:
+            raise CordonError(
+                f"{ref.uri} has the ETag of case {case_id} but other bytes: not removed "
+                "under that case; replay it once the case is looked at"
             )
-        return replace(result, timings=timer.stages)
+        status = case["status"]
+        self.store.delete_original(ref, fetched.head)
+        self.cases.audit(
+            case_id,
+            "reupload_removed",
+            {"uri": ref.uri, "upload": ref.delivery_id, "status": status},
+        )
+        logger.info(
+            "re-upload removed",
+            extra={"object": ref.uri, "case_id": case_id, "status": status},
+        )
+        evidence = case["evidence"]
+        return Result(
+            Outcome.QUARANTINED,
+            ref,
+            tenant.tenant_id,
+            case_id,
+            Verdict.from_dict(case["verdict"]),
+            f"s3://{evidence['bucket']}/{evidence['key']}",
+            detail=f"uploaded again: removed again under case {case_id} ({status})",
+        )
 
     def _record_gone(self, tenant: Tenant, ref: ObjectRef, case_id: str, why: str) -> bool:
         """A case saying the object was gone; False (nothing written) if it had a case."""
         if not self.cases.open(
-            case_id, tenant.tenant_id, STATUS_GONE, {"object": ref.to_dict(), "detail": why}
+            case_id, tenant.tenant_id, CaseStatus.GONE, {"object": ref.to_dict(), "detail": why}
         ):
             return False
         logger.warning("object gone before processing", extra={"object": ref.uri, "why": why})
         return True
+
+
+def _state(case: dict[str, Any] | None) -> CaseState | None:
+    return CaseState.of(case["status"], bool(case.get("evidence"))) if case else None

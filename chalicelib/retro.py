@@ -20,8 +20,9 @@ from chalicelib import logs, matching, pdq
 from chalicelib.adapters.cases import CaseStore
 from chalicelib.adapters.tenants import TenantRegistry
 from chalicelib.index import HammingIndex
+from chalicelib.lifecycle import CaseStatus
 from chalicelib.models import ObjectRef, Result, Signal
-from chalicelib.pipeline import STATUS_ALLOWED, Pipeline
+from chalicelib.pipeline import Pipeline
 from chalicelib.sharing import HashUpdate
 from chalicelib.signals import PDQ
 
@@ -61,7 +62,7 @@ class RetroScanner:
         for tenant in self.tenants.all():
             if wanted is not None and tenant.tenant_id not in wanted:
                 continue
-            for case in self.cases.for_tenant(tenant.tenant_id, STATUS_ALLOWED):
+            for case in self.cases.for_tenant(tenant.tenant_id, CaseStatus.ALLOWED):
                 stored = [
                     Signal(s["type"], s["value"], s.get("quality"), s.get("variant", "original"))
                     for s in case.get("signals", [])
@@ -79,7 +80,7 @@ class RetroScanner:
     def _rejudge(self, cases: Iterable[dict[str, Any]]) -> list[Result]:
         results = []
         for case in cases:
-            if case.get("status") != STATUS_ALLOWED:
+            if case.get("status") != CaseStatus.ALLOWED:
                 continue  # held, gone or decided already: nothing to do again
             ref = ObjectRef.from_dict(case["object"])
             result = self.pipeline.process(ref, force=True)
@@ -101,7 +102,7 @@ class RetroScanner:
         pdq_values = [u.value for u in updates if u.signal_type == PDQ.name]
         matches: list[dict[str, Any]] = []
         by_pdq: dict[str, list[dict[str, Any]]] = {}
-        for case in self.cases.for_tenant(tenant_id, STATUS_ALLOWED):
+        for case in self.cases.for_tenant(tenant_id, CaseStatus.ALLOWED):
             signals = case.get("signals", [])
             if any((s["type"], s["value"]) in exact for s in signals):
                 matches.append(case)

@@ -34,18 +34,19 @@ from chalicelib.adapters.storage import ObjectStore
 from chalicelib.adapters.tenants import TenantRegistry
 from chalicelib.adapters.workflow import ReviewWorkflow
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, RequestError
+from chalicelib.lifecycle import APPEALABLE, CaseStatus, Ruling
 from chalicelib.models import HashRecord, Signal, Tenant, Visibility, now_iso
 from chalicelib.notices import statement_of_reasons
 from chalicelib.signals import SIGNAL_TYPES
 
 logger = logs.logger
 
-PENDING, ESCALATED, APPEAL_PENDING = "pending_review", "escalated", "appeal_pending"
-DECIDING, CONFIRMED, REINSTATED = "deciding", "confirmed", "reinstated"
+PENDING, ESCALATED = CaseStatus.PENDING_REVIEW, CaseStatus.ESCALATED
+APPEAL_PENDING, DECIDING = CaseStatus.APPEAL_PENDING, CaseStatus.DECIDING
+CONFIRMED, REINSTATED = CaseStatus.CONFIRMED, CaseStatus.REINSTATED
 OPEN_STATUSES = (PENDING, ESCALATED, APPEAL_PENDING)
 ACTIONS = ("confirm", "reject", "escalate")
 APPEAL_SECONDS = 14 * 24 * 3600  # TCO Art 10: complaints decided within two weeks
-APPEALABLE = ("quarantined", CONFIRMED)
 ESCALATED_ERROR = "Cordon.Escalated"  # the error the workflow's AwaitDecision catches
 
 
@@ -233,10 +234,36 @@ class Reviews:
             {"hashes": [f"{r.signal_type}:{r.value}" for r in records], "labels": list(labels)},
         )
         fresh = self._get(case_id)
+        self.cases.set_precedent(tenant_id, fresh["sha256"], case_id, Ruling.CONFIRMED)
+        for attached in self._attached(fresh):
+            self._follow(attached, fresh, CONFIRMED, "removed")
         notice = statement_of_reasons(fresh, "removed")
         self.cases.set_status(case_id, CONFIRMED, {"notice": notice})
         self.cases.audit(case_id, "notice_recorded", {"outcome": "removed"})
         return {"outcome": CONFIRMED, "hashes_shared": len(records)}
+
+    def _attached(self, case: dict[str, Any]) -> list[dict[str, Any]]:
+        """The cases of the same bytes uploaded again while this one awaited its review."""
+        found = (self.cases.get(case_id) for case_id in case.get("attached", []))
+        return [c for c in found if c is not None and c["status"] == CaseStatus.ATTACHED]
+
+    def _follow(
+        self, attached: dict[str, Any], decided: dict[str, Any], status: CaseStatus, outcome: str
+    ) -> None:
+        """An attached case takes the decision of the case it was held with: its uploader gets
+        the same statement, with the decision's reasons."""
+        case_id = attached["case_id"]
+        if status is REINSTATED:
+            obj = attached["object"]
+            self.store.reinstate(
+                attached["evidence"], obj["bucket"], obj["key"], attached["sha256"]
+            )
+        following = {**attached, "decisions": decided.get("decisions", [])}
+        notice = statement_of_reasons(following, outcome)
+        self.cases.set_status(
+            case_id, status, {"notice": notice, "decisions": decided.get("decisions", [])}
+        )
+        self.cases.audit(case_id, "decision_followed", {"case_id": decided["case_id"]})
 
     def _stored_variants(
         self, case: dict[str, Any], own: list[dict[str, Any]]
@@ -269,8 +296,11 @@ class Reviews:
             "reinstated",
             {"bucket": obj["bucket"], "key": obj["key"], "version_id": version, "sha256": sha256},
         )
-        self.tenants.allow(tenant_id, sha256, case_id, decision["reviewer"])
+        # These bytes are cleared for this tenant wherever they are uploaded again.
+        self.cases.set_precedent(tenant_id, sha256, case_id, Ruling.ALLOWED)
         fresh = self._get(case_id)
+        for attached in self._attached(fresh):
+            self._follow(attached, fresh, REINSTATED, "restored")
         notice = statement_of_reasons(fresh, "restored")
         self.cases.set_status(
             case_id, REINSTATED, {"notice": notice, "reinstated_version": version}
@@ -405,7 +435,7 @@ class Reviews:
     def appeal(self, reviewer: Reviewer, case_id: str, reason: str) -> dict[str, Any]:
         """The tenant, for its uploader, contests a takedown: a new review by someone else."""
         case = self._case_for(reviewer, case_id)
-        if case["status"] not in APPEALABLE:
+        if CaseStatus(case["status"]) not in APPEALABLE:
             raise ConflictError(
                 f"case {case_id} is {case['status']}: only a takedown that stands can be appealed"
             )

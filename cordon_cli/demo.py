@@ -13,8 +13,8 @@ from rich.progress import Progress
 from rich.table import Table
 
 from chalicelib import signals
+from chalicelib.lifecycle import CaseStatus
 from chalicelib.models import Action, HashRecord, ObjectRef, Policy
-from chalicelib.pipeline import FINAL_STATUSES
 from chalicelib.review import Reviewer
 from chalicelib.sharing import subscription_filter
 from chalicelib.wiring import Cordon
@@ -71,7 +71,7 @@ def wait_for_cases(
                 if case_id in cases:
                     continue
                 case = cordon.cases.get(case_id)
-                if case and case["status"] in FINAL_STATUSES:
+                if case and CaseStatus(case["status"]).settled:
                     cases[case_id] = case
             progress.update(task, completed=len(cases))
             time.sleep(0.3)

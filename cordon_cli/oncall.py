@@ -19,12 +19,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
-from chalicelib import webhooks
+from chalicelib import lifecycle, webhooks
 from chalicelib.errors import MalformedEventError
 from chalicelib.events import parse_body
 from chalicelib.ingest import REASON_ATTRIBUTE
+from chalicelib.lifecycle import CaseState, CaseStatus, Step
 from chalicelib.models import ObjectRef, Outcome
-from chalicelib.pipeline import FINAL_STATUSES
 from chalicelib.settings import Settings
 from chalicelib.wiring import Cordon
 
@@ -126,7 +126,7 @@ def _replay_one(
             }
         tenant = cordon.tenants.for_bucket(ref.bucket)
         case = cordon.cases.get(ref.case_id(tenant.tenant_id)) if tenant else None
-        if case and case["status"] in FINAL_STATUSES and not force:
+        if case and not force and _nothing_left(cordon, ref, case):
             return {
                 **row,
                 "status": "skipped",
@@ -148,6 +148,17 @@ def _replay_one(
         "action": result.verdict.action.value if result.verdict else None,
         "detail": result.detail or (result.verdict.reasons[0] if result.verdict else ""),
     }
+
+
+def _nothing_left(cordon: Cordon, ref: ObjectRef, case: dict[str, Any]) -> bool:
+    """Whether an object's case leaves nothing to do, judged by what is in the bucket now:
+    an object kept in place is not read again, a removed one is checked for being back."""
+    status = CaseStatus(case["status"])
+    if status in (CaseStatus.ALLOWED, CaseStatus.REINSTATED):
+        return True
+    state = CaseState(status, bool(case.get("evidence")))
+    step = lifecycle.next_step(state, present=cordon.pipeline.present(ref))
+    return step is Step.ALREADY_HANDLED
 
 
 # -- dead-letter queues ----------------------------------------------------------------------

@@ -17,10 +17,15 @@ from typing import Any
 from boto3.dynamodb.conditions import Key as KeyCondition
 from botocore.exceptions import ClientError
 
+from chalicelib.lifecycle import Precedent, Ruling
 from chalicelib.models import now_iso
 
 CASE_SK = "CASE"
 AUDIT_PREFIX = "AUDIT#"
+# A tenant's ruling on some bytes (`BYTES#<tenant>#<sha256>`, sk "RULING"): no tenant_id or
+# status_at, so it stays out of the index.
+PRECEDENT_PREFIX = "BYTES#"
+PRECEDENT_SK = "RULING"
 TENANT_STATUS_INDEX = "by_tenant_status"
 
 
@@ -51,6 +56,10 @@ def _case(item: dict[str, Any]) -> dict[str, Any]:
         # Stored once, as its own attribute: first among the signals, as examined.
         case["signals"] = [{"type": "sha256", "value": case["sha256"]}, *signals]
     return case
+
+
+def _precedent_key(tenant_id: str, sha256: str) -> dict[str, str]:
+    return {"pk": f"{PRECEDENT_PREFIX}{tenant_id}#{sha256}", "sk": PRECEDENT_SK}
 
 
 class CaseStore:
@@ -163,6 +172,33 @@ class CaseStore:
                 return False
             raise
         return True
+
+    # -- the tenant's standing decision on some bytes, wherever they are uploaded again -----
+    def precedent(self, tenant_id: str, sha256: str) -> Precedent | None:
+        """The ruling of the tenant's latest case of these bytes (an eventually consistent
+        read: one upload's ruling reaches a copy uploaded a second later)."""
+        item = self.table.get_item(Key=_precedent_key(tenant_id, sha256)).get("Item")
+        return Precedent(item["case_id"], Ruling(item["ruling"])) if item else None
+
+    def set_precedent(self, tenant_id: str, sha256: str, case_id: str, ruling: Ruling) -> None:
+        self.table.put_item(
+            Item={
+                **_precedent_key(tenant_id, sha256),
+                "case_id": case_id,
+                "ruling": ruling.value,
+                "at": now_iso(),
+            }
+        )
+
+    def attach(self, case_id: str, attached_id: str) -> None:
+        """Hold `attached_id` (the same bytes, uploaded again) with the review of `case_id`:
+        its decision is applied to both."""
+        self.table.update_item(
+            Key={"pk": case_id, "sk": CASE_SK},
+            UpdateExpression="SET attached = list_append(if_not_exists(attached, :none), :id)",
+            ExpressionAttributeValues={":id": [attached_id], ":none": []},
+            ConditionExpression="attribute_exists(pk)",
+        )
 
     def audit(
         self, case_id: str, event: str, detail: dict[str, Any] | None = None, actor: str = "cordon"

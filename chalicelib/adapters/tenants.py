@@ -1,8 +1,8 @@
 """The tenant registry (DynamoDB): which tenant owns a bucket, and its policy.
 
 Items: `TENANT#<id>` (policy, buckets, groups) and `BUCKET#<name>` (tenant id), so the hot
-lookup, bucket -> tenant, is one GetItem; `APIKEY#<sha256>` (a reviewer's key), `ALLOW#...`
-(bytes a reviewer cleared), `ALLOWHASH#...` (shared hashes the tenant ignores) and
+lookup, bucket -> tenant, is one GetItem; `APIKEY#<sha256>` (a reviewer's key), `ALLOWHASH#...`
+(shared hashes the tenant ignores; bytes a reviewer cleared are a ruling in the cases table) and
 `WEBHOOK#<id>` (its endpoint and signing secrets). Lookups are cached for a short while in a
 warm container.
 """
@@ -102,22 +102,6 @@ class TenantRegistry:
             return None
         item = self.table.get_item(Key={"pk": f"APIKEY#{_digest(key)}"}).get("Item")
         return (item["tenant_id"], item["reviewer_id"]) if item else None
-
-    # -- a tenant's allow-list: objects a reviewer cleared stop triggering --------------------
-    def allow(self, tenant_id: str, sha256: str, case_id: str, reviewer_id: str) -> None:
-        self.table.put_item(
-            Item={
-                "pk": f"ALLOW#{tenant_id}#{sha256}",
-                "tenant_id": tenant_id,
-                "case_id": case_id,
-                "reviewer_id": reviewer_id,
-                "at": now_iso(),
-            }
-        )
-
-    def allowed(self, tenant_id: str, sha256: str) -> dict[str, Any] | None:
-        item = self.table.get_item(Key={"pk": f"ALLOW#{tenant_id}#{sha256}"}).get("Item")
-        return from_dynamo(item) if item else None
 
     # -- a tenant's private allow-list of shared hashes: they stop matching for it alone -----
     def allow_hash(
