@@ -504,7 +504,32 @@ def trace(cordon: Cordon, target: str) -> dict[str, Any]:
         report = {"case_id": target}
         cases = [case] if case else []
     report["cases"] = [_case_story(cordon, case) for case in cases]
+    if target.startswith("s3://"):
+        for story in report["cases"]:
+            _compare_with_bucket(story, report["now"])
     return report
+
+
+def _compare_with_bucket(story: dict[str, Any], now: dict[str, Any]) -> None:
+    """Say whether a case's object is the one in the bucket now, and what that means: a case
+    that removed its object while the same bytes are public again is a re-upload not yet
+    handled, which the case alone would hide."""
+    obj = story.get("object", {})
+    same = now["in_bucket"] and (
+        obj.get("version_id") == now.get("version_id")
+        if obj.get("version_id")
+        else obj.get("etag") == now.get("etag")
+    )
+    story["in_bucket_now"] = bool(same)
+    state = CaseState(CaseStatus(story["status"]), bool(story.get("evidence")))
+    step = lifecycle.next_step(state, present=bool(same))
+    if step is Step.REMOVE_AGAIN:
+        story["attention"] = (
+            f"the object is in the bucket again although this case {story['status']} it "
+            "(a re-upload not yet handled): `cordon replay --force` on it removes it again"
+        )
+    elif step in (Step.FINISH_REMOVAL, Step.RESUME_QUARANTINE):
+        story["attention"] = "the quarantine did not finish: a retry or a replay completes it"
 
 
 def _case_story(cordon: Cordon, case: dict[str, Any]) -> dict[str, Any]:

@@ -56,6 +56,7 @@ def test_upload_envelopes_name_the_same_object(name: str, envelope: str, event_t
         size=SIZE,
         event_time=event_time,
         envelope=envelope,
+        sequencer="0066433A2F9D2B1C7E",
     )
     assert ref.uri == f"s3://{BUCKET}/{RAW_KEY}"
 
@@ -405,3 +406,41 @@ def test_every_sample_event_is_used_by_this_module():
     assert mentioned - on_disk == set(), "tests load samples that do not exist"
     others = {p.name for p in EVENTS_DIR.iterdir()} - on_disk
     assert others == {"README.md"}, "events/ holds samples and their README only"
+
+
+# ---------------------------------------------------------------- delivery identity
+
+
+def test_a_versioned_upload_is_delivered_as_its_version():
+    ref = only_ref(load_body("s3-put.json"))
+    assert ref.delivery_id == VERSION == ref.identity
+
+
+@pytest.mark.parametrize("name", ["s3-put.json", "eventbridge-object-created.json"])
+def test_an_unversioned_upload_is_told_apart_by_sequencer_etag_and_time(name: str):
+    # GIVEN the same PUT's notification without a version id (an unversioned bucket)
+    body = json.loads(load_body(name))
+    obj = body["detail"]["object"] if "detail" in body else body["Records"][0]["s3"]["object"]
+    obj.pop("versionId", None)
+    obj.pop("version-id", None)
+    first = only_ref(json.dumps(body))
+    # THEN every delivery of it has one delivery id, and its case is the ETag's
+    assert only_ref(json.dumps(body)).delivery_id == first.delivery_id
+    assert first.identity == ETAG and "0066433A2F9D2B1C7E" in first.delivery_id
+    # WHEN the same bytes are PUT again (a later sequencer), the upload is a new one
+    obj["sequencer"] = "0066433A2F9D2B1C7F"
+    again = only_ref(json.dumps(body))
+    assert again.delivery_id != first.delivery_id and again.identity == first.identity
+
+
+def test_moto_uploads_without_sequencer_differ_by_event_time():
+    # moto's S3 notifications carry no sequencer, its EventBridge events a constant one
+    a = ObjectRef(BUCKET, RAW_KEY, etag=ETAG, event_time="2026-12-04T10:00:00.001Z")
+    b = ObjectRef(BUCKET, RAW_KEY, etag=ETAG, event_time="2026-12-04T10:00:00.002Z")
+    assert a.delivery_id != b.delivery_id and a.identity == b.identity == ETAG
+    constant = "617f08299329d189"
+    c = ObjectRef(BUCKET, RAW_KEY, etag=ETAG, event_time="1.5", sequencer=constant)
+    d = ObjectRef(BUCKET, RAW_KEY, etag=ETAG, event_time="2.5", sequencer=constant)
+    assert c.delivery_id != d.delivery_id
+    # a replay by key has only the ETag
+    assert ObjectRef(BUCKET, RAW_KEY, etag=ETAG).delivery_id == ETAG
