@@ -156,24 +156,6 @@ class Ingest:
         )
 
 
-def sqs_dead_letter(
-    sqs: Any, queue_url: Callable[[], str]
-) -> Callable[[str, dict[str, str]], None]:
-    """A dead-letter function that sends the body and its reason to an SQS queue."""
-
-    def send(body: str, attributes: dict[str, str]) -> None:
-        sqs.send_message(
-            QueueUrl=queue_url(),
-            MessageBody=body,
-            MessageAttributes={
-                name: {"DataType": "String", "StringValue": value or "-"}
-                for name, value in attributes.items()
-            },
-        )
-
-    return send
-
-
 def reason_of(message: dict[str, Any]) -> str:
     """The failure reason Cordon attached to a dead-lettered SQS message, if any."""
     attributes = message.get("MessageAttributes") or message.get("messageAttributes") or {}

@@ -11,48 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
-from typing import Any
-
-from boto3.dynamodb.types import TypeDeserializer
+from typing import Any, Protocol
 
 from chalicelib import logs, webhooks
-from chalicelib.feed import change_between
-from chalicelib.models import Tenant, Visibility, audience_admits, audience_tags, tenant_tags
+from chalicelib.adapters.streams import item_images
+from chalicelib.models import Tenant, Visibility, audience_tags, tenant_tags
+from chalicelib.updates import HashUpdate, WebhookSubscription, change_between
 from chalicelib.webhooks import DeliveryResult, WebhookDeadLetters
-
-_deserializer = TypeDeserializer()
-
-
-@dataclass(frozen=True)
-class HashUpdate:
-    change: str  # added | changed | disputed | retired | reactivated | removed
-    signal_type: str
-    value: str
-    labels: tuple[str, ...]
-    source: str
-    status: str
-    seq: int | None
-    case_id: str | None = None
-    visibility: str = Visibility.ALL
-    groups: tuple[str, ...] = ()
-    variant: str = "original"  # a stored crop or masked copy of the shared image
-    variant_of: str | None = None  # ... whose own hash (same type) is this value
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["labels"] = list(self.labels)
-        data["groups"] = list(self.groups)
-        return data
-
-    def visible_to(self, tenant: Tenant) -> bool:
-        return audience_admits(self.visibility, self.groups, self.source, tenant)
-
-
-def _plain(image: dict[str, Any] | None) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in (image or {}).items()}
 
 
 def change_of(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -74,8 +41,7 @@ def _without_opinions(image: dict[str, Any]) -> dict[str, Any]:
 def updates_from_stream(records: Iterable[dict[str, Any]]) -> Iterator[HashUpdate]:
     """Hash updates in a DynamoDB Stream batch (Lambda's event records), in stream order."""
     for record in records:
-        stream = record.get("dynamodb", {})
-        old, new = _plain(stream.get("OldImage")), _plain(stream.get("NewImage"))
+        old, new = item_images(record)
         item = new or old
         if not item or str(item.get("signal_type", "")).startswith("_"):
             continue  # counters and other bookkeeping
@@ -97,36 +63,32 @@ def updates_from_stream(records: Iterable[dict[str, Any]]) -> Iterator[HashUpdat
         )
 
 
+class UpdatesTopic(Protocol):
+    """The hash-updates SNS topic (`chalicelib.adapters.topics.Topic`); a list attribute goes
+    as a String.Array."""
+
+    def publish(
+        self, message: Mapping[str, Any], attributes: Mapping[str, str | list[str]]
+    ) -> None: ...
+
+
 class UpdatePublisher:
     """Publishes hash updates on the SNS topic tenants subscribe to."""
 
-    def __init__(self, sns: Any, topic_arn: str) -> None:
-        self.sns = sns
-        self.topic_arn = topic_arn
+    def __init__(self, topic: UpdatesTopic) -> None:
+        self.topic = topic
 
     def publish(self, update: HashUpdate) -> None:
-        attributes: dict[str, Any] = {
-            "signal_type": {"DataType": "String", "StringValue": update.signal_type},
-            "change": {"DataType": "String", "StringValue": update.change},
-            "source": {"DataType": "String", "StringValue": update.source or "-"},
+        attributes: dict[str, str | list[str]] = {
+            "signal_type": update.signal_type,
+            "change": update.change,
+            "source": update.source or "-",
             # Who may receive it: each tenant's subscription requires one of its own tags.
-            "audience": {
-                "DataType": "String.Array",
-                "StringValue": json.dumps(
-                    audience_tags(update.visibility, update.groups, update.source)
-                ),
-            },
+            "audience": audience_tags(update.visibility, update.groups, update.source),
         }
         if update.labels:
-            attributes["labels"] = {
-                "DataType": "String.Array",
-                "StringValue": json.dumps(list(update.labels)),
-            }
-        self.sns.publish(
-            TopicArn=self.topic_arn,
-            Message=json.dumps(update.to_dict()),
-            MessageAttributes=attributes,
-        )
+            attributes["labels"] = list(update.labels)
+        self.topic.publish(update.to_dict(), attributes)
 
 
 def fan_out(updates: Sequence[HashUpdate], publisher: UpdatePublisher) -> int:
@@ -140,25 +102,6 @@ def subscription_filter(tenant: Tenant, wanted: dict[str, Any] | None = None) ->
     """The SNS filter policy of a tenant's subscription: what it asked for (`wanted`, on
     signal_type, change, labels, source), and never more than it may see (`audience`)."""
     return {**(wanted or {}), "audience": tenant_tags(tenant)}
-
-
-@dataclass(frozen=True)
-class WebhookSubscription:
-    """A tenant's endpoint for hash updates: its URL, its secrets (newest first: while one is
-    rotated both sign), and which signal types and changes it wants (empty: all)."""
-
-    tenant: Tenant
-    url: str
-    secrets: tuple[str, ...]
-    signal_types: tuple[str, ...] = ()
-    changes: tuple[str, ...] = ()
-
-    def wants(self, update: HashUpdate) -> bool:
-        return (
-            update.visible_to(self.tenant)
-            and (not self.signal_types or update.signal_type in self.signal_types)
-            and (not self.changes or update.change in self.changes)
-        )
 
 
 def webhook_payload(updates: Sequence[HashUpdate]) -> tuple[str, dict[str, Any]]:

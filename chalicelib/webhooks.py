@@ -49,7 +49,7 @@ import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 
 SIGNATURE_HEADER = "Cordon-Signature"
 EVENT_ID_HEADER = "Cordon-Event-Id"
@@ -309,7 +309,7 @@ def deliver(
     return DeliveryResult(False, attempts, status, f"{error}: gave up after {attempts} attempts")
 
 
-# --- Dead letters: the SQS adapter ------------------------------------------------------------
+# --- Dead letters: parked on a queue ----------------------------------------------------------
 
 
 def dead_letter_body(url: str, event_id: str, payload: dict[str, Any]) -> str:
@@ -320,15 +320,21 @@ def dead_letter_body(url: str, event_id: str, payload: dict[str, Any]) -> str:
     )
 
 
-class WebhookDeadLetters:
-    """Failed deliveries, parked on an SQS queue with their reason for `cordon dlq`."""
+class DeadLetterQueue(Protocol):
+    """The webhook DLQ (`chalicelib.adapters.queues.Queue`): a body and string attributes in,
+    the message id out."""
 
-    def __init__(self, sqs: Any, queue_url: str) -> None:
-        self.sqs = sqs
-        self.queue_url = queue_url
+    def send(self, body: str, attributes: Mapping[str, str]) -> str: ...
+
+
+class WebhookDeadLetters:
+    """Failed deliveries, parked on a queue with their reason for `cordon dlq`."""
+
+    def __init__(self, queue: DeadLetterQueue) -> None:
+        self.queue = queue
 
     def send(self, url: str, event_id: str, payload: dict[str, Any], result: DeliveryResult) -> str:
-        """Park one failed delivery; returns the SQS message id."""
+        """Park one failed delivery; returns the queue's message id."""
         attributes = {
             REASON_ATTRIBUTE: (result.error or "undelivered")[:MAX_REASON_CHARS],
             URL_ATTRIBUTE: url,
@@ -336,13 +342,4 @@ class WebhookDeadLetters:
             "cordon-attempts": str(result.attempts),
             "cordon-last-status": "" if result.status is None else str(result.status),
         }
-        response = self.sqs.send_message(
-            QueueUrl=self.queue_url,
-            MessageBody=dead_letter_body(url, event_id, payload),
-            MessageAttributes={
-                # SQS refuses empty attribute values.
-                name: {"DataType": "String", "StringValue": value or "-"}
-                for name, value in attributes.items()
-            },
-        )
-        return response["MessageId"]
+        return self.queue.send(dead_letter_body(url, event_id, payload), attributes)

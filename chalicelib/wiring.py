@@ -6,7 +6,6 @@ moto when `AWS_ENDPOINT_URL` points at the local stack.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -17,12 +16,16 @@ from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
 from chalicelib.adapters.cases import CaseStore
 from chalicelib.adapters.classifier import RekognitionModeration
+from chalicelib.adapters.feed import FeedLog
 from chalicelib.adapters.flood import FloodGuard
 from chalicelib.adapters.hashes import HashTable, IndexSnapshots
+from chalicelib.adapters.queues import Queue
 from chalicelib.adapters.storage import ObjectStore
 from chalicelib.adapters.tenants import TenantRegistry
+from chalicelib.adapters.topics import Topic
 from chalicelib.adapters.workflow import ReviewWorkflow
-from chalicelib.ingest import Ingest, sqs_dead_letter
+from chalicelib.feed import UpdateFeed
+from chalicelib.ingest import Ingest
 from chalicelib.opinions import Opinions
 from chalicelib.pipeline import Pipeline
 from chalicelib.retro import RetroScanner
@@ -54,8 +57,17 @@ class Cordon:
         return self._session().client("sqs")
 
     @cached_property
+    def sns(self) -> Any:
+        return self._session().client("sns")
+
+    @cached_property
     def dynamodb(self) -> Any:
         return self._session().resource("dynamodb")
+
+    @cached_property
+    def hashes_table(self) -> Any:
+        """The hash table's boto3 Table: the hashes, their feed and the flood counters."""
+        return self.dynamodb.Table(self.settings.hashes_table)
 
     @cached_property
     def store(self) -> ObjectStore:
@@ -65,9 +77,10 @@ class Cordon:
     def hashes(self) -> HashTable:
         bucket = self.settings.index_bucket
         return HashTable(
-            self.dynamodb.Table(self.settings.hashes_table),
+            self.hashes_table,
             self.settings.index_max_age_seconds,
             snapshots=IndexSnapshots(self.s3, bucket) if bucket else None,
+            feed=UpdateFeed(FeedLog(self.hashes_table)),
         )
 
     @cached_property
@@ -84,7 +97,15 @@ class Cordon:
 
     @cached_property
     def update_publisher(self) -> UpdatePublisher:
-        return UpdatePublisher(self.client("sns"), self.settings.hash_updates_topic_arn)
+        return UpdatePublisher(Topic(self.sns, self.settings.hash_updates_topic_arn))
+
+    @cached_property
+    def tenant_notices(self) -> Topic:
+        return Topic(self.sns, self.settings.tenant_notices_topic_arn)
+
+    @cached_property
+    def reviewer_notices(self) -> Topic:
+        return Topic(self.sns, self.settings.review_topic_arn)
 
     @cached_property
     def reviews(self) -> Reviews:
@@ -96,23 +117,12 @@ class Cordon:
             workflow=ReviewWorkflow(
                 self.client("stepfunctions"), self.settings.review_state_machine_arn
             ),
-            notify=self._notify_tenant if self.settings.tenant_notices_topic_arn else None,
-            notify_reviewers=self._notify_reviewers if self.settings.review_topic_arn else None,
+            notify=self.tenant_notices.notify if self.settings.tenant_notices_topic_arn else None,
+            notify_reviewers=(
+                self.reviewer_notices.notify if self.settings.review_topic_arn else None
+            ),
             max_image_pixels=self.settings.max_image_pixels,
         )
-
-    def _publish(self, topic_arn: str, tenant_id: str, event: dict[str, Any]) -> None:
-        self.client("sns").publish(
-            TopicArn=topic_arn,
-            Message=json.dumps({**event, "tenant_id": tenant_id}),
-            MessageAttributes={"tenant_id": {"DataType": "String", "StringValue": tenant_id}},
-        )
-
-    def _notify_tenant(self, tenant_id: str, event: dict[str, Any]) -> None:
-        self._publish(self.settings.tenant_notices_topic_arn, tenant_id, event)
-
-    def _notify_reviewers(self, tenant_id: str, event: dict[str, Any]) -> None:
-        self._publish(self.settings.review_topic_arn, tenant_id, event)
 
     @cached_property
     def pipeline(self) -> Pipeline:
@@ -125,7 +135,10 @@ class Cordon:
             classifier_factory=lambda: RekognitionModeration(self._session().client("rekognition")),
             reviews=self.reviews if self.settings.review_state_machine_arn else None,
             flood_guard=FloodGuard(
-                self.hashes, self.settings.flood_limit, self.settings.flood_window_seconds
+                self.hashes,
+                self.hashes_table,
+                self.settings.flood_limit,
+                self.settings.flood_window_seconds,
             ),
         )
 
@@ -134,17 +147,20 @@ class Cordon:
         return Opinions(
             self.hashes,
             self.settings.dispute_threshold,
-            notify=self._notify_tenant if self.settings.tenant_notices_topic_arn else None,
+            notify=self.tenant_notices.notify if self.settings.tenant_notices_topic_arn else None,
         )
 
     @cached_property
-    def webhook_dead_letters(self) -> WebhookDeadLetters:
-        url = self.sqs.get_queue_url(QueueName=self.settings.webhook_dlq)["QueueUrl"]
-        return WebhookDeadLetters(self.sqs, url)
+    def webhook_dlq(self) -> Queue:
+        return Queue.named(self.sqs, self.settings.webhook_dlq)
 
     @cached_property
-    def dlq_url(self) -> str:
-        return self.sqs.get_queue_url(QueueName=self.settings.ingest_dlq)["QueueUrl"]
+    def webhook_dead_letters(self) -> WebhookDeadLetters:
+        return WebhookDeadLetters(self.webhook_dlq)
+
+    @cached_property
+    def ingest_dlq(self) -> Queue:
+        return Queue.named(self.sqs, self.settings.ingest_dlq)
 
     @cached_property
     def ingest(self) -> Ingest:
@@ -155,7 +171,8 @@ class Cordon:
         return Ingest(
             pipeline=self.pipeline,
             persistence=persistence,
-            dead_letter=sqs_dead_letter(self.sqs, lambda: self.dlq_url),
+            # The queue is looked up on the first dead letter, not at every cold start.
+            dead_letter=lambda body, attributes: self.ingest_dlq.send(body, attributes),
             metrics=Metrics(namespace="Cordon", service="ingest"),
             max_receives=self.settings.max_receives,
             idempotency_ttl_seconds=self.settings.idempotency_ttl_seconds,

@@ -26,11 +26,13 @@ class FloodGuard:
     def __init__(
         self,
         hashes: HashTable,
+        counters: Any,
         limit: int,
         window_seconds: int,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.hashes = hashes
+        self.hashes = hashes  # to hold a hash: `set_status` also writes its feed entry
+        self.counters = counters  # the hash table's boto3 Table, where the counters live
         self.limit = limit
         self.window_seconds = window_seconds
         self.clock = clock
@@ -49,7 +51,7 @@ class FloodGuard:
         return held
 
     def _hit(self, key: tuple[str, str], window: int, now: float) -> int:
-        response: dict[str, Any] = self.hashes.table.update_item(
+        response: dict[str, Any] = self.counters.update_item(
             Key={"signal_type": FLOOD_TYPE, "value": f"{key[0]}:{key[1]}#{window}"},
             UpdateExpression="ADD hits :one SET expires_at = :expires",
             ExpressionAttributeValues={

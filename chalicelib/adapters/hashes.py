@@ -39,7 +39,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from chalicelib import logs
 from chalicelib.adapters import batch_get
-from chalicelib.feed import COUNTER_TYPE, UpdateFeed, change_between, reserve
+from chalicelib.adapters.feed import COUNTER_TYPE, FeedLog, reserve
 from chalicelib.index import HammingIndex
 from chalicelib.models import (
     ACTIVE,
@@ -49,6 +49,7 @@ from chalicelib.models import (
     now_iso,
 )
 from chalicelib.signals import PDQ, SIGNAL_TYPES
+from chalicelib.updates import change_between
 
 SEQ_INDEX = "by_seq"
 OPINION_TYPE = "_opinion"  # one item a tenant and hash: its latest opinion and reason
@@ -243,12 +244,19 @@ def _read_into(body: Any, target: memoryview) -> None:
 
 class HashTable:
     def __init__(
-        self, table: Any, index_max_age: float = 5.0, snapshots: IndexSnapshots | None = None
+        self,
+        table: Any,
+        index_max_age: float = 5.0,
+        snapshots: IndexSnapshots | None = None,
+        feed: Any = None,
     ) -> None:
         self.table = table
         self.index_max_age = index_max_age
         self.snapshots = snapshots
-        self.feed = UpdateFeed(table)
+        self.feed_log = FeedLog(table)
+        # The delta feed's reader (`chalicelib.feed.UpdateFeed`), given by the wiring and only
+        # carried here, where the API's `/hashes/feed` route looks for it: never called.
+        self.feed = feed
         self._pdq = _IndexCache(self, PDQ.name, PDQ.bits)
 
     # -- writes ------------------------------------------------------------------------
@@ -270,7 +278,7 @@ class HashTable:
         before: dict[tuple[str, str], HashRecord] = self.get_many(
             [(r.signal_type, r.value) for r in everything], consistent=True
         )
-        feed_seq = self.feed.allocate(len(everything)) if everything else 0
+        feed_seq = self.feed_log.allocate(len(everything)) if everything else 0
         with self.table.batch_writer(overwrite_by_pkeys=["signal_type", "value"]) as batch:
             for signal_type, group in by_type.items():
                 first = self._allocate(signal_type, len(group))
@@ -282,7 +290,7 @@ class HashTable:
                     # The same change in the delta feed, in the order it was made.
                     change = change_between(previous.status if previous else None, record.status)
                     before[(signal_type, record.value)] = record  # for a later one in this batch
-                    batch.put_item(Item=UpdateFeed.entry(feed_seq + written, change, item))
+                    batch.put_item(Item=FeedLog.entry(feed_seq + written, change, item))
                     written += 1
         return written
 
@@ -327,7 +335,7 @@ class HashTable:
         old = response["Attributes"]
         new = {**old, "status": status, **fields}
         change = change_between(old.get("status", ACTIVE), status)
-        self.table.put_item(Item=UpdateFeed.entry(self.feed.allocate(1), change, new))
+        self.table.put_item(Item=FeedLog.entry(self.feed_log.allocate(1), change, new))
         return record_from_item(new)
 
     def add_opinion(

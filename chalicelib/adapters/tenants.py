@@ -20,7 +20,7 @@ from boto3.dynamodb.conditions import Attr
 from chalicelib.adapters import batch_get
 from chalicelib.adapters.cases import from_dynamo, to_dynamo
 from chalicelib.models import Policy, Tenant, now_iso
-from chalicelib.sharing import WebhookSubscription
+from chalicelib.updates import WebhookSubscription
 
 CACHE_SECONDS = 30.0
 

@@ -269,7 +269,9 @@ def test_the_flood_guard_holds_a_hash_that_suddenly_matches_too_much(world: Worl
     from cordon_cli import operations
 
     # GIVEN a guard of two objects a window, and one shared hash
-    world.cordon.pipeline.flood_guard = FloodGuard(world.cordon.hashes, limit=2, window_seconds=600)
+    world.cordon.pipeline.flood_guard = FloodGuard(
+        world.cordon.hashes, world.cordon.hashes_table, limit=2, window_seconds=600
+    )
     world.tenant("alpha", "alpha-up")
     world.tenant("beta", "beta-up")
     image = samples.known_bad(1)[0]
@@ -373,7 +375,7 @@ def test_tenant_subscriptions_from_the_shell_see_only_what_the_tenant_may(
     assert [u["value"] for u in received(world, url)] == ["e" * 64]
     # and the webhook delivery that kept failing waits in the DLQ with its reason and the
     # two public updates, ready to redrive
-    dlq = world.cordon.webhook_dead_letters.queue_url
+    dlq = world.cordon.webhook_dlq.url
     parked = world.cordon.sqs.receive_message(
         QueueUrl=dlq, MessageAttributeNames=["All"], MaxNumberOfMessages=10
     )["Messages"]
@@ -403,7 +405,7 @@ def test_a_parked_webhook_delivery_is_redriven_by_delivering_it_again(
     # THEN the same event arrives, verified, and the DLQ is empty
     assert len(receiver.received) == 4
     assert len({r.event_id for r in receiver.received}) == 1 and receiver.received[-1].verified
-    dlq = world.cordon.webhook_dead_letters.queue_url
+    dlq = world.cordon.webhook_dlq.url
     assert "Messages" not in world.cordon.sqs.receive_message(QueueUrl=dlq)
 
 
@@ -499,7 +501,9 @@ def test_a_flood_of_crops_holds_the_image_and_retiring_it_ends_their_matches(wor
     from cordon_cli import operations
 
     # GIVEN a guard of two objects a window, and a shared image with its stored crops
-    world.cordon.pipeline.flood_guard = FloodGuard(world.cordon.hashes, limit=2, window_seconds=600)
+    world.cordon.pipeline.flood_guard = FloodGuard(
+        world.cordon.hashes, world.cordon.hashes_table, limit=2, window_seconds=600
+    )
     world.tenant("beta", "beta-up")
     own, cropped = share_with_crops(world)
     copies = [samples.jpeg(Image.open(io.BytesIO(cropped)), quality=q) for q in (90, 80, 70)]

@@ -11,6 +11,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from chalicelib.adapters.queues import Queue
 from chalicelib.webhooks import (
     REASON_ATTRIBUTE,
     URL_ATTRIBUTE,
@@ -89,7 +90,7 @@ def test_a_dead_receiver_exhausts_attempts_and_lands_in_the_dlq(aws: None, close
     # GIVEN a webhook DLQ and a receiver that is down
     sqs = boto3.client("sqs", region_name="us-east-1")
     queue_url = sqs.create_queue(QueueName="cordon-webhook-dlq")["QueueUrl"]
-    dead_letters = WebhookDeadLetters(sqs, queue_url)
+    dead_letters = WebhookDeadLetters(Queue(sqs, queue_url))
 
     # WHEN every attempt is refused
     result = deliver(closed_port_url, SECRET, "evt-5", PAYLOAD, attempts=3, **FAST)
@@ -123,7 +124,7 @@ def test_a_permanent_failure_lands_in_the_dlq_with_its_status(aws: None, receive
     receiver.statuses = [410]
 
     result = deliver(receiver.url, SECRET, "evt-6", PAYLOAD, **FAST)
-    WebhookDeadLetters(sqs, queue_url).send(receiver.url, "evt-6", PAYLOAD, result)
+    WebhookDeadLetters(Queue(sqs, queue_url)).send(receiver.url, "evt-6", PAYLOAD, result)
 
     (message,) = sqs.receive_message(QueueUrl=queue_url, MessageAttributeNames=["All"])["Messages"]
     attributes = message["MessageAttributes"]

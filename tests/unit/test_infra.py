@@ -478,9 +478,9 @@ def test_hash_updates_read_the_tables_stream(merged):
 
 
 def test_the_stream_function_is_not_invoked_for_bookkeeping_items(merge):
+    from chalicelib.adapters.feed import COUNTER_TYPE, FEED_TYPE
     from chalicelib.adapters.flood import FLOOD_TYPE
     from chalicelib.adapters.hashes import OPINION_TYPE
-    from chalicelib.feed import COUNTER_TYPE, FEED_TYPE
 
     source = merge["Resources"]["HashUpdates"]["Properties"]["Events"][
         "HashUpdatesDynamodbEventSource"
