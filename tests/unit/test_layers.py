@@ -20,6 +20,7 @@ ADAPTER_MAY_IMPORT = (
     "chalicelib.adapters",
     "chalicelib.errors",
     "chalicelib.index",
+    "chalicelib.lifecycle",
     "chalicelib.logs",
     "chalicelib.models",
     "chalicelib.signals",
