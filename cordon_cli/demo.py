@@ -185,7 +185,36 @@ def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
     )
     reviewed = review_two(cordon, console, placed, timeout)
     shared = retro_scan_shown(cordon, console, early, updates_queue, timeout)
-    return correct == len(placed) and reviewed and shared
+    again = reupload_shown(cordon, console, placed, timeout)
+    return correct == len(placed) and reviewed and shared and again
+
+
+def reupload_shown(cordon: Cordon, console: Console, placed: list[Upload], timeout: float) -> bool:
+    """The uploader puts a taken-down file back at its key (the same bytes: same ETag, in
+    an unversioned bucket the same case): it is taken down again."""
+    upload = next(
+        u
+        for u in placed
+        if u.tenant_id == "alpha" and expected_action("alpha", u.sample) == "TAKEDOWN"
+    )
+    ref = upload.ref
+    cordon.s3.put_object(Bucket=ref.bucket, Key=ref.key, Body=upload.sample.data)
+    case_id = ref.case_id("alpha")
+
+    def removed_again() -> bool:
+        return any(row["event"] == "reupload_removed" for row in cordon.cases.audit_trail(case_id))
+
+    deadline = time.monotonic() + timeout
+    while not removed_again() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    listed = cordon.s3.list_objects_v2(Bucket=ref.bucket, Prefix=ref.key).get("Contents", [])
+    ok = removed_again() and all(obj["Key"] != ref.key for obj in listed)
+    outcome = "[green]taken down again[/]" if ok else "[red]still public[/]"
+    console.print(
+        f"[bold]6.[/] re-upload: the same bytes put back at alpha's {escape(ref.key)} were "
+        f"{outcome} under case {case_id}"
+    )
+    return ok
 
 
 EARLY_SAMPLE = "bad-0-resized.jpg"
