@@ -398,6 +398,11 @@ class Reviews:
         case = self._case_for(reviewer, case_id)
         review = case.get("review") or {}
         token = review.get("token")
+        if case["status"] == CaseStatus.ATTACHED:
+            raise ConflictError(
+                f"case {case_id} holds a copy of the bytes of case {case.get('attached_to')}, "
+                "whose decision it follows: decide that case"
+            )
         if case["status"] not in OPEN_STATUSES or not token:
             raise ConflictError(
                 f"case {case_id} is not waiting for a decision "

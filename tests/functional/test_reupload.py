@@ -189,6 +189,8 @@ def test_a_copy_of_bytes_under_review_is_held_with_that_review_and_follows_its_d
     key = world.reviewer("alpha", "rev-ana")
     queue = call(client, key, "GET", "/reviews").json_body["cases"]
     assert [c["case_id"] for c in queue] == [case_id]
+    refused = call(client, key, "POST", f"/cases/{copy_id}/decision", {"action": "confirm"})
+    assert refused.status_code == 409 and case_id in refused.json_body["error"]
     # WHEN the reviewer rejects the takedown
     body = {"action": "reject", "reason": "a film still"}
     assert call(client, key, "POST", f"/cases/{case_id}/decision", body).status_code == 202
