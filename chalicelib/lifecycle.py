@@ -140,9 +140,9 @@ def follow_precedent(verdict: Verdict, precedent: Precedent | None, case_id: str
     """The verdict under the tenant's earlier decision on the same bytes (the precedent).
 
     A reviewer's decision binds: bytes cleared are allowed (the restored object included),
-    bytes confirmed are taken down, whatever matches now. Bytes whose review is pending are
-    held with that review (`held_with`) rather than starting another. An automated takedown
-    is named in the reasons, and the matches of now decide."""
+    bytes confirmed are taken down though their hashes are disputed or held since. Bytes
+    whose review is pending are held with that review (`held_with`) rather than starting
+    another. An automated takedown is named in the reasons, and the matches of now decide."""
     if precedent is None:
         return verdict
     earlier, ruling = precedent.case_id, precedent.ruling

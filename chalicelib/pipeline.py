@@ -268,8 +268,12 @@ class Pipeline:
         if overrides:
             verdict = replace(verdict, reasons=(*verdict.reasons, *overrides))
         sha256 = examination.signal("sha256")
-        if sha256 is not None:
-            # One read an upload: bytes this tenant judged before follow that decision.
+        if verdict.action is not Action.ALLOW and sha256 is not None:
+            # Bytes this tenant's reviewers decided on follow that decision; copies of bytes
+            # under review are held with it. Read only for a verdict to act on: an allowed
+            # upload of bytes a reviewer confirmed does not occur while their shared exact
+            # hash stands (an operator who retires it has decided), so every other upload
+            # costs no read and no round trip.
             precedent = self.cases.precedent(tenant.tenant_id, sha256.value)
             verdict = lifecycle.follow_precedent(verdict, precedent, case_id)
         return verdict
