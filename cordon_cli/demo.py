@@ -58,6 +58,12 @@ def upload_all(cordon: Cordon, uploads: list[samples.Sample]) -> list[Upload]:
     return done
 
 
+def case_view(cordon: Cordon, case_id: str) -> dict[str, Any] | None:
+    """A case as the API shows it (the demo prints what a reviewer or an engineer would see)."""
+    case = cordon.cases.get(case_id)
+    return case.to_dict() if case else None
+
+
 def wait_for_cases(
     cordon: Cordon, uploads: list[Upload], timeout: float, console: Console
 ) -> dict[str, dict[str, Any]]:
@@ -70,7 +76,7 @@ def wait_for_cases(
                 case_id = upload.ref.case_id(upload.tenant_id)
                 if case_id in cases:
                     continue
-                case = cordon.cases.get(case_id)
+                case = case_view(cordon, case_id)
                 if case and CaseStatus(case["status"]).settled:
                     cases[case_id] = case
             progress.update(task, completed=len(cases))
@@ -245,10 +251,10 @@ def retro_scan_shown(
     subscription queue has the update."""
     case_id = early.ref.case_id("alpha")
     deadline = time.monotonic() + timeout
-    case = cordon.cases.get(case_id) or {}
+    case = case_view(cordon, case_id) or {}
     while case.get("status") != "quarantined" and time.monotonic() < deadline:
         time.sleep(0.3)
-        case = cordon.cases.get(case_id) or {}
+        case = case_view(cordon, case_id) or {}
     # The stream hands the confirmation's hashes over in several batches: read until the
     # queue has stayed empty for two polls of a second.
     messages: list[dict[str, Any]] = []
@@ -304,10 +310,10 @@ def review_two(cordon: Cordon, console: Console, placed: list[Upload], timeout: 
         decided = time.monotonic()
         cordon.reviews.decide(reviewer, case_id, action, reason, ["demo-entity"])
         target = "confirmed" if action == "confirm" else "reinstated"
-        case = cordon.cases.get(case_id) or {}
+        case = case_view(cordon, case_id) or {}
         while case.get("status") != target and time.monotonic() < deadline:
             time.sleep(0.2)
-            case = cordon.cases.get(case_id) or {}
+            case = case_view(cordon, case_id) or {}
         seconds = time.monotonic() - decided
         upload = by_case[case_id]
         sha256 = next(s["value"] for s in case.get("signals", []) if s["type"] == "sha256")

@@ -87,7 +87,7 @@ def test_image_is_veiled_until_clicked_and_a_decision_resumes_the_workflow(
     put = cordon.s3.put_object(Bucket="alpha-uploads", Key="poster.jpg", Body=upload)
     case_id = ObjectRef("alpha-uploads", "poster.jpg", etag=put["ETag"]).case_id("alpha")
     wait(
-        lambda: (cordon.cases.get(case_id) or {}).get("review", {}).get("token"),
+        lambda: getattr(cordon.cases.get(case_id), "token", None),
         60,
         "the case waiting for a reviewer",
     )
@@ -131,7 +131,7 @@ def test_image_is_veiled_until_clicked_and_a_decision_resumes_the_workflow(
     message = wait(lambda: browser.find_element(By.ID, "message").text, what="decision message")
     assert "Decision recorded: confirm" in message
     case = wait(
-        lambda: (lambda c: c if c and c["status"] == "confirmed" else None)(
+        lambda: (lambda c: c.to_dict() if c and c.status == "confirmed" else None)(
             cordon.cases.get(case_id)
         ),
         60,

@@ -267,8 +267,8 @@ def test_tenant_a_events_never_touch_tenant_b(world: World):
     assert a_case["tenant_id"] == "alpha" and b_case["tenant_id"] == "beta"
     assert not world.exists("alpha-uploads", "same-key.jpg")
     assert world.exists("beta-uploads", "same-key.jpg")
-    assert [c["case_id"] for c in world.cordon.cases.for_tenant("beta")] == [b_case["case_id"]]
-    assert [c["case_id"] for c in world.cordon.cases.for_tenant("alpha")] == [a_case["case_id"]]
+    assert [c.case_id for c in world.cordon.cases.for_tenant("beta")] == [b_case["case_id"]]
+    assert [c.case_id for c in world.cordon.cases.for_tenant("alpha")] == [a_case["case_id"]]
     assert a_case["evidence"]["key"].startswith("alpha/")
     # An event naming beta's bucket resolves to beta only, whatever the key.
     assert world.case("alpha", b_ref) is None
@@ -352,4 +352,4 @@ def test_a_case_reads_whole_though_stored_without_repeats(world: World):
     assert case is not None and case["case_id"] == ref.case_id("alpha")
     assert case["updated_at"] == case["created_at"]
     assert case["signals"][0] == {"type": "sha256", "value": sha256_of(data)}
-    assert [c["case_id"] for c in world.cordon.cases.for_tenant("alpha")] == [case["case_id"]]
+    assert [c.case_id for c in world.cordon.cases.for_tenant("alpha")] == [case["case_id"]]
