@@ -77,8 +77,10 @@ def hash_updates(event: DynamoDBEvent) -> dict[str, int]:
 
 
 # -- the reviewers' API ----------------------------------------------------------------------
+# Not named `api_key`: Chalice's swagger takes a security definition of that name for its
+# `api_key_required` flag and writes an `x-api-key` requirement over the custom authorizer.
 @app.authorizer(header=API_KEY_HEADER, ttl_seconds=0)
-def api_key(auth_request: AuthRequest) -> AuthResponse:
+def reviewer_key(auth_request: AuthRequest) -> AuthResponse:
     """Reviewers send "Authorization: Bearer <API key>"; only the key's SHA-256 is stored."""
     token = (auth_request.token or "").removeprefix("Bearer ").strip()
     found = cordon().tenants.reviewer_for_key(token)
@@ -114,7 +116,7 @@ def _body() -> dict[str, Any]:
     return body if isinstance(body, dict) else {}
 
 
-@app.route("/reviews", authorizer=api_key)
+@app.route("/reviews", authorizer=reviewer_key)
 def review_queue() -> Response:
     params = app.current_request.query_params or {}
     return _answer(
@@ -126,12 +128,12 @@ def review_queue() -> Response:
     )
 
 
-@app.route("/cases/{case_id}", authorizer=api_key)
+@app.route("/cases/{case_id}", authorizer=reviewer_key)
 def view_case(case_id: str) -> Response:
     return _answer(lambda: cordon().reviews.view(_reviewer(), case_id))
 
 
-@app.route("/cases/{case_id}/decision", methods=["POST"], authorizer=api_key)
+@app.route("/cases/{case_id}/decision", methods=["POST"], authorizer=reviewer_key)
 def decide(case_id: str) -> Response:
     body = _body()
     return _answer(
@@ -146,18 +148,18 @@ def decide(case_id: str) -> Response:
     )
 
 
-@app.route("/cases/{case_id}/appeal", methods=["POST"], authorizer=api_key)
+@app.route("/cases/{case_id}/appeal", methods=["POST"], authorizer=reviewer_key)
 def appeal(case_id: str) -> Response:
     reason = str(_body().get("reason", ""))
     return _answer(lambda: cordon().reviews.appeal(_reviewer(), case_id, reason), status=202)
 
 
-@app.route("/cases/{case_id}/statement", authorizer=api_key)
+@app.route("/cases/{case_id}/statement", authorizer=reviewer_key)
 def statement(case_id: str) -> Response:
     return _answer(lambda: cordon().reviews.statement(_reviewer(), case_id))
 
 
-@app.route("/hashes/feed", authorizer=api_key)
+@app.route("/hashes/feed", authorizer=reviewer_key)
 def hash_feed() -> Response:
     """Shared hash updates after `cursor`, in order, removals and disputes included."""
     params = app.current_request.query_params or {}
@@ -174,7 +176,7 @@ def hash_feed() -> Response:
     )
 
 
-@app.route("/hashes/{signal_type}/{value}/opinion", methods=["POST"], authorizer=api_key)
+@app.route("/hashes/{signal_type}/{value}/opinion", methods=["POST"], authorizer=reviewer_key)
 def hash_opinion(signal_type: str, value: str) -> Response:
     """A tenant confirms or disputes a shared hash it can see: {"opinion", "reason"}."""
     body = _body()
@@ -189,7 +191,9 @@ def hash_opinion(signal_type: str, value: str) -> Response:
     )
 
 
-@app.route("/hashes/{signal_type}/{value}/allow", methods=["PUT", "DELETE"], authorizer=api_key)
+@app.route(
+    "/hashes/{signal_type}/{value}/allow", methods=["PUT", "DELETE"], authorizer=reviewer_key
+)
 def hash_allow(signal_type: str, value: str) -> Response:
     """The tenant's private allow-list: a shared hash on it stops matching for this tenant."""
     reviewer = _reviewer()

@@ -17,7 +17,8 @@ other keys stay) but replaces lists and scalars whole, so:
 
 Chalice's logical IDs (from `chalice package` without a merge template, Chalice 1.34):
 `DefaultRole`, `Ingest` (event `IngestSqsEventSource`), `APIHandler`, `RestAPI`,
-`APIHandlerInvokePermission`.
+`APIHandlerInvokePermission`, and the authorizer's `ReviewerKey` and
+`ReviewerKeyInvokePermission` (named after its function, `app.reviewer_key`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,9 @@ HASH_UPDATES_EVENT = "HashUpdatesDynamodbEventSource"
 # invoking (the handler drops them too, for the local stack, which has no filters).
 BOOKKEEPING_TYPES = ["_feed", "_seq", "_flood", "_opinion"]
 API_FUNCTION = "APIHandler"
+# The API's Lambda authorizer (`app.reviewer_key`): its own function, which reads the tenants
+# table, so it needs the resource names as much as the API's handler.
+AUTHORIZER_FUNCTION = "ReviewerKey"
 # Each queue-fed function: its SQS event and the queue (our logical ID) it reads.
 SQS_FUNCTIONS = {
     INGEST_FUNCTION: (INGEST_EVENT, "IngestQueue"),
@@ -59,8 +63,8 @@ CHALICE_IDS = frozenset(
         API_FUNCTION,
         "RestAPI",
         "APIHandlerInvokePermission",
-        "ApiKeyAuthorizer",
-        "ApiKeyInvokePermission",
+        AUTHORIZER_FUNCTION,
+        f"{AUTHORIZER_FUNCTION}InvokePermission",
     }
 )
 
@@ -382,6 +386,9 @@ def overrides(resources: dict[str, Any]) -> dict[str, Any]:
             }
         },
         API_FUNCTION: {
+            "Properties": {"Environment": {"Variables": copy.deepcopy(variables)}},
+        },
+        AUTHORIZER_FUNCTION: {
             "Properties": {"Environment": {"Variables": copy.deepcopy(variables)}},
         },
     }
