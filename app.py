@@ -9,6 +9,7 @@ from typing import Any
 from chalice import AuthResponse, Chalice, ConvertToMiddleware, Response
 from chalice.app import AuthRequest, DynamoDBEvent, SQSEvent
 
+from chalicelib import requests
 from chalicelib.errors import RequestError
 from chalicelib.logs import logger
 from chalicelib.models import Tenant
@@ -111,9 +112,10 @@ def _answer(work: Callable[[], Any], status: int = 200) -> Response:
         return Response(body={"error": str(error)}, status_code=error.status)
 
 
-def _body() -> dict[str, Any]:
-    body = app.current_request.json_body
-    return body if isinstance(body, dict) else {}
+def _raw_body() -> bytes | None:
+    # The raw body, not Chalice's json_body: that one is None unless the Content-Type says
+    # JSON, and its own 400 for bad JSON has another shape than ours.
+    return app.current_request.raw_body
 
 
 @app.route("/reviews", authorizer=reviewer_key)
@@ -135,23 +137,21 @@ def view_case(case_id: str) -> Response:
 
 @app.route("/cases/{case_id}/decision", methods=["POST"], authorizer=reviewer_key)
 def decide(case_id: str) -> Response:
-    body = _body()
-    return _answer(
-        lambda: cordon().reviews.decide(
-            _reviewer(),
-            case_id,
-            str(body.get("action", "")),
-            str(body.get("reason", "")),
-            [str(label) for label in body.get("labels", [])],
-        ),
-        status=202,
-    )
+    def work() -> dict[str, Any]:
+        decision = requests.decision(_raw_body())
+        return cordon().reviews.decide(
+            _reviewer(), case_id, decision.action, decision.reason, list(decision.labels)
+        )
+
+    return _answer(work, status=202)
 
 
 @app.route("/cases/{case_id}/appeal", methods=["POST"], authorizer=reviewer_key)
 def appeal(case_id: str) -> Response:
-    reason = str(_body().get("reason", ""))
-    return _answer(lambda: cordon().reviews.appeal(_reviewer(), case_id, reason), status=202)
+    return _answer(
+        lambda: cordon().reviews.appeal(_reviewer(), case_id, requests.appeal(_raw_body())),
+        status=202,
+    )
 
 
 @app.route("/cases/{case_id}/statement", authorizer=reviewer_key)
@@ -162,33 +162,25 @@ def statement(case_id: str) -> Response:
 @app.route("/hashes/feed", authorizer=reviewer_key)
 def hash_feed() -> Response:
     """Shared hash updates after `cursor`, in order, removals and disputes included."""
-    params = app.current_request.query_params or {}
-    try:
-        cursor = int(params.get("cursor", "0"))
-        limit = min(max(int(params.get("limit", "100")), 1), 1000)
-    except ValueError:
-        return Response(body={"error": "cursor and limit are whole numbers"}, status_code=400)
-    # Updates this tenant may not see are skipped; the cursor moves past them all the same.
-    updates, next_cursor = cordon().hashes.feed.read(cursor, limit, reader=_tenant())
-    return Response(
-        body={"updates": updates, "cursor": next_cursor, "more": next_cursor - cursor >= limit},
-        status_code=200,
-    )
+
+    def work() -> dict[str, Any]:
+        cursor, limit = requests.feed_page(app.current_request.query_params)
+        # Updates this tenant may not see are skipped; the cursor moves past them all the same.
+        updates, next_cursor = cordon().hashes.feed.read(cursor, limit, reader=_tenant())
+        return {"updates": updates, "cursor": next_cursor, "more": next_cursor - cursor >= limit}
+
+    return _answer(work)
 
 
 @app.route("/hashes/{signal_type}/{value}/opinion", methods=["POST"], authorizer=reviewer_key)
 def hash_opinion(signal_type: str, value: str) -> Response:
     """A tenant confirms or disputes a shared hash it can see: {"opinion", "reason"}."""
-    body = _body()
-    return _answer(
-        lambda: cordon().opinions.give(
-            _tenant(),
-            signal_type,
-            value,
-            str(body.get("opinion", "")),
-            str(body.get("reason", "")),
-        )
-    )
+
+    def work() -> dict[str, Any]:
+        opinion, reason = requests.opinion(_raw_body())
+        return cordon().opinions.give(_tenant(), signal_type, value, opinion, reason)
+
+    return _answer(work)
 
 
 @app.route(
@@ -204,7 +196,7 @@ def hash_allow(signal_type: str, value: str) -> Response:
         if app.current_request.method == "DELETE":
             tenants.unallow_hash(reviewer.tenant_id, signal_type, canonical)
             return {"signal_type": signal_type, "value": canonical, "allowed": False}
-        reason = str(_body().get("reason", ""))
+        reason = requests.allow(_raw_body())
         tenants.allow_hash(reviewer.tenant_id, signal_type, canonical, reviewer.reviewer_id, reason)
         return {"signal_type": signal_type, "value": canonical, "allowed": True}
 
