@@ -55,13 +55,14 @@ SQS_FUNCTIONS = {
     INGEST_FUNCTION: (INGEST_EVENT, "IngestQueue"),
     REVIEW_FUNCTION: ("ReviewWorkerSqsEventSource", "ReviewWorkQueue"),
 }
+API_REST_API = "RestAPI"
 CHALICE_IDS = frozenset(
     {
         ROLE,
         INGEST_FUNCTION,
         REVIEW_FUNCTION,
         API_FUNCTION,
-        "RestAPI",
+        API_REST_API,
         "APIHandlerInvokePermission",
         AUTHORIZER_FUNCTION,
         f"{AUTHORIZER_FUNCTION}InvokePermission",
@@ -311,6 +312,25 @@ def _review_statements(declared: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+# API Gateway's own answers, for requests it does not pass to a function. By default a path or
+# method the API does not have answers 403 "Missing Authentication Token", and, when the
+# request carries an Authorization header, a SigV4 parse error that quotes the header back:
+# the reviewer's bearer key. Here such a request answers a plain 404. No route uses IAM
+# (SigV4) auth, so a signature error, too, can only be a request for a route that is not
+# there. Every other 4xx of the gateway's keeps its status and names only its type, from a
+# fixed list: never `$context.error.message`, which may quote the request.
+NOT_FOUND_BODY = json.dumps({"error": "not found"})
+GATEWAY_RESPONSES = {
+    **{
+        kind: {"statusCode": "404", "responseTemplates": {"application/json": NOT_FOUND_BODY}}
+        for kind in ("MISSING_AUTHENTICATION_TOKEN", "INVALID_SIGNATURE")
+    },
+    "DEFAULT_4XX": {
+        "responseTemplates": {"application/json": '{"error": "$context.error.responseType"}'}
+    },
+}
+
+
 def overrides(resources: dict[str, Any]) -> dict[str, Any]:
     """What replaces or extends the resources Chalice generates."""
     variables = environment(resources)
@@ -390,6 +410,16 @@ def overrides(resources: dict[str, Any]) -> dict[str, Any]:
         },
         AUTHORIZER_FUNCTION: {
             "Properties": {"Environment": {"Variables": copy.deepcopy(variables)}},
+        },
+        # Deep-merged into the OpenAPI body Chalice generates, so the gateway responses are
+        # part of the API's deployment (a separate AWS::ApiGateway::GatewayResponse would need
+        # a redeployment to reach the stage).
+        API_REST_API: {
+            "Properties": {
+                "DefinitionBody": {
+                    "x-amazon-apigateway-gateway-responses": copy.deepcopy(GATEWAY_RESPONSES)
+                }
+            }
         },
     }
 

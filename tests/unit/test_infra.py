@@ -111,6 +111,7 @@ def test_merge_template_overrides_only_chalices_resources(resources, merge):
         "HashUpdates",
         "APIHandler",
         "ReviewerKey",
+        "RestAPI",
     }
 
 
@@ -363,6 +364,18 @@ def _chalice_shaped_template() -> dict[str, Any]:
             "HashUpdates": hash_updates,
             "APIHandler": function,
             "ReviewerKey": authorizer,
+            "RestAPI": {
+                "Type": "AWS::Serverless::Api",
+                "Properties": {
+                    "EndpointConfiguration": "EDGE",
+                    "StageName": "api",
+                    "DefinitionBody": {
+                        "swagger": "2.0",
+                        "info": {"version": "1.0", "title": "cordon"},
+                        "paths": {},
+                    },
+                },
+            },
         },
     }
 
@@ -526,6 +539,27 @@ def test_public_routes_need_no_key(packaged):
     operations = _operations(packaged)
     for route in PUBLIC_ROUTES:
         assert "security" not in operations[route], route
+
+
+def test_a_route_the_api_lacks_answers_404_and_echoes_nothing(packaged):
+    """API Gateway answers a path or method it does not have itself, before any function: 403
+    "Missing Authentication Token", or with an Authorization header a signature error that
+    quotes the header (the bearer key) back. chalice local and Chalice's test client imitate
+    that answer, so only the template can show the fix."""
+    responses = _api(packaged)["x-amazon-apigateway-gateway-responses"]
+    for kind in ("MISSING_AUTHENTICATION_TOKEN", "INVALID_SIGNATURE"):
+        assert responses[kind]["statusCode"] == "404", kind
+        assert json.loads(responses[kind]["responseTemplates"]["application/json"]) == {
+            "error": "not found"
+        }
+    # The gateway's other 4xx keep their status (401 without a key, 403 for a wrong one...).
+    assert "statusCode" not in responses["DEFAULT_4XX"]
+    for kind, response in responses.items():
+        for template in response["responseTemplates"].values():
+            assert json.loads(template.replace("$context.error.responseType", "X"))
+            # Only the response type, from API Gateway's fixed list, is ever filled in.
+            assert template.count("$") == template.count("$context.error.responseType"), kind
+        assert "responseParameters" not in response, kind  # no request value in a header
 
 
 def test_the_authorizer_reads_the_templates_tables(packaged):
