@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from chalice import AuthResponse, Chalice, ConvertToMiddleware, Response
 from chalice.app import AuthRequest, DynamoDBEvent, SQSEvent
@@ -25,7 +26,8 @@ app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
 # chalice local and Chalice's test client read only the Authorization header, so that is the
 # one that carries the key ("Bearer <key>"), everywhere alike.
 API_KEY_HEADER = "Authorization"
-REVIEW_PAGE = Path(__file__).resolve().parent / "chalicelib" / "static" / "review.html"
+STATIC = Path(__file__).resolve().parent / "chalicelib" / "static"
+REVIEW_PAGE = STATIC / "review.html"
 
 _cordon: Cordon | None = None
 
@@ -203,14 +205,48 @@ def hash_allow(signal_type: str, value: str) -> Response:
     return _answer(change)
 
 
+# The page, its script and its styles come from this API and the image from the evidence
+# bucket (a presigned URL); nothing else loads, nothing inline runs, nobody may frame it.
+REVIEW_PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src {images}; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+def _evidence_origins() -> str:
+    """Where presigned evidence URLs point: the S3 endpoint the adapters use (moto's, locally)
+    and its subdomains (virtual-hosted buckets)."""
+    endpoint = urlsplit(cordon().s3.meta.endpoint_url)
+    return f"{endpoint.scheme}://{endpoint.netloc} {endpoint.scheme}://*.{endpoint.netloc}"
+
+
+def _static(name: str, content_type: str, policy: str | None = None) -> Response:
+    headers = {
+        "Content-Type": content_type,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+    }
+    if policy:
+        headers["Content-Security-Policy"] = policy
+    return Response(body=(STATIC / name).read_text(), status_code=200, headers=headers)
+
+
 @app.route("/review")
 def review_page() -> Response:
     """The reviewers' page: it asks for the API key and calls the routes above."""
-    return Response(
-        body=REVIEW_PAGE.read_text(),
-        status_code=200,
-        headers={"Content-Type": "text/html; charset=utf-8"},
-    )
+    policy = REVIEW_PAGE_POLICY.format(images=_evidence_origins())
+    return _static(REVIEW_PAGE.name, "text/html; charset=utf-8", policy)
+
+
+@app.route("/review.js")
+def review_script() -> Response:
+    return _static("review.js", "text/javascript; charset=utf-8")
+
+
+@app.route("/review.css")
+def review_styles() -> Response:
+    return _static("review.css", "text/css; charset=utf-8")
 
 
 @app.route("/health")

@@ -1,10 +1,12 @@
-"""The reviewers' API answers, through Chalice's test client: what another tenant learns, and
-what a malformed body gets."""
+"""The reviewers' API answers, through Chalice's test client: what another tenant learns, what a
+malformed body gets, and what the review page is sent with."""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 from chalice.test import Client
@@ -126,3 +128,58 @@ def test_malformed_appeals_and_opinions_are_refused_naming_the_field(world: Worl
     response = call(client, key, "PUT", f"/hashes/pdq/{value}/allow", {"reason": 5})
     assert response.status_code == 400 and response.json_body["error"].startswith("reason")
     assert not world.cordon.tenants.allowed_hashes("alpha", [("pdq", value)])
+
+
+def _policy(header: str) -> dict[str, list[str]]:
+    directives = (part.split() for part in header.split(";") if part.strip())
+    return {name: sources for name, *sources in directives}
+
+
+def _allowed_by(sources: list[str], url: str) -> bool:
+    """Whether a CSP source list admits `url` (scheme and host sources, `*.` wildcards)."""
+    target = urlsplit(url)
+    for source in sources:
+        scheme, _, host = source.partition("://")
+        if scheme != target.scheme:
+            continue
+        if host == target.netloc or (host.startswith("*.") and target.netloc.endswith(host[1:])):
+            return True
+    return False
+
+
+def test_the_review_page_is_sent_with_security_headers(world: World, client: Any):
+    page = client.http.get("/review")
+    assert page.status_code == 200
+    headers = {name.lower(): value for name, value in page.headers.items()}
+    assert headers["content-type"] == "text/html; charset=utf-8"
+    assert headers["x-frame-options"] == "DENY"
+    assert headers["x-content-type-options"] == "nosniff"
+    policy = _policy(headers["content-security-policy"])
+    assert policy["default-src"] == ["'none'"]
+    assert policy["script-src"] == ["'self'"]  # no inline script, no eval
+    assert policy["style-src"] == ["'self'"]
+    assert policy["connect-src"] == ["'self'"]
+    assert policy["frame-ancestors"] == ["'none'"]
+    # The image comes from a presigned URL of the evidence bucket: the policy admits it.
+    url = world.cordon.s3.generate_presigned_url(
+        "get_object", Params={"Bucket": world.cordon.settings.evidence_bucket, "Key": "k"}
+    )
+    assert _allowed_by(policy["img-src"], url), (policy["img-src"], url)
+    assert not _allowed_by(policy["img-src"], "https://attacker.example/pixel.gif")
+    # Nothing inline for the policy to refuse: the page's code is in files of its own.
+    html = page.body.decode()
+    assert '<script src="review.js" defer></script>' in html
+    assert "<script>" not in html and "<style>" not in html and "style=" not in html
+    assert not re.search(r"<[^>]+\son[a-z]+=", html)  # no onclick= and the like
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"), [("/review.js", "text/javascript"), ("/review.css", "text/css")]
+)
+def test_the_pages_script_and_styles_are_served_as_what_they_are(client: Any, path, kind):
+    response = client.http.get(path)
+    assert response.status_code == 200
+    headers = {name.lower(): value for name, value in response.headers.items()}
+    assert headers["content-type"] == f"{kind}; charset=utf-8"
+    assert headers["x-content-type-options"] == "nosniff"
+    assert response.body

@@ -502,7 +502,12 @@ REVIEWER_ROUTES = {
     ("/hashes/{signal_type}/{value}/allow", "PUT"),
     ("/hashes/{signal_type}/{value}/allow", "DELETE"),
 }
-PUBLIC_ROUTES = {("/review", "GET"), ("/health", "GET")}
+PUBLIC_ROUTES = {
+    ("/review", "GET"),
+    ("/review.js", "GET"),
+    ("/review.css", "GET"),
+    ("/health", "GET"),
+}
 
 
 def test_every_route_is_either_a_reviewers_or_public(packaged):
