@@ -308,7 +308,8 @@ class Reviews:
     def _case_for(self, reviewer: Reviewer, case_id: str) -> Case:
         case = self._get(case_id)
         if case.tenant_id != reviewer.tenant_id:
-            raise ForbiddenError(f"case {case_id} belongs to another tenant")
+            # The very answer an unknown id gets: a 403 would tell that the case exists.
+            raise NotFoundError(f"no case {case_id}")
         return case
 
     def queue(

@@ -188,14 +188,15 @@ def test_other_tenants_reviewers_can_neither_see_nor_decide(world, client):
     world.tenant("beta", "beta-uploads")
     outsider = world.reviewer("beta", "rev-zoe")
     assert call(client, outsider, "GET", "/reviews").json_body["cases"] == []
-    assert call(client, outsider, "GET", f"/cases/{case_id}").status_code == 403
+    # 404, as for an unknown id: a 403 would tell them the case exists.
+    assert call(client, outsider, "GET", f"/cases/{case_id}").status_code == 404
     assert (
         call(
             client, outsider, "POST", f"/cases/{case_id}/decision", {"action": "reject"}
         ).status_code
-        == 403
+        == 404
     )
-    assert call(client, outsider, "GET", f"/cases/{case_id}/statement").status_code == 403
+    assert call(client, outsider, "GET", f"/cases/{case_id}/statement").status_code == 404
     assert call(client, "not-a-key", "GET", "/reviews").status_code == 403
     assert client.http.get("/reviews").status_code == 401
     assert status_of(world, case_id) == "pending_review"
