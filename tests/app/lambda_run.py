@@ -2,8 +2,9 @@
 read everything the function writes to stdout and stderr (`test_handler_logs.py`).
 
 Run as `python -m tests.app.lambda_run`. It uploads two objects to a tenant's bucket, adds an
-S3 test event and an unreadable body to the ingest queue, and hands all of them to `app.ingest`
-in one Lambda SQS event. It prints nothing itself: every line it leaves is the function's.
+S3 test event, a notification with no records and an unreadable body to the ingest queue, and
+hands all of them to `app.ingest` in one Lambda SQS event. It prints nothing itself: every
+line it leaves is the function's.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ def main() -> None:
         for key in KEYS:
             cordon.s3.put_object(Bucket=BUCKET, Key=key, Body=f"{key}\n".encode())
         sqs.send_message(QueueUrl=queue, MessageBody=load_body("s3-test-event.json"))
+        sqs.send_message(QueueUrl=queue, MessageBody=load_body("s3-no-records.json"))
         sqs.send_message(QueueUrl=queue, MessageBody="not json")
         messages = sqs.receive_message(
             QueueUrl=queue, MaxNumberOfMessages=10, AttributeNames=["All"]
