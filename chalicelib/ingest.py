@@ -89,6 +89,9 @@ class Ingest:
             self.metrics.clear_metrics()
 
     def handle_record(self, record: SQSRecord) -> list[Result]:
+        # Each object sets its own id in `process`; a record's other lines (ignored, dead-
+        # lettered) name their message instead of carrying the previous record's object.
+        logger.set_correlation_id(None)
         try:
             parsed = parse_body(record.body)
         except MalformedEventError as error:
