@@ -9,10 +9,13 @@ it goes, since browsers draw what they can.
 from __future__ import annotations
 
 import io
+import os
 import re
 import threading
+import time
 import warnings
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -123,6 +126,9 @@ MAX_WORK_SIDE = 2048
 # What a full-size decode may hold in memory (width x height x bytes a pixel): the 1 GB
 # function decodes one image at a time, reduced at once, and keeps room for the rest.
 MAX_DECODE_BYTES = 256 * 1024 * 1024
+# Decoders that hold more than one full-size copy: libwebp's animation canvas and output,
+# libheif's and libjxl's planes, each copied into Pillow's image.
+_DECODE_COPIES = {"WEBP": 3, "HEIF": 2, "AVIF": 2, "JXL": 2}
 # Pages of a TIFF, images of an ICO, hashed besides the one a browser shows.
 MAX_EXTRA_IMAGES = 7
 # A damaged image whose undrawn rows reach this share is hashed, and also reported as not
@@ -144,6 +150,48 @@ def _lenient() -> Iterator[None]:
             yield
         finally:
             ImageFile.LOAD_TRUNCATED_IMAGES = False
+
+
+class DecodeBudget:
+    """Pixels a container may decode within `window` seconds (the function's timeout).
+
+    One image at the pixel cap decodes in about a second here and several on Lambda's arm64
+    share of a core: a batch of them would pass the timeout. Past the budget an image is
+    refused with a reason (an image type: held for review) instead.
+    """
+
+    def __init__(
+        self, pixels: int | None, window: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.pixels = pixels
+        self.window = window
+        self.clock = clock
+        self._spent: deque[tuple[float, int]] = deque()
+
+    def spent(self) -> int:
+        horizon = self.clock() - self.window
+        while self._spent and self._spent[0][0] < horizon:
+            self._spent.popleft()
+        return sum(pixels for _, pixels in self._spent)
+
+    def take(self, pixels: int) -> None:
+        """Spend `pixels`, or raise ImageRejected if the window has not that many left."""
+        if self.pixels is None:
+            return
+        spent = self.spent()
+        if spent + pixels > self.pixels:
+            raise ImageRejected(
+                f"decode budget: {pixels:,} pixels to decode, {spent:,} of "
+                f"{self.pixels:,} already decoded in the last {self.window:.0f} s"
+            )
+        self._spent.append((self.clock(), pixels))
+
+
+# About six images at the default 64 Mpx cap a minute: one batch's worth within the timeout.
+# Only in a Lambda function: the CLI, the benchmarks and the local stack have no timeout.
+BUDGET = DecodeBudget(
+    pixels=400_000_000 if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") else None, window=60.0
+)
 
 
 @dataclass(frozen=True)
@@ -272,7 +320,6 @@ def _decode_one(image: Image.Image, max_pixels: int) -> DecodedImage:
             f"exceeds the cap of {max_pixels:,}"
         )
     frames = getattr(image, "n_frames", 1)
-    orientation = image.getexif().get(0x0112, 1)
     if image.format in ("JPEG", "MPO") and image.mode in ("RGB", "L"):
         scale = 8
         while scale > 1 and min(width, height) // scale < MIN_DRAFT_SIDE:
@@ -286,14 +333,18 @@ def _decode_one(image: Image.Image, max_pixels: int) -> DecodedImage:
             levels += 1
         image.reduce = levels  # type: ignore[assignment,method-assign]
     else:
-        needed = width * height * _BYTES_PER_PIXEL.get(image.mode, 4)
+        copies = _DECODE_COPIES.get(image.format or "", 1)
+        needed = width * height * _BYTES_PER_PIXEL.get(image.mode, 4) * copies
         if needed > MAX_DECODE_BYTES:
             raise ImageRejected(
                 f"pixel cap: {image.format} {width}x{height} {image.mode} needs "
                 f"{needed / 2**20:,.0f} MiB decoded whole, over the {MAX_DECODE_BYTES // 2**20} "
                 "MiB a decode may take"
             )
+    BUDGET.take(image.size[0] * image.size[1])  # the size to decode, after any reduction
     image.load()
+    # After the load: a PNG's getexif() would otherwise decode the whole image to find it.
+    orientation = image.getexif().get(0x0112, 1)
     work = _reduced(image)
     upright = ImageOps.exif_transpose(work)
     if upright.mode not in ("RGB", "L"):
