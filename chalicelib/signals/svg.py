@@ -61,18 +61,14 @@ def intrinsic_size(root: ET.Element) -> tuple[float, float]:
 def rasterise(data: bytes, notes: list[str], problems: list[str]) -> bytes:
     """PNG bytes of the SVG as drawn; what it could not draw goes to `notes` or `problems`."""
     try:
-        root = SafeET.fromstring(
-            data, forbid_dtd=False, forbid_entities=True, forbid_external=True
-        )
+        root = SafeET.fromstring(data, forbid_dtd=False, forbid_entities=True, forbid_external=True)
     except DefusedXmlException as error:
         raise SvgRejected(f"entity or external reference refused ({error!r})") from error
     except ET.ParseError as error:
         raise SvgRejected(f"not well-formed XML: {error}") from error
     dropped = 0
-    count = 0
     hidden: set[str] = set()
-    for element in root.iter():
-        count += 1
+    for count, element in enumerate(root.iter(), start=1):
         if count > MAX_ELEMENTS:
             raise SvgRejected(f"more than {MAX_ELEMENTS:,} elements")
         if _local(element.tag) in _NOT_DRAWN:
