@@ -132,8 +132,9 @@ _DECODE_COPIES = {"WEBP": 3, "HEIF": 2, "AVIF": 2, "JXL": 2}
 # Pages of a TIFF, images of an ICO, hashed besides the one a browser shows.
 MAX_EXTRA_IMAGES = 7
 # A damaged image whose undrawn rows reach this share is hashed, and also reported as not
-# fully scanned: PDQ drifts past its threshold when about a quarter of the picture is missing.
-MAX_UNDRAWN_SHARE = 0.25
+# fully scanned (held for review if it matches nothing): on photographs PDQ drifts past its
+# threshold of 31 bits from about a tenth of the rows missing.
+MAX_UNDRAWN_SHARE = 0.1
 _SWAPS_AXES = frozenset({5, 6, 7, 8})  # EXIF orientations that turn the picture 90 degrees
 _BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "LA": 4, "PA": 4}
 
@@ -254,42 +255,83 @@ class _Damaged(Exception):
 def _decode_damaged(
     data: bytes, max_pixels: int, formats: tuple[str, ...], damaged: _Damaged
 ) -> DecodedImage:
-    # Pillow's lenient mode draws what was read (JPEG ends at a made-up end marker, PNG and
-    # GIF keep the rows they have). Decoders without one (WebP, HEIF, AVIF, JPEG 2000) need
-    # the bytes their container declares: zeros stand in for up to as many bytes as are left.
-    attempts = (
-        (data, "decoded as far as it goes"),
-        (data + bytes(len(data)), "decoded with its missing bytes taken as zeros"),
-    )
-    for attempt, how in attempts:
+    note = f"damaged or truncated image ({damaged})"
+    # Pillow's lenient mode draws what was read: a JPEG ends at a made-up end marker in flat
+    # grey, PNG, GIF, TIFF and BMP keep the rows they have (zeros after or, bottom-up, before).
+    with _lenient():
+        try:
+            decoded: DecodedImage | None = _decode(data, max_pixels, formats)
+        except _Damaged:
+            decoded = None
+    drawn = _drawn_share(decoded.image) if decoded else 0.0
+    if decoded and drawn > 0.0:
+        how = "drawn as far as it goes"
+    else:
+        # WebP, HEIF, AVIF and JPEG 2000 have no lenient mode: they need every byte their
+        # container declares. Zeros stand in for the missing ones (up to as many as are left),
+        # and the share drawn is read off the container, since zeros do not decode flat.
+        declared = _declared_length(data)
+        missing = min(declared - len(data), len(data)) if declared else len(data)
         with _lenient():
             try:
-                decoded = _decode(attempt, max_pixels, formats)
+                decoded = _decode(data + bytes(max(missing, 0)), max_pixels, formats)
             except _Damaged:
-                continue
-        drawn = _drawn_share(decoded.image)
-        if drawn == 0.0:
-            continue
-        problems = ()
-        if 1.0 - drawn >= MAX_UNDRAWN_SHARE:
-            problems = (
-                f"damaged image: only {drawn:.0%} of its rows could be drawn, so its hashes "
-                "stand for that part only",
-            )
-        note = f"damaged or truncated image ({damaged}): {how}, then hashed"
-        return DecodedImage(
-            decoded.image, decoded.frames, decoded.full_size, decoded.extra, (note,), problems
+                decoded = None
+        if decoded is None or _drawn_share(decoded.image) == 0.0:
+            raise ImageRejected(f"corrupt or truncated image, nothing could be drawn: {damaged}")
+        drawn = len(data) / declared if declared and declared > len(data) else 0.0
+        how = f"{max(missing, 0):,} missing bytes taken as zeros"
+    problems: tuple[str, ...] = ()
+    if drawn == 0.0:
+        problems = (f"{note}: how much of it is missing is unknown, the hashes may stand for part",)
+    elif 1.0 - drawn >= MAX_UNDRAWN_SHARE:
+        problems = (
+            f"{note}: only about {drawn:.0%} of it could be drawn, the hashes stand for that part",
         )
-    raise ImageRejected(f"corrupt or truncated image, nothing could be drawn: {damaged}")
+    return DecodedImage(
+        decoded.image,
+        decoded.frames,
+        decoded.full_size,
+        decoded.extra,
+        (f"{note}: {how}, then hashed",),
+        problems,
+    )
+
+
+def _declared_length(data: bytes) -> int | None:
+    """The length a RIFF (WebP) or ISO box file (HEIF, AVIF, JPEG 2000) says it has."""
+    if data[:4] == b"RIFF":
+        return 8 + int.from_bytes(data[4:8], "little")
+    if data[4:8] not in (b"ftyp", b"jP  "):
+        return None
+    end = 0
+    while end + 8 <= len(data):
+        size = int.from_bytes(data[end : end + 4], "big")
+        if size == 1 and end + 16 <= len(data):
+            size = int.from_bytes(data[end + 8 : end + 16], "big")
+        if size < 8:
+            return None  # "to the end of the file" (0) or malformed: nothing declared
+        end += size
+    return end
 
 
 def _drawn_share(image: Image.Image) -> float:
-    """The share of rows above the undrawn band a lenient decode leaves: the bottom rows of
-    one flat value (JPEG's grey, PNG's zeros). A picture of one flat value was not drawn."""
+    """The share of rows outside the undrawn band a lenient decode leaves: rows of one flat
+    value at the bottom (JPEG's grey, PNG's zeros) or, for bottom-up BMPs, at the top. PDQ
+    does not see such a band (it drops the DCT's horizontal-DC terms): the rows drawn decide
+    the hash. A picture of one flat value was not drawn at all."""
     grey = np.asarray(image.convert("L"))
-    flat_rows = (grey == grey[:, :1]).all(axis=1) & (grey[:, 0] == grey[-1, 0])
-    undrawn = int(np.argmin(flat_rows[::-1])) if not flat_rows.all() else len(flat_rows)
-    return 1.0 - undrawn / len(flat_rows)
+    flat = (grey == grey[:, :1]).all(axis=1)
+    if flat.all():
+        return 0.0
+
+    def band(edge: int) -> int:
+        # Flat rows of the edge row's value, counted inwards from that edge.
+        same = flat & (grey[:, 0] == grey[edge, 0])
+        return int(np.argmin(same if edge == 0 else same[::-1]))
+
+    undrawn = max(band(-1), band(0))
+    return 1.0 - undrawn / len(flat)
 
 
 def _decode(data: bytes, max_pixels: int, formats: tuple[str, ...]) -> DecodedImage:

@@ -104,16 +104,20 @@ def test_jpeg_cut_by_a_tenth_still_matches(name: str):
     assert distance is not None and distance <= DEFAULT_MATCH_DISTANCE
 
 
-def test_image_cut_past_a_quarter_is_hashed_and_reported_incomplete():
-    # GIVEN half a JPEG: the top half of the picture, the rest grey
-    data = encode(photo(NAMES[0]), "JPEG", quality=90)
+@pytest.mark.parametrize(
+    ("fmt", "options"), [("JPEG", {"quality": 90}), ("PNG", {}), ("WEBP", {"quality": 90})]
+)
+def test_image_cut_by_half_is_hashed_and_reported_incomplete(fmt: str, options: dict[str, Any]):
+    # GIVEN half a file: the top of the picture drawn, the rest flat (or, for WebP, zeros)
+    data = encode(photo(NAMES[0]), fmt, **options)
 
     examination = examine_bytes(data[: len(data) // 2], MAX_PIXELS)
 
     # THEN the part drawn is hashed, and the scan says it covers part of the picture only
+    # (past about a tenth missing, PDQ no longer finds the original: held for review)
     assert examination.signal("pdq") is not None
     (problem,) = examination.problems
-    assert "of its rows could be drawn" in problem
+    assert "of it could be drawn, the hashes stand for that part" in problem
 
 
 def test_nothing_drawable_is_unscannable_with_its_reason():
