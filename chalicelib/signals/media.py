@@ -138,8 +138,9 @@ MAX_UNDRAWN_SHARE = 0.1
 _SWAPS_AXES = frozenset({5, 6, 7, 8})  # EXIF orientations that turn the picture 90 degrees
 _BYTES_PER_PIXEL = {"1": 1, "L": 1, "P": 1, "I;16": 2, "I;16B": 2, "LA": 4, "PA": 4}
 
-# Pillow reads its lenient-decode switch from a module global: taken under a lock, for one
-# decode at a time, so no other decode in the process ever sees it on.
+# Pillow reads its lenient-decode switch from a module global, never set globally here: it is
+# on only for the retry of one damaged file, under a lock so two retries cannot interleave
+# (a Lambda container examines one object at a time, so no strict decode runs meanwhile).
 _LENIENT = threading.Lock()
 
 
