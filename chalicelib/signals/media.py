@@ -41,7 +41,7 @@ PILLOW_FORMATS: dict[str, tuple[str, ...]] = {
     "image/webp": ("WEBP",),
     "image/bmp": ("BMP",),
     "image/tiff": ("TIFF",),
-    "image/x-icon": ("ICO", "CUR"),
+    "image/x-icon": ("ICO",),  # CUR too (`decode_image`)
     "image/avif": ("AVIF",),
     "image/heic": ("HEIF",),
     "image/jp2": ("JPEG2000",),
@@ -231,6 +231,10 @@ def decode_image(data: bytes, max_pixels: int, media_type: str | None = None) ->
             data = svg.rasterise(data, notes, problems)
         except svg.SvgRejected as error:
             raise ImageRejected(f"SVG not rasterised: {error}") from error
+    if media_type == "image/x-icon" and data[2:4] == b"\x02\x00":
+        # A CUR is an ICO with hotspots where ICO has planes and depth; Pillow's CUR reader
+        # takes BMP entries only, its ICO reader PNG ones as well (as browsers do).
+        data = data[:2] + b"\x01\x00" + data[4:]
     formats = PILLOW_FORMATS.get(media_type)
     if formats is None:
         raise ImageRejected(f"{media_type} is not an image type Cordon decodes")
@@ -417,7 +421,7 @@ def _extra_images(image: Image.Image, max_pixels: int) -> tuple[DecodedImage, ..
             image.seek(page)
             out.append(_decode_one(image, max_pixels))
         return tuple(out)
-    if image.format in ("ICO", "CUR"):
+    if image.format == "ICO":
         sizes = sorted(image.info.get("sizes", ()), reverse=True)[1 : MAX_EXTRA_IMAGES + 1]
         out = []
         for size in sizes:

@@ -228,6 +228,17 @@ def test_every_image_of_an_ico_and_every_page_of_a_tiff_is_hashed():
     assert distance_to_original(ico, bad) <= 16  # type: ignore[operator]
 
 
+@pytest.mark.parametrize("bitmap_format", ["png", "bmp"])
+def test_cursor_file_is_hashed_like_an_icon(bitmap_format: str):
+    # GIVEN the photograph as a CUR (an ICO whose type field says cursor)
+    image = photo(NAMES[0])
+    ico = encode(image.resize((256, 256)), "ICO", sizes=[(256, 256)], bitmap_format=bitmap_format)
+    cur = ico[:2] + b"\x02\x00" + ico[4:]
+
+    assert sniff(cur) == "image/x-icon"
+    assert distance_to_original(cur, image) <= 16  # type: ignore[operator]
+
+
 @pytest.mark.parametrize(
     "trailer",
     [
