@@ -17,7 +17,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pillow_heif
@@ -212,7 +212,6 @@ class DecodedImage:
     extra: tuple[DecodedImage, ...] = ()
     notes: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
-    media_type: str = field(default="", compare=False)
 
 
 def decode_image(data: bytes, max_pixels: int, media_type: str | None = None) -> DecodedImage:
@@ -249,7 +248,6 @@ def decode_image(data: bytes, max_pixels: int, media_type: str | None = None) ->
         extra=decoded.extra,
         notes=(*notes, *decoded.notes),
         problems=(*problems, *decoded.problems),
-        media_type=media_type,
     )
 
 
