@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -62,13 +62,16 @@ class DecodedImage:
     image: Image.Image
     frames: int
     full_size: tuple[int, int]
+    # The bytes decoded (not a copy), so that a reduced decode can be redone whole.
+    source: bytes = field(default=b"", repr=False, compare=False)
 
 
-def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
+def decode_image(data: bytes, max_pixels: int, *, reduce: bool = True) -> DecodedImage:
     """Decode to an upright image: first frame of animations, EXIF orientation applied.
 
     The pixel count is checked from the header before any pixel is decoded, so a small file
-    that claims a huge canvas (a decompression bomb) costs nothing.
+    that claims a huge canvas (a decompression bomb) costs nothing. `reduce=False` decodes
+    a JPEG whole, in colour, instead of at reduced scale to luma.
     """
     try:
         with warnings.catch_warnings():
@@ -82,7 +85,7 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
                 )
             frames = getattr(image, "n_frames", 1)
             orientation = image.getexif().get(0x0112, 1)
-            if image.format == "JPEG" and image.mode in ("RGB", "L"):
+            if reduce and image.format == "JPEG" and image.mode in ("RGB", "L"):
                 scale = 8
                 while scale > 1 and min(width, height) // scale < MIN_DRAFT_SIDE:
                     scale //= 2
@@ -94,7 +97,7 @@ def decode_image(data: bytes, max_pixels: int) -> DecodedImage:
             if upright.mode not in ("RGB", "L"):
                 upright = upright.convert("RGB")
             full = (height, width) if orientation in _SWAPS_AXES else (width, height)
-            return DecodedImage(image=upright, frames=frames, full_size=full)
+            return DecodedImage(image=upright, frames=frames, full_size=full, source=data)
     except ImageRejected:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
