@@ -23,6 +23,11 @@ and separable, and only 64 rows and 64 columns of the blurred image are ever
 sampled, so we build the two 64xN "blur then sample" operators directly and
 apply them with two matrix products. That is mathematically the same as the
 reference (only float rounding differs) and costs one pass over the image.
+
+Rounding decides the bits of coefficients that are zero in exact arithmetic,
+which flat graphics have by the dozen: when too many coefficients sit near the
+median, `pdq_from_rgb` hashes with `reference_hash`, which repeats the
+reference's float32 arithmetic step by step.
 """
 
 from __future__ import annotations
