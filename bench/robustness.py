@@ -321,7 +321,7 @@ class Shared:
         }
 
     def nearest_other(self, found: list[Signal], shown: set[str]) -> int:
-        usable = [s for s in found if s.type == "pdq" and (s.quality or 0) >= pdq.MIN_QUALITY]
+        usable = [s for s in found if s.type == PDQ.name and PDQ.usable(s)]
         best = pdq.PDQ_BITS
         for value, owner in self.owner.items():
             if owner not in shown:
@@ -346,7 +346,7 @@ def evaluate(title: str, images: dict[str, Image.Image], seeds: int = 1) -> None
     usable = [
         n
         for n in names
-        if examine_bytes(jpeg(images[n], 95), MAX_PIXELS).signal("pdq").quality >= pdq.MIN_QUALITY
+        if PDQ.usable(examine_bytes(jpeg(images[n], 95), MAX_PIXELS).signal(PDQ.name))  # type: ignore[arg-type]
     ]
     print(
         f"\n## {title}: {len(names)} images, {len(usable)} of PDQ quality >= 50 (counted); "
