@@ -24,7 +24,7 @@ from chalicelib.lifecycle import CaseStatus
 from chalicelib.models import ObjectRef, Result, Signal
 from chalicelib.pipeline import Pipeline
 from chalicelib.sharing import HashUpdate
-from chalicelib.signals import SIGNAL_TYPES, usable
+from chalicelib.signals import SIGNAL_TYPES, indexed_types, usable
 
 logger = logs.logger
 
@@ -99,11 +99,7 @@ class RetroScanner:
 
         Read per scan from the tenant's allowed cases: simple and always current; a tenant with
         millions of cases wants the index of its stored signals kept warm instead."""
-        near_types = {
-            u.signal_type
-            for u in updates
-            if u.signal_type in SIGNAL_TYPES and SIGNAL_TYPES[u.signal_type].new_index()
-        }
+        near_types = {t.name for t in indexed_types()} & {u.signal_type for u in updates}
         exact = {(u.signal_type, u.value) for u in updates if u.signal_type not in near_types}
         matches: list[dict[str, Any]] = []
         # Type -> stored value -> the cases that hold it, for the types matched near.

@@ -88,7 +88,7 @@ def hamming_types() -> list[type[MatchesHamming]]:
 
 def indexed_types() -> list[type[SignalType]]:
     """The types matched through an index of their own (near matches), not exact lookups."""
-    return [t for t in SIGNAL_TYPES.values() if t.new_index() is not None]
+    return [t for t in SIGNAL_TYPES.values() if t.indexed]
 
 
 def usable(signal: Signal) -> bool:

@@ -37,6 +37,9 @@ class SignalType(ABC):
     default_action: ClassVar[Action]
     # The `Policy` field through which a tenant sets this type's action, if there is one.
     policy_action: ClassVar[str | None] = None
+    # Whether near matches go through an index of the shared values (`new_index`); without
+    # one, values are found by exact lookups in the hash table, at distance 0 only.
+    indexed: ClassVar[bool] = False
 
     @classmethod
     def validate(cls, value: str) -> str:
@@ -58,8 +61,8 @@ class SignalType(ABC):
 
     @classmethod
     def new_index(cls) -> HammingIndex | None:
-        """An empty index for near lookups of this type's shared values, or None: values
-        are then found by exact lookups in the hash table, at distance 0 only."""
+        """An empty index for near lookups of this type's shared values (None if not
+        `indexed`)."""
         return None
 
 
@@ -77,9 +80,9 @@ class MatchesHamming(SignalType):
     max_distance: ClassVar[int]
     # The `Policy` field through which a tenant sets this type's distance, if there is one.
     policy_distance: ClassVar[str | None] = None
-    # Near matches need an index of the shared values; a type matched on equal values only
-    # (distance 0) is found by exact lookups and sets this to False.
-    indexed: ClassVar[bool] = True
+    # Near matches need the index; a type matched on equal values only (distance 0) is found
+    # by exact lookups and sets this to False.
+    indexed = True
 
     @classmethod
     def distance(cls, a: str, b: str) -> int:
