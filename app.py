@@ -5,10 +5,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from chalice import AuthResponse, Chalice, ConvertToMiddleware, Response
 from chalice.app import AuthRequest, DynamoDBEvent, SQSEvent
 
+from chalicelib import requests
 from chalicelib.errors import RequestError
 from chalicelib.logs import logger
 from chalicelib.models import Tenant
@@ -24,7 +26,8 @@ app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
 # chalice local and Chalice's test client read only the Authorization header, so that is the
 # one that carries the key ("Bearer <key>"), everywhere alike.
 API_KEY_HEADER = "Authorization"
-REVIEW_PAGE = Path(__file__).resolve().parent / "chalicelib" / "static" / "review.html"
+STATIC = Path(__file__).resolve().parent / "chalicelib" / "static"
+REVIEW_PAGE = STATIC / "review.html"
 
 _cordon: Cordon | None = None
 
@@ -77,8 +80,10 @@ def hash_updates(event: DynamoDBEvent) -> dict[str, int]:
 
 
 # -- the reviewers' API ----------------------------------------------------------------------
+# Not named `api_key`: Chalice's swagger takes a security definition of that name for its
+# `api_key_required` flag and writes an `x-api-key` requirement over the custom authorizer.
 @app.authorizer(header=API_KEY_HEADER, ttl_seconds=0)
-def api_key(auth_request: AuthRequest) -> AuthResponse:
+def reviewer_key(auth_request: AuthRequest) -> AuthResponse:
     """Reviewers send "Authorization: Bearer <API key>"; only the key's SHA-256 is stored."""
     token = (auth_request.token or "").removeprefix("Bearer ").strip()
     found = cordon().tenants.reviewer_for_key(token)
@@ -109,12 +114,13 @@ def _answer(work: Callable[[], Any], status: int = 200) -> Response:
         return Response(body={"error": str(error)}, status_code=error.status)
 
 
-def _body() -> dict[str, Any]:
-    body = app.current_request.json_body
-    return body if isinstance(body, dict) else {}
+def _raw_body() -> bytes | None:
+    # The raw body, not Chalice's json_body: that one is None unless the Content-Type says
+    # JSON, and its own 400 for bad JSON has another shape than ours.
+    return app.current_request.raw_body
 
 
-@app.route("/reviews", authorizer=api_key)
+@app.route("/reviews", authorizer=reviewer_key)
 def review_queue() -> Response:
     params = app.current_request.query_params or {}
     return _answer(
@@ -126,70 +132,62 @@ def review_queue() -> Response:
     )
 
 
-@app.route("/cases/{case_id}", authorizer=api_key)
+@app.route("/cases/{case_id}", authorizer=reviewer_key)
 def view_case(case_id: str) -> Response:
     return _answer(lambda: cordon().reviews.view(_reviewer(), case_id))
 
 
-@app.route("/cases/{case_id}/decision", methods=["POST"], authorizer=api_key)
+@app.route("/cases/{case_id}/decision", methods=["POST"], authorizer=reviewer_key)
 def decide(case_id: str) -> Response:
-    body = _body()
+    def work() -> dict[str, Any]:
+        decision = requests.decision(_raw_body())
+        return cordon().reviews.decide(
+            _reviewer(), case_id, decision.action, decision.reason, list(decision.labels)
+        )
+
+    return _answer(work, status=202)
+
+
+@app.route("/cases/{case_id}/appeal", methods=["POST"], authorizer=reviewer_key)
+def appeal(case_id: str) -> Response:
     return _answer(
-        lambda: cordon().reviews.decide(
-            _reviewer(),
-            case_id,
-            str(body.get("action", "")),
-            str(body.get("reason", "")),
-            [str(label) for label in body.get("labels", [])],
-        ),
+        lambda: cordon().reviews.appeal(_reviewer(), case_id, requests.appeal(_raw_body())),
         status=202,
     )
 
 
-@app.route("/cases/{case_id}/appeal", methods=["POST"], authorizer=api_key)
-def appeal(case_id: str) -> Response:
-    reason = str(_body().get("reason", ""))
-    return _answer(lambda: cordon().reviews.appeal(_reviewer(), case_id, reason), status=202)
-
-
-@app.route("/cases/{case_id}/statement", authorizer=api_key)
+@app.route("/cases/{case_id}/statement", authorizer=reviewer_key)
 def statement(case_id: str) -> Response:
     return _answer(lambda: cordon().reviews.statement(_reviewer(), case_id))
 
 
-@app.route("/hashes/feed", authorizer=api_key)
+@app.route("/hashes/feed", authorizer=reviewer_key)
 def hash_feed() -> Response:
     """Shared hash updates after `cursor`, in order, removals and disputes included."""
-    params = app.current_request.query_params or {}
-    try:
-        cursor = int(params.get("cursor", "0"))
-        limit = min(max(int(params.get("limit", "100")), 1), 1000)
-    except ValueError:
-        return Response(body={"error": "cursor and limit are whole numbers"}, status_code=400)
-    # Updates this tenant may not see are skipped; the cursor moves past them all the same.
-    updates, next_cursor = cordon().hashes.feed.read(cursor, limit, reader=_tenant())
-    return Response(
-        body={"updates": updates, "cursor": next_cursor, "more": next_cursor - cursor >= limit},
-        status_code=200,
-    )
+
+    def work() -> dict[str, Any]:
+        cursor, limit = requests.feed_page(app.current_request.query_params)
+        # Updates this tenant may not see are skipped; the cursor moves past them all the same.
+        updates, next_cursor = cordon().hashes.feed.read(cursor, limit, reader=_tenant())
+        return {"updates": updates, "cursor": next_cursor, "more": next_cursor - cursor >= limit}
+
+    return _answer(work)
 
 
-@app.route("/hashes/{signal_type}/{value}/opinion", methods=["POST"], authorizer=api_key)
+@app.route("/hashes/{signal_type}/{value}/opinion", methods=["POST"], authorizer=reviewer_key)
 def hash_opinion(signal_type: str, value: str) -> Response:
     """A tenant confirms or disputes a shared hash it can see: {"opinion", "reason"}."""
-    body = _body()
-    return _answer(
-        lambda: cordon().opinions.give(
-            _tenant(),
-            signal_type,
-            value,
-            str(body.get("opinion", "")),
-            str(body.get("reason", "")),
-        )
-    )
+
+    def work() -> dict[str, Any]:
+        opinion, reason = requests.opinion(_raw_body())
+        return cordon().opinions.give(_tenant(), signal_type, value, opinion, reason)
+
+    return _answer(work)
 
 
-@app.route("/hashes/{signal_type}/{value}/allow", methods=["PUT", "DELETE"], authorizer=api_key)
+@app.route(
+    "/hashes/{signal_type}/{value}/allow", methods=["PUT", "DELETE"], authorizer=reviewer_key
+)
 def hash_allow(signal_type: str, value: str) -> Response:
     """The tenant's private allow-list: a shared hash on it stops matching for this tenant."""
     reviewer = _reviewer()
@@ -200,21 +198,55 @@ def hash_allow(signal_type: str, value: str) -> Response:
         if app.current_request.method == "DELETE":
             tenants.unallow_hash(reviewer.tenant_id, signal_type, canonical)
             return {"signal_type": signal_type, "value": canonical, "allowed": False}
-        reason = str(_body().get("reason", ""))
+        reason = requests.allow(_raw_body())
         tenants.allow_hash(reviewer.tenant_id, signal_type, canonical, reviewer.reviewer_id, reason)
         return {"signal_type": signal_type, "value": canonical, "allowed": True}
 
     return _answer(change)
 
 
+# The page, its script and its styles come from this API and the image from the evidence
+# bucket (a presigned URL); nothing else loads, nothing inline runs, nobody may frame it.
+REVIEW_PAGE_POLICY = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src {images}; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+def _evidence_origins() -> str:
+    """Where presigned evidence URLs point: the S3 endpoint the adapters use (moto's, locally)
+    and its subdomains (virtual-hosted buckets)."""
+    endpoint = urlsplit(cordon().s3.meta.endpoint_url)
+    return f"{endpoint.scheme}://{endpoint.netloc} {endpoint.scheme}://*.{endpoint.netloc}"
+
+
+def _static(name: str, content_type: str, policy: str | None = None) -> Response:
+    headers = {
+        "Content-Type": content_type,
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Referrer-Policy": "no-referrer",
+    }
+    if policy:
+        headers["Content-Security-Policy"] = policy
+    return Response(body=(STATIC / name).read_text(), status_code=200, headers=headers)
+
+
 @app.route("/review")
 def review_page() -> Response:
     """The reviewers' page: it asks for the API key and calls the routes above."""
-    return Response(
-        body=REVIEW_PAGE.read_text(),
-        status_code=200,
-        headers={"Content-Type": "text/html; charset=utf-8"},
-    )
+    policy = REVIEW_PAGE_POLICY.format(images=_evidence_origins())
+    return _static(REVIEW_PAGE.name, "text/html; charset=utf-8", policy)
+
+
+@app.route("/review.js")
+def review_script() -> Response:
+    return _static("review.js", "text/javascript; charset=utf-8")
+
+
+@app.route("/review.css")
+def review_styles() -> Response:
+    return _static("review.css", "text/css; charset=utf-8")
 
 
 @app.route("/health")

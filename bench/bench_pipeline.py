@@ -101,7 +101,7 @@ def bench_handler(objects: int) -> dict[str, object]:
             batch_ms.append((time.perf_counter() - t0) * 1e3)
         elapsed = time.perf_counter() - uploaded
         for case in cordon.cases.for_tenant("bench"):
-            results.append(case)
+            results.append(case.to_dict())
         # Per-stage timings come from the handler's own results (the idempotency cache).
         table = session.resource("dynamodb").Table(cordon.settings.idempotency_table)
         stages: dict[str, list[float]] = {s: [] for s in ("fetch", "hash", "match", "act")}

@@ -16,8 +16,9 @@ object as they are and does only what is left.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
+from typing import Any
 
 from chalicelib.models import Action, Verdict
 
@@ -92,9 +93,98 @@ class CaseState:
     status: CaseStatus
     has_evidence: bool = False
 
-    @classmethod
-    def of(cls, status: str, has_evidence: bool) -> CaseState:
-        return cls(CaseStatus(status), has_evidence)
+
+@dataclass(frozen=True)
+class Case:
+    """One object acted on (or allowed), as the services see it. `CaseStore` alone knows how
+    it is stored (compactly: an allowed case is billed per KB, twice over)."""
+
+    case_id: str
+    tenant_id: str
+    status: CaseStatus
+    created_at: str
+    updated_at: str
+    object: dict[str, Any] = field(default_factory=dict)  # bucket, key, version, size...
+    sha256: str | None = None
+    signals: tuple[dict[str, Any], ...] = ()  # the upload's own, SHA-256 first
+    verdict: Verdict | None = None
+    history: tuple[dict[str, Any], ...] = ()
+    evidence: dict[str, Any] | None = None  # the locked copy: bucket, key, version, retention
+    review: dict[str, Any] | None = None  # the review under way: kind, execution, deadline...
+    decisions: tuple[dict[str, Any], ...] = ()
+    notice: dict[str, Any] | None = None  # the statement of reasons
+    detail: str = ""  # why nothing could be judged (gone)
+    attached: tuple[str, ...] = ()  # copies of the same bytes held with this case's review
+    attached_to: str | None = None  # the case whose review this copy follows
+    extra: dict[str, Any] = field(default_factory=dict)  # any other stored attribute
+
+    @property
+    def state(self) -> CaseState:
+        return CaseState(self.status, self.evidence is not None)
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.object.get('bucket')}/{self.object.get('key')}"
+
+    @property
+    def evidence_uri(self) -> str:
+        evidence = self.evidence or {}
+        return f"s3://{evidence.get('bucket')}/{evidence.get('key')}"
+
+    @property
+    def labels(self) -> list[str]:
+        """The labels of the shared hashes it matched."""
+        matches = self.verdict.matches if self.verdict else ()
+        return sorted({label for m in matches for label in m.labels})
+
+    # -- review ---------------------------------------------------------------------------
+    @property
+    def token(self) -> str | None:
+        """The workflow's task token this case waits on, if a reviewer can decide it now."""
+        return (self.review or {}).get("token")
+
+    @property
+    def excluded(self) -> list[str]:
+        """Reviewers who may not decide it (they escalated, or decided before an appeal)."""
+        return list((self.review or {}).get("excluded", []))
+
+    def may_decide(self, reviewer_id: str) -> bool:
+        return reviewer_id not in self.excluded
+
+    @property
+    def appealable(self) -> bool:
+        return self.status in APPEALABLE
+
+    @property
+    def reviewers_so_far(self) -> list[str]:
+        return [d["reviewer"] for d in self.decisions]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The case as the API, the trace and a statement of reasons read it."""
+        data: dict[str, Any] = {
+            **self.extra,
+            "case_id": self.case_id,
+            "tenant_id": self.tenant_id,
+            "status": self.status.value,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "object": self.object,
+            "signals": list(self.signals),
+            "history": list(self.history),
+        }
+        optional = {
+            "sha256": self.sha256,
+            "verdict": self.verdict.to_dict() if self.verdict else None,
+            "evidence": self.evidence,
+            "review": self.review,
+            "decisions": list(self.decisions) or None,
+            "notice": self.notice,
+            "detail": self.detail or None,
+            "attached": list(self.attached) or None,
+            "attached_to": self.attached_to,
+        }
+        data.update({k: v for k, v in optional.items() if v is not None})
+        return data
 
 
 def next_step(case: CaseState | None, present: bool, forced: bool = False) -> Step:
@@ -140,9 +230,9 @@ def follow_precedent(verdict: Verdict, precedent: Precedent | None, case_id: str
     """The verdict under the tenant's earlier decision on the same bytes (the precedent).
 
     A reviewer's decision binds: bytes cleared are allowed (the restored object included),
-    bytes confirmed are taken down, whatever matches now. Bytes whose review is pending are
-    held with that review (`held_with`) rather than starting another. An automated takedown
-    is named in the reasons, and the matches of now decide."""
+    bytes confirmed are taken down though their hashes are disputed or held since. Bytes
+    whose review is pending are held with that review (`held_with`) rather than starting
+    another. An automated takedown is named in the reasons, and the matches of now decide."""
     if precedent is None:
         return verdict
     earlier, ruling = precedent.case_id, precedent.ruling

@@ -21,7 +21,7 @@ from chalicelib.adapters.hashes import HashTable
 from chalicelib.adapters.storage import Fetched, ObjectHead, ObjectStore
 from chalicelib.adapters.tenants import TenantRegistry
 from chalicelib.errors import CordonError, ObjectGoneError, UnknownTenantError
-from chalicelib.lifecycle import CaseState, CaseStatus, Ruling, Step
+from chalicelib.lifecycle import Case, CaseStatus, Ruling, Step
 from chalicelib.models import (
     HELD,
     Action,
@@ -136,7 +136,7 @@ class Pipeline:
                 result = Result(Outcome.ALLOWED, ref, tenant.tenant_id, case_id, verdict, ref.uri)
                 return replace(result, timings=timer.stages)
             existing = self.cases.get(case_id)
-        step = lifecycle.next_step(_state(existing), present=True, forced=force)
+        step = lifecycle.next_step(existing.state if existing else None, True, force)
         with timer.stage("act"):
             if step is Step.FINISH_REMOVAL:
                 result = self._finish_quarantine(tenant, ref, case_id, existing)
@@ -153,13 +153,13 @@ class Pipeline:
         tenant: Tenant,
         ref: ObjectRef,
         case_id: str,
-        existing: dict[str, Any] | None,
+        existing: Case | None,
         force: bool,
         why: str,
         timer: Timer,
     ) -> Result:
         """What is left to do for a case whose object is not in the bucket."""
-        step = lifecycle.next_step(_state(existing), present=False, forced=force)
+        step = lifecycle.next_step(existing.state if existing else None, False, force)
         if existing is None:  # forced, and never seen: record it (RECORD_GONE)
             self._record_gone(tenant, ref, case_id, why)
             return Result(Outcome.GONE, ref, tenant.tenant_id, case_id, detail=why)
@@ -178,7 +178,7 @@ class Pipeline:
                     ref,
                     tenant.tenant_id,
                     case_id,
-                    detail=f"case already {existing['status']}",
+                    detail=f"case already {existing.status}",
                 )
         return replace(result, timings=timer.stages)
 
@@ -196,26 +196,24 @@ class Pipeline:
             fetched = self.store.fetch(ref, self.settings.max_object_bytes)
         except ObjectGoneError:
             case = self.cases.get(case_id) if ref.identity else None
-            if not (case and case.get("evidence")):
+            if not (case and case.evidence):
                 raise
-            data = self.store.read_evidence(case["evidence"])
+            data = self.store.read_evidence(case.evidence)
             examination = signals.examine_bytes(data, self.settings.max_image_pixels)
             return tenant, examination, self._judge(tenant, examination, case_id), "evidence copy"
         examination = self._examine(fetched)
         return tenant, examination, self._judge(tenant, examination, case_id), ref.uri
 
-    def _reevaluate_held(
-        self, tenant: Tenant, ref: ObjectRef, case_id: str, case: dict[str, Any]
-    ) -> Result:
-        data = self.store.read_evidence(case["evidence"])
+    def _reevaluate_held(self, tenant: Tenant, ref: ObjectRef, case_id: str, case: Case) -> Result:
+        data = self.store.read_evidence(case.evidence or {})
         examination = signals.examine_bytes(data, self.settings.max_image_pixels)
         verdict = self._judge(tenant, examination, case_id)
-        before = case["verdict"]["action"]
+        before = case.verdict.action.value if case.verdict else "?"
         self.cases.update_fields(case_id, {"verdict": verdict.to_dict()})
         self.cases.audit(case_id, "re-evaluated", {"before": before, "after": verdict.action.value})
         detail = (
             f"re-evaluated: was {before}, now {verdict.action.value}; the object stays held "
-            f"({case['status']}) until a reviewer decides"
+            f"({case.status}) until a reviewer decides"
         )
         return Result(
             Outcome.ALREADY_HANDLED, ref, tenant.tenant_id, case_id, verdict, detail=detail
@@ -269,8 +267,12 @@ class Pipeline:
         if overrides:
             verdict = replace(verdict, reasons=(*verdict.reasons, *overrides))
         sha256 = examination.signal("sha256")
-        if sha256 is not None:
-            # One read an upload: bytes this tenant judged before follow that decision.
+        if verdict.action is not Action.ALLOW and sha256 is not None:
+            # Bytes this tenant's reviewers decided on follow that decision; copies of bytes
+            # under review are held with it. Read only for a verdict to act on: an allowed
+            # upload of bytes a reviewer confirmed does not occur while their shared exact
+            # hash stands (an operator who retires it has decided), so every other upload
+            # costs no read and no round trip.
             precedent = self.cases.precedent(tenant.tenant_id, sha256.value)
             verdict = lifecycle.follow_precedent(verdict, precedent, case_id)
         return verdict
@@ -337,13 +339,13 @@ class Pipeline:
         fetched: Fetched,
         examination: Examination,
         verdict: Verdict,
-        existing: dict[str, Any] | None,
+        existing: Case | None,
         force: bool,
     ) -> Result:
         """Act on the verdict: open the case (or move the one there on), store the evidence,
         remove the original."""
         fields = self._case_fields(ref, fetched.head, examination, verdict)
-        before = CaseStatus(existing["status"]) if existing is not None else None
+        before = existing.status if existing is not None else None
         kept = before in (CaseStatus.ALLOWED, CaseStatus.REINSTATED)
         if verdict.action is Action.ALLOW:
             if before is None:
@@ -438,7 +440,8 @@ class Pipeline:
             self.cases.set_status(case_id, CaseStatus.QUARANTINED)
             case = self.cases.get(case_id)
             if case is not None:  # an automated takedown: its statement of reasons now
-                self.cases.update_fields(case_id, {"notice": statement_of_reasons(case, "removed")})
+                notice = statement_of_reasons(case.to_dict(), "removed")
+                self.cases.update_fields(case_id, {"notice": notice})
         logger.info(
             "quarantined",
             extra={
@@ -451,20 +454,19 @@ class Pipeline:
         return Result(Outcome.QUARANTINED, ref, tenant.tenant_id, case_id, verdict, evidence_uri)
 
     def _finish_quarantine(
-        self, tenant: Tenant, ref: ObjectRef, case_id: str, case: dict[str, Any]
+        self, tenant: Tenant, ref: ObjectRef, case_id: str, case: Case
     ) -> Result:
         """An earlier attempt stored the evidence but did not remove the original."""
         self.cases.audit(case_id, "retry", {"reason": "evidence stored, original not removed"})
-        verdict = Verdict.from_dict(case["verdict"])
-        evidence = case["evidence"]
+        verdict = case.verdict or Verdict(Action.TAKEDOWN, ())
         return self._remove_original(
             tenant,
             ref,
             case_id,
             verdict,
             None,
-            f"s3://{evidence['bucket']}/{evidence['key']}",
-            case["sha256"],
+            case.evidence_uri,
+            case.sha256 or "",
         )
 
     def _remove_again(
@@ -472,7 +474,7 @@ class Pipeline:
         tenant: Tenant,
         ref: ObjectRef,
         case_id: str,
-        case: dict[str, Any],
+        case: Case,
         fetched: Fetched,
         examination: Examination,
     ) -> Result:
@@ -480,12 +482,12 @@ class Pipeline:
         uploaded again to the same key): removed again under that case, whose evidence
         already holds these bytes."""
         sha256 = examination.signal("sha256")
-        if sha256 is None or sha256.value != case["sha256"]:
+        if sha256 is None or sha256.value != case.sha256:
             raise CordonError(
                 f"{ref.uri} has the ETag of case {case_id} but other bytes: not removed "
                 "under that case; replay it once the case is looked at"
             )
-        status = case["status"]
+        status = case.status
         self.store.delete_original(ref, fetched.head)
         self.cases.audit(
             case_id,
@@ -496,14 +498,13 @@ class Pipeline:
             "re-upload removed",
             extra={"object": ref.uri, "case_id": case_id, "status": status},
         )
-        evidence = case["evidence"]
         return Result(
             Outcome.QUARANTINED,
             ref,
             tenant.tenant_id,
             case_id,
-            Verdict.from_dict(case["verdict"]),
-            f"s3://{evidence['bucket']}/{evidence['key']}",
+            case.verdict,
+            case.evidence_uri,
             detail=f"uploaded again: removed again under case {case_id} ({status})",
         )
 
@@ -515,7 +516,3 @@ class Pipeline:
             return False
         logger.warning("object gone before processing", extra={"object": ref.uri, "why": why})
         return True
-
-
-def _state(case: dict[str, Any] | None) -> CaseState | None:
-    return CaseState.of(case["status"], bool(case.get("evidence"))) if case else None

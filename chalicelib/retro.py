@@ -15,12 +15,11 @@ no read there; it was dropped, as it cost a write unit on every upload.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any
 
 from chalicelib import logs, matching, policy
 from chalicelib.adapters.cases import CaseStore
 from chalicelib.adapters.tenants import TenantRegistry
-from chalicelib.lifecycle import CaseStatus
+from chalicelib.lifecycle import Case, CaseStatus
 from chalicelib.models import ObjectRef, Result, Signal
 from chalicelib.pipeline import Pipeline
 from chalicelib.sharing import HashUpdate
@@ -44,14 +43,14 @@ class RetroScanner:
             return []
         # Only tenants a hash is shared with are scanned for it (the registry as read at most
         # a few seconds ago: the handler runs for every batch of the stream).
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, Case] = {}
         for tenant in self.tenants.all(cached=True):
             visible = [u for u in fresh if u.visible_to(tenant)]
             if visible:
                 for case in self._stored_matches(
                     tenant.tenant_id, self._distances(tenant.policy), visible
                 ):
-                    found.setdefault(case["case_id"], case)
+                    found.setdefault(case.case_id, case)
         return self._rejudge(found.values())
 
     def rescan_stored(self, tenant_ids: Iterable[str] | None = None) -> Iterator[Result]:
@@ -63,7 +62,7 @@ class RetroScanner:
             if wanted is not None and tenant.tenant_id not in wanted:
                 continue
             for case in self.cases.for_tenant(tenant.tenant_id, CaseStatus.ALLOWED):
-                stored = [Signal.from_dict(s) for s in case.get("signals", [])]
+                stored = [Signal.from_dict(s) for s in case.signals]
                 found = matching.find_matches(
                     stored,
                     self.pipeline.hashes.get_many,
@@ -78,22 +77,22 @@ class RetroScanner:
         """The tenant's match distances, as the pipeline judges its uploads."""
         return policy.match_distances(rules, self.pipeline.settings.match_distances)
 
-    def _rejudge(self, cases: Iterable[dict[str, Any]]) -> list[Result]:
+    def _rejudge(self, cases: Iterable[Case]) -> list[Result]:
         results = []
         for case in cases:
-            if case.get("status") != CaseStatus.ALLOWED:
+            if case.status is not CaseStatus.ALLOWED:
                 continue  # held, gone or decided already: nothing to do again
-            ref = ObjectRef.from_dict(case["object"])
+            ref = ObjectRef.from_dict(case.object)
             result = self.pipeline.process(ref, force=True)
             logger.info(
-                "retro-scan", extra={"case_id": case["case_id"], "outcome": result.outcome.value}
+                "retro-scan", extra={"case_id": case.case_id, "outcome": result.outcome.value}
             )
             results.append(result)
         return results
 
     def _stored_matches(
         self, tenant_id: str, distances: Mapping[str, int], updates: list[HashUpdate]
-    ) -> list[dict[str, Any]]:
+    ) -> list[Case]:
         """Allowed cases of a tenant with a stored signal equal to a new hash of a type looked
         up exactly, or, for a type with an index, within its distance in `distances` of one.
 
@@ -101,11 +100,11 @@ class RetroScanner:
         millions of cases wants the index of its stored signals kept warm instead."""
         near_types = {t.name for t in indexed_types()} & {u.signal_type for u in updates}
         exact = {(u.signal_type, u.value) for u in updates if u.signal_type not in near_types}
-        matches: list[dict[str, Any]] = []
+        matches: list[Case] = []
         # Type -> stored value -> the cases that hold it, for the types matched near.
-        stored: dict[str, dict[str, list[dict[str, Any]]]] = {t: {} for t in near_types}
+        stored: dict[str, dict[str, list[Case]]] = {t: {} for t in near_types}
         for case in self.cases.for_tenant(tenant_id, CaseStatus.ALLOWED):
-            signals = case.get("signals", [])
+            signals = case.signals
             if any((s["type"], s["value"]) in exact for s in signals):
                 matches.append(case)
             for signal in signals:

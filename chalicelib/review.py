@@ -34,7 +34,7 @@ from chalicelib.adapters.storage import ObjectStore
 from chalicelib.adapters.tenants import TenantRegistry
 from chalicelib.adapters.workflow import ReviewWorkflow
 from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, RequestError
-from chalicelib.lifecycle import APPEALABLE, CaseStatus, Ruling
+from chalicelib.lifecycle import Case, CaseStatus, Ruling
 from chalicelib.models import HashRecord, Signal, Tenant, Visibility, now_iso
 from chalicelib.notices import statement_of_reasons
 
@@ -134,7 +134,7 @@ class Reviews:
     def _await(self, message: dict[str, Any]) -> None:
         case_id = message["case_id"]
         case = self._get(case_id)
-        review = dict(case.get("review") or {})
+        review = dict(case.review or {})
         if message["stage"] == "escalated":
             status = ESCALATED
         else:
@@ -146,7 +146,7 @@ class Reviews:
             self.cases.audit(case_id, "review_started", {"execution": message["execution"]})
             if self.notify_reviewers:
                 self.notify_reviewers(
-                    case["tenant_id"],
+                    case.tenant_id,
                     {
                         "event": "review_needed",
                         "case_id": case_id,
@@ -163,7 +163,7 @@ class Reviews:
             logs.count("ReviewDeadlineBreached", "review")
             if self.notify:
                 self.notify(
-                    case["tenant_id"], {"event": "review_deadline_breached", "case_id": case_id}
+                    case.tenant_id, {"event": "review_deadline_breached", "case_id": case_id}
                 )
 
     def _timed_out(self, case_id: str) -> bool:
@@ -179,24 +179,21 @@ class Reviews:
             result = self._reinstate(case, decision)
         if self.notify:  # once applied, before the workflow ends (no state of its own)
             self.notify(
-                case["tenant_id"],
+                case.tenant_id,
                 {"event": "review_decided", "case_id": case_id, "action": decision["action"]},
             )
         self.workflow.succeed(message["task_token"], result)
 
-    def _confirm(self, case: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
-        case_id, tenant_id = case["case_id"], case["tenant_id"]
-        verdict_labels = {
-            lab for m in case["verdict"].get("matches", []) for lab in m.get("labels", [])
-        }
-        labels = tuple(sorted(set(decision.get("labels") or []) | verdict_labels))
+    def _confirm(self, case: Case, decision: dict[str, Any]) -> dict[str, Any]:
+        case_id, tenant_id = case.case_id, case.tenant_id
+        labels = tuple(sorted(set(decision.get("labels") or []) | set(case.labels)))
         # Shared as widely as the tenant's policy says: all, its groups, or itself alone.
         tenant = self.tenants.get(tenant_id) or Tenant(tenant_id)
         visibility = Visibility(tenant.policy.share_visibility)
         groups = tenant.groups if visibility == Visibility.GROUPS else ()
         shared = [
             signal
-            for signal in case.get("signals", [])
+            for signal in case.signals
             if signal.get("variant", "original") == "original"
             and signals.usable(Signal.from_dict(signal))
         ]
@@ -232,49 +229,42 @@ class Reviews:
             {"hashes": [f"{r.signal_type}:{r.value}" for r in records], "labels": list(labels)},
         )
         fresh = self._get(case_id)
-        self.cases.set_precedent(tenant_id, fresh["sha256"], case_id, Ruling.CONFIRMED)
+        self.cases.set_precedent(tenant_id, fresh.sha256 or "", case_id, Ruling.CONFIRMED)
         for attached in self._attached(fresh):
             self._follow(attached, fresh, CONFIRMED, "removed")
-        notice = statement_of_reasons(fresh, "removed")
+        notice = statement_of_reasons(fresh.to_dict(), "removed")
         self.cases.set_status(case_id, CONFIRMED, {"notice": notice})
         self.cases.audit(case_id, "notice_recorded", {"outcome": "removed"})
         return {"outcome": CONFIRMED, "hashes_shared": len(records)}
 
-    def _attached(self, case: dict[str, Any]) -> list[dict[str, Any]]:
+    def _attached(self, case: Case) -> list[Case]:
         """The cases of the same bytes uploaded again while this one awaited its review."""
-        found = (self.cases.get(case_id) for case_id in case.get("attached", []))
-        return [c for c in found if c is not None and c["status"] == CaseStatus.ATTACHED]
+        found = (self.cases.get(case_id) for case_id in case.attached)
+        return [c for c in found if c is not None and c.status is CaseStatus.ATTACHED]
 
-    def _follow(
-        self, attached: dict[str, Any], decided: dict[str, Any], status: CaseStatus, outcome: str
-    ) -> None:
+    def _follow(self, attached: Case, decided: Case, status: CaseStatus, outcome: str) -> None:
         """An attached case takes the decision of the case it was held with: its uploader gets
         the same statement, with the decision's reasons."""
-        case_id = attached["case_id"]
+        case_id = attached.case_id
         if status is REINSTATED:
-            obj = attached["object"]
+            obj = attached.object
             self.store.reinstate(
-                attached["evidence"], obj["bucket"], obj["key"], attached["sha256"]
+                attached.evidence or {}, obj["bucket"], obj["key"], attached.sha256 or ""
             )
-        following = {**attached, "decisions": decided.get("decisions", [])}
-        notice = statement_of_reasons(following, outcome)
-        self.cases.set_status(
-            case_id, status, {"notice": notice, "decisions": decided.get("decisions", [])}
-        )
-        self.cases.audit(case_id, "decision_followed", {"case_id": decided["case_id"]})
+        decisions = list(decided.decisions)
+        notice = statement_of_reasons({**attached.to_dict(), "decisions": decisions}, outcome)
+        self.cases.set_status(case_id, status, {"notice": notice, "decisions": decisions})
+        self.cases.audit(case_id, "decision_followed", {"case_id": decided.case_id})
 
-    def _stored_variants(
-        self, case: dict[str, Any], own: list[dict[str, Any]]
-    ) -> list[dict[str, Any]]:
+    def _stored_variants(self, case: Case, own: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """PDQ hashes of crops, masked copies and anchored windows of the confirmed image, to
         store beside its own: copies cropped (evenly or not) or captioned over match them (as
         variants, REVIEW by default).
         None that equals the image's own hash or another shared hash (an original stays an
         original: a simple picture's slight crop can hash the same as the picture)."""
-        evidence = case.get("evidence")
-        if not evidence:
+        if not case.evidence:
             return []
-        data = self.store.read_evidence(evidence)
+        data = self.store.read_evidence(case.evidence)
         found: dict[tuple[str, str], Signal] = {}
         for signal in signals.shared_variant_signals(data, self.max_image_pixels):
             if signals.usable(signal):
@@ -284,11 +274,11 @@ class Reviews:
         taken = self.hashes.get_many(list(found), consistent=True)
         return [s.to_dict() for key, s in found.items() if key not in taken]
 
-    def _reinstate(self, case: dict[str, Any], decision: dict[str, Any]) -> dict[str, Any]:
-        case_id, tenant_id = case["case_id"], case["tenant_id"]
-        obj = case["object"]
-        sha256 = next(s["value"] for s in case["signals"] if s["type"] == "sha256")
-        version = self.store.reinstate(case["evidence"], obj["bucket"], obj["key"], sha256)
+    def _reinstate(self, case: Case, decision: dict[str, Any]) -> dict[str, Any]:
+        case_id, tenant_id = case.case_id, case.tenant_id
+        obj = case.object
+        sha256 = case.sha256 or ""
+        version = self.store.reinstate(case.evidence or {}, obj["bucket"], obj["key"], sha256)
         self.cases.audit(
             case_id,
             "reinstated",
@@ -299,7 +289,7 @@ class Reviews:
         fresh = self._get(case_id)
         for attached in self._attached(fresh):
             self._follow(attached, fresh, REINSTATED, "restored")
-        notice = statement_of_reasons(fresh, "restored")
+        notice = statement_of_reasons(fresh.to_dict(), "restored")
         self.cases.set_status(
             case_id, REINSTATED, {"notice": notice, "reinstated_version": version}
         )
@@ -307,16 +297,17 @@ class Reviews:
         return {"outcome": REINSTATED, "version_id": version}
 
     # -- what reviewers do -----------------------------------------------------------------
-    def _get(self, case_id: str) -> dict[str, Any]:
+    def _get(self, case_id: str) -> Case:
         case = self.cases.get(case_id)
         if case is None:
             raise NotFoundError(f"no case {case_id}")
         return case
 
-    def _case_for(self, reviewer: Reviewer, case_id: str) -> dict[str, Any]:
+    def _case_for(self, reviewer: Reviewer, case_id: str) -> Case:
         case = self._get(case_id)
-        if case["tenant_id"] != reviewer.tenant_id:
-            raise ForbiddenError(f"case {case_id} belongs to another tenant")
+        if case.tenant_id != reviewer.tenant_id:
+            # The very answer an unknown id gets: a 403 would tell that the case exists.
+            raise NotFoundError(f"no case {case_id}")
         return case
 
     def queue(
@@ -328,24 +319,18 @@ class Reviews:
         rows = []
         for wanted in statuses:
             for case in self.cases.for_tenant(reviewer.tenant_id, wanted):
-                review = case.get("review") or {}
-                labels = sorted(
-                    {
-                        lab
-                        for m in case.get("verdict", {}).get("matches", [])
-                        for lab in m.get("labels", [])
-                    }
-                )
+                review = case.review or {}
+                labels = case.labels
                 if label and label not in labels:
                     continue
-                started = review.get("started_at", case["created_at"])
+                started = review.get("started_at", case.created_at)
                 rows.append(
                     {
-                        "case_id": case["case_id"],
-                        "status": case["status"],
+                        "case_id": case.case_id,
+                        "status": case.status.value,
                         "kind": review.get("kind", "review"),
-                        "object": f"s3://{case['object']['bucket']}/{case['object']['key']}",
-                        "verdict": case.get("verdict", {}).get("action"),
+                        "object": case.uri,
+                        "verdict": case.verdict.action.value if case.verdict else None,
                         "labels": labels,
                         "waiting_seconds": _seconds_between(started, now),
                         "deadline": review.get("deadline"),
@@ -353,15 +338,16 @@ class Reviews:
                         if review.get("deadline")
                         else None,
                         "started_at": started,
-                        "can_decide": reviewer.reviewer_id not in review.get("excluded", []),
+                        "can_decide": case.may_decide(reviewer.reviewer_id),
                     }
                 )
         return sorted(rows, key=lambda row: row["started_at"])
 
     def view(self, reviewer: Reviewer, case_id: str) -> dict[str, Any]:
         case = self._case_for(reviewer, case_id)
+        whole = case.to_dict()
         view = {
-            k: case.get(k)
+            k: whole.get(k)
             for k in (
                 "case_id",
                 "tenant_id",
@@ -375,12 +361,12 @@ class Reviews:
                 "notice",
             )
         }
-        review = dict(case.get("review") or {})
+        review = dict(case.review or {})
         review.pop("token", None)  # the token is the workflow's, never the client's
         view["review"] = review
         view["audit"] = self.cases.audit_trail(case_id)
-        if case.get("evidence"):
-            view["image_url"] = self.store.presigned_evidence_url(case["evidence"])
+        if case.evidence:
+            view["image_url"] = self.store.presigned_evidence_url(case.evidence)
         return view
 
     def decide(
@@ -394,14 +380,19 @@ class Reviews:
         if action not in ACTIONS:
             raise RequestError(f"action must be one of {', '.join(ACTIONS)}, not {action!r}")
         case = self._case_for(reviewer, case_id)
-        review = case.get("review") or {}
-        token = review.get("token")
-        if case["status"] not in OPEN_STATUSES or not token:
+        review = case.review or {}
+        token = case.token
+        if case.status is CaseStatus.ATTACHED:
+            raise ConflictError(
+                f"case {case_id} holds a copy of the bytes of case {case.attached_to}, "
+                "whose decision it follows: decide that case"
+            )
+        if not case.status.awaits_review or not token:
             raise ConflictError(
                 f"case {case_id} is not waiting for a decision "
-                f"(status {case['status']}): it was already decided"
+                f"(status {case.status}): it was already decided"
             )
-        if reviewer.reviewer_id in review.get("excluded", []):
+        if not case.may_decide(reviewer.reviewer_id):
             raise ForbiddenError(
                 "a second reviewer must decide this case: you escalated it "
                 "or took the decision under appeal"
@@ -433,15 +424,15 @@ class Reviews:
     def appeal(self, reviewer: Reviewer, case_id: str, reason: str) -> dict[str, Any]:
         """The tenant, for its uploader, contests a takedown: a new review by someone else."""
         case = self._case_for(reviewer, case_id)
-        if CaseStatus(case["status"]) not in APPEALABLE:
+        if not case.appealable:
             raise ConflictError(
-                f"case {case_id} is {case['status']}: only a takedown that stands can be appealed"
+                f"case {case_id} is {case.status}: only a takedown that stands can be appealed"
             )
-        earlier = [d["reviewer"] for d in case.get("decisions", [])]
-        attempt = int((case.get("review") or {}).get("attempt", 0)) + 1
+        earlier = case.reviewers_so_far
+        attempt = int((case.review or {}).get("attempt", 0)) + 1
         self.cases.audit(case_id, "appealed", {"reason": reason}, actor=reviewer.reviewer_id)
         arn = self.start(
-            case_id, case["tenant_id"], "appeal", APPEAL_SECONDS, excluded=earlier, attempt=attempt
+            case_id, case.tenant_id, "appeal", APPEAL_SECONDS, excluded=earlier, attempt=attempt
         )
         return {
             "case_id": case_id,
@@ -452,11 +443,11 @@ class Reviews:
 
     def statement(self, reviewer: Reviewer, case_id: str) -> dict[str, Any]:
         case = self._case_for(reviewer, case_id)
-        if case.get("notice"):
-            return case["notice"]
-        if case["status"] == "quarantined":
-            return statement_of_reasons(case, "removed")
-        raise NotFoundError(f"case {case_id} has no decision to explain yet ({case['status']})")
+        if case.notice:
+            return case.notice
+        if case.status is CaseStatus.QUARANTINED:
+            return statement_of_reasons(case.to_dict(), "removed")
+        raise NotFoundError(f"case {case_id} has no decision to explain yet ({case.status})")
 
 
 def handle_work_batch(

@@ -59,6 +59,12 @@ def upload_all(cordon: Cordon, uploads: list[samples.Sample]) -> list[Upload]:
     return done
 
 
+def case_view(cordon: Cordon, case_id: str) -> dict[str, Any] | None:
+    """A case as the API shows it (the demo prints what a reviewer or an engineer would see)."""
+    case = cordon.cases.get(case_id)
+    return case.to_dict() if case else None
+
+
 def wait_for_cases(
     cordon: Cordon, uploads: list[Upload], timeout: float, console: Console
 ) -> dict[str, dict[str, Any]]:
@@ -71,7 +77,7 @@ def wait_for_cases(
                 case_id = upload.ref.case_id(upload.tenant_id)
                 if case_id in cases:
                     continue
-                case = cordon.cases.get(case_id)
+                case = case_view(cordon, case_id)
                 if case and CaseStatus(case["status"]).settled:
                     cases[case_id] = case
             progress.update(task, completed=len(cases))
@@ -186,7 +192,36 @@ def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
     )
     reviewed = review_two(cordon, console, placed, timeout)
     shared = retro_scan_shown(cordon, console, early, updates_queue, timeout)
-    return correct == len(placed) and reviewed and shared
+    again = reupload_shown(cordon, console, placed, timeout)
+    return correct == len(placed) and reviewed and shared and again
+
+
+def reupload_shown(cordon: Cordon, console: Console, placed: list[Upload], timeout: float) -> bool:
+    """The uploader puts a taken-down file back at its key (the same bytes: same ETag, in
+    an unversioned bucket the same case): it is taken down again."""
+    upload = next(
+        u
+        for u in placed
+        if u.tenant_id == "alpha" and expected_action("alpha", u.sample) == "TAKEDOWN"
+    )
+    ref = upload.ref
+    cordon.s3.put_object(Bucket=ref.bucket, Key=ref.key, Body=upload.sample.data)
+    case_id = ref.case_id("alpha")
+
+    def removed_again() -> bool:
+        return any(row["event"] == "reupload_removed" for row in cordon.cases.audit_trail(case_id))
+
+    deadline = time.monotonic() + timeout
+    while not removed_again() and time.monotonic() < deadline:
+        time.sleep(0.3)
+    listed = cordon.s3.list_objects_v2(Bucket=ref.bucket, Prefix=ref.key).get("Contents", [])
+    ok = removed_again() and all(obj["Key"] != ref.key for obj in listed)
+    outcome = "[green]taken down again[/]" if ok else "[red]still public[/]"
+    console.print(
+        f"[bold]6.[/] re-upload: the same bytes put back at alpha's {escape(ref.key)} were "
+        f"{outcome} under case {case_id}"
+    )
+    return ok
 
 
 EARLY_SAMPLE = "bad-0-resized.jpg"
@@ -217,10 +252,10 @@ def retro_scan_shown(
     subscription queue has the update."""
     case_id = early.ref.case_id("alpha")
     deadline = time.monotonic() + timeout
-    case = cordon.cases.get(case_id) or {}
+    case = case_view(cordon, case_id) or {}
     while case.get("status") != "quarantined" and time.monotonic() < deadline:
         time.sleep(0.3)
-        case = cordon.cases.get(case_id) or {}
+        case = case_view(cordon, case_id) or {}
     # The stream hands the confirmation's hashes over in several batches: read until the
     # queue has stayed empty for two polls of a second.
     messages: list[dict[str, Any]] = []
@@ -276,10 +311,10 @@ def review_two(cordon: Cordon, console: Console, placed: list[Upload], timeout: 
         decided = time.monotonic()
         cordon.reviews.decide(reviewer, case_id, action, reason, ["demo-entity"])
         target = "confirmed" if action == "confirm" else "reinstated"
-        case = cordon.cases.get(case_id) or {}
+        case = case_view(cordon, case_id) or {}
         while case.get("status") != target and time.monotonic() < deadline:
             time.sleep(0.2)
-            case = cordon.cases.get(case_id) or {}
+            case = case_view(cordon, case_id) or {}
         seconds = time.monotonic() - decided
         upload = by_case[case_id]
         sha256 = next(s["value"] for s in case.get("signals", []) if s["type"] == "sha256")

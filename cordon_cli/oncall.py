@@ -23,7 +23,7 @@ from chalicelib import lifecycle, webhooks
 from chalicelib.errors import MalformedEventError
 from chalicelib.events import parse_body
 from chalicelib.ingest import REASON_ATTRIBUTE
-from chalicelib.lifecycle import CaseState, CaseStatus, Step
+from chalicelib.lifecycle import Case, CaseState, CaseStatus, Step
 from chalicelib.models import ObjectRef, Outcome
 from chalicelib.settings import Settings
 from chalicelib.wiring import Cordon
@@ -130,10 +130,10 @@ def _replay_one(
             return {
                 **row,
                 "status": "skipped",
-                "tenant": case["tenant_id"],
-                "case_id": case["case_id"],
-                "action": case.get("verdict", {}).get("action"),
-                "detail": f"already handled: case {case['status']}",
+                "tenant": case.tenant_id,
+                "case_id": case.case_id,
+                "action": case.verdict.action.value if case.verdict else None,
+                "detail": f"already handled: case {case.status}",
             }
         result = cordon.pipeline.process(ref, force=True) if force else cordon.ingest.process(ref)
     except Exception as error:  # an on-call tool reports each failure, it does not stop
@@ -150,14 +150,12 @@ def _replay_one(
     }
 
 
-def _nothing_left(cordon: Cordon, ref: ObjectRef, case: dict[str, Any]) -> bool:
+def _nothing_left(cordon: Cordon, ref: ObjectRef, case: Case) -> bool:
     """Whether an object's case leaves nothing to do, judged by what is in the bucket now:
     an object kept in place is not read again, a removed one is checked for being back."""
-    status = CaseStatus(case["status"])
-    if status in (CaseStatus.ALLOWED, CaseStatus.REINSTATED):
+    if case.status in (CaseStatus.ALLOWED, CaseStatus.REINSTATED):
         return True
-    state = CaseState(status, bool(case.get("evidence")))
-    step = lifecycle.next_step(state, present=cordon.pipeline.present(ref))
+    step = lifecycle.next_step(case.state, present=cordon.pipeline.present(ref))
     return step is Step.ALREADY_HANDLED
 
 
@@ -491,10 +489,9 @@ def trace(cordon: Cordon, target: str) -> dict[str, Any]:
             report["now"] = {"in_bucket": False}
         cases = (
             [
-                c
+                c.to_dict()
                 for c in cordon.cases.for_tenant(tenant.tenant_id)
-                if c.get("object", {}).get("bucket") == bucket
-                and c.get("object", {}).get("key") == key
+                if c.object.get("bucket") == bucket and c.object.get("key") == key
             ]
             if tenant
             else []
@@ -502,7 +499,7 @@ def trace(cordon: Cordon, target: str) -> dict[str, Any]:
     else:
         case = cordon.cases.get(target)
         report = {"case_id": target}
-        cases = [case] if case else []
+        cases = [case.to_dict()] if case else []
     report["cases"] = [_case_story(cordon, case) for case in cases]
     if target.startswith("s3://"):
         for story in report["cases"]:

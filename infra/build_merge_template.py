@@ -17,7 +17,8 @@ other keys stay) but replaces lists and scalars whole, so:
 
 Chalice's logical IDs (from `chalice package` without a merge template, Chalice 1.34):
 `DefaultRole`, `Ingest` (event `IngestSqsEventSource`), `APIHandler`, `RestAPI`,
-`APIHandlerInvokePermission`.
+`APIHandlerInvokePermission`, and the authorizer's `ReviewerKey` and
+`ReviewerKeyInvokePermission` (named after its function, `app.reviewer_key`).
 """
 
 from __future__ import annotations
@@ -46,21 +47,25 @@ HASH_UPDATES_EVENT = "HashUpdatesDynamodbEventSource"
 # invoking (the handler drops them too, for the local stack, which has no filters).
 BOOKKEEPING_TYPES = ["_feed", "_seq", "_flood", "_opinion"]
 API_FUNCTION = "APIHandler"
+# The API's Lambda authorizer (`app.reviewer_key`): its own function, which reads the tenants
+# table, so it needs the resource names as much as the API's handler.
+AUTHORIZER_FUNCTION = "ReviewerKey"
 # Each queue-fed function: its SQS event and the queue (our logical ID) it reads.
 SQS_FUNCTIONS = {
     INGEST_FUNCTION: (INGEST_EVENT, "IngestQueue"),
     REVIEW_FUNCTION: ("ReviewWorkerSqsEventSource", "ReviewWorkQueue"),
 }
+API_REST_API = "RestAPI"
 CHALICE_IDS = frozenset(
     {
         ROLE,
         INGEST_FUNCTION,
         REVIEW_FUNCTION,
         API_FUNCTION,
-        "RestAPI",
+        API_REST_API,
         "APIHandlerInvokePermission",
-        "ApiKeyAuthorizer",
-        "ApiKeyInvokePermission",
+        AUTHORIZER_FUNCTION,
+        f"{AUTHORIZER_FUNCTION}InvokePermission",
     }
 )
 
@@ -307,6 +312,25 @@ def _review_statements(declared: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+# API Gateway's own answers, for requests it does not pass to a function. By default a path or
+# method the API does not have answers 403 "Missing Authentication Token", and, when the
+# request carries an Authorization header, a SigV4 parse error that quotes the header back:
+# the reviewer's bearer key. Here such a request answers a plain 404. No route uses IAM
+# (SigV4) auth, so a signature error, too, can only be a request for a route that is not
+# there. Every other 4xx of the gateway's keeps its status and names only its type, from a
+# fixed list: never `$context.error.message`, which may quote the request.
+NOT_FOUND_BODY = json.dumps({"error": "not found"})
+GATEWAY_RESPONSES = {
+    **{
+        kind: {"statusCode": "404", "responseTemplates": {"application/json": NOT_FOUND_BODY}}
+        for kind in ("MISSING_AUTHENTICATION_TOKEN", "INVALID_SIGNATURE")
+    },
+    "DEFAULT_4XX": {
+        "responseTemplates": {"application/json": '{"error": "$context.error.responseType"}'}
+    },
+}
+
+
 def overrides(resources: dict[str, Any]) -> dict[str, Any]:
     """What replaces or extends the resources Chalice generates."""
     variables = environment(resources)
@@ -383,6 +407,19 @@ def overrides(resources: dict[str, Any]) -> dict[str, Any]:
         },
         API_FUNCTION: {
             "Properties": {"Environment": {"Variables": copy.deepcopy(variables)}},
+        },
+        AUTHORIZER_FUNCTION: {
+            "Properties": {"Environment": {"Variables": copy.deepcopy(variables)}},
+        },
+        # Deep-merged into the OpenAPI body Chalice generates, so the gateway responses are
+        # part of the API's deployment (a separate AWS::ApiGateway::GatewayResponse would need
+        # a redeployment to reach the stage).
+        API_REST_API: {
+            "Properties": {
+                "DefinitionBody": {
+                    "x-amazon-apigateway-gateway-responses": copy.deepcopy(GATEWAY_RESPONSES)
+                }
+            }
         },
     }
 

@@ -100,7 +100,9 @@ class World:
         return self.cordon.tenants.add_api_key(tenant_id, reviewer_id)
 
     def case(self, tenant_id: str, ref: ObjectRef) -> dict[str, Any] | None:
-        return self.cordon.cases.get(ref.case_id(tenant_id))
+        """The object's case as the API and `cordon trace` show it."""
+        case = self.cordon.cases.get(ref.case_id(tenant_id))
+        return case.to_dict() if case else None
 
     def exists(self, bucket: str, key: str) -> bool:
         try:

@@ -17,8 +17,8 @@ from typing import Any
 from boto3.dynamodb.conditions import Key as KeyCondition
 from botocore.exceptions import ClientError
 
-from chalicelib.lifecycle import Precedent, Ruling
-from chalicelib.models import now_iso
+from chalicelib.lifecycle import Case, CaseStatus, Precedent, Ruling
+from chalicelib.models import Verdict, now_iso
 
 CASE_SK = "CASE"
 AUDIT_PREFIX = "AUDIT#"
@@ -45,17 +45,47 @@ def from_dynamo(value: Any) -> Any:
     return value
 
 
-def _case(item: dict[str, Any]) -> dict[str, Any]:
-    """A case item as callers see it, with the attributes `open` leaves implied."""
-    case = from_dynamo(item)
-    case.setdefault("case_id", case["pk"])
-    if "created_at" in case:
-        case.setdefault("updated_at", case["created_at"])
-    signals = case.get("signals")
-    if signals is not None and "sha256" in case and all(s["type"] != "sha256" for s in signals):
-        # Stored once, as its own attribute: first among the signals, as examined.
-        case["signals"] = [{"type": "sha256", "value": case["sha256"]}, *signals]
-    return case
+# Attributes of the stored item that are the store's own (keys, index) or read into fields.
+_STORE_ONLY = frozenset({"pk", "sk", "status_at"})
+_FIELDS = frozenset(
+    {
+        "case_id", "tenant_id", "status", "created_at", "updated_at", "object", "sha256",
+        "signals", "verdict", "history", "evidence", "review", "decisions", "notice", "detail",
+        "attached", "attached_to",
+    }
+)  # fmt: skip
+
+
+def _case(item: dict[str, Any]) -> Case:
+    """A stored case item as the services see it, with what `open` leaves implied: the id is
+    the key, the update time is the creation time until an update, and the SHA-256 (stored
+    once, on its own) stands first among the signals, as examined."""
+    data = from_dynamo(item)
+    signals = list(data.get("signals") or [])
+    sha256 = data.get("sha256")
+    if sha256 and all(s["type"] != "sha256" for s in signals):
+        signals.insert(0, {"type": "sha256", "value": sha256})
+    verdict = data.get("verdict")
+    return Case(
+        case_id=data["pk"],
+        tenant_id=data["tenant_id"],
+        status=CaseStatus(data["status"]),
+        created_at=data.get("created_at", ""),
+        updated_at=data.get("updated_at") or data.get("created_at", ""),
+        object=data.get("object") or {},
+        sha256=sha256,
+        signals=tuple(signals),
+        verdict=Verdict.from_dict(verdict) if verdict else None,
+        history=tuple(data.get("history") or ()),
+        evidence=data.get("evidence"),
+        review=data.get("review"),
+        decisions=tuple(data.get("decisions") or ()),
+        notice=data.get("notice"),
+        detail=data.get("detail") or "",
+        attached=tuple(data.get("attached") or ()),
+        attached_to=data.get("attached_to"),
+        extra={k: v for k, v in data.items() if k not in _FIELDS | _STORE_ONLY},
+    )
 
 
 def _precedent_key(tenant_id: str, sha256: str) -> dict[str, str]:
@@ -66,7 +96,7 @@ class CaseStore:
     def __init__(self, table: Any) -> None:
         self.table = table
 
-    def get(self, case_id: str) -> dict[str, Any] | None:
+    def get(self, case_id: str) -> Case | None:
         item = self.table.get_item(Key={"pk": case_id, "sk": CASE_SK}, ConsistentRead=True)
         return _case(item["Item"]) if "Item" in item else None
 
@@ -227,15 +257,15 @@ class CaseStore:
         )
         return [from_dynamo(item) for item in response["Items"]]
 
-    def for_tenant(self, tenant_id: str, status: str | None = None) -> list[dict[str, Any]]:
+    def for_tenant(self, tenant_id: str, status: str | None = None) -> list[Case]:
         condition = KeyCondition("tenant_id").eq(tenant_id)
         if status:
             condition &= KeyCondition("status_at").begins_with(f"{status}#")
         return self._query_all(TENANT_STATUS_INDEX, condition)
 
-    def _query_all(self, index: str, condition: Any) -> list[dict[str, Any]]:
+    def _query_all(self, index: str, condition: Any) -> list[Case]:
         kwargs: dict[str, Any] = {"IndexName": index, "KeyConditionExpression": condition}
-        items: list[dict[str, Any]] = []
+        items: list[Case] = []
         while True:
             response = self.table.query(**kwargs)
             items.extend(_case(item) for item in response["Items"])

@@ -24,6 +24,7 @@ def test_cordon_local_then_demo_end_to_end(tmp_path: Path):
         assert "its hashes are shared" in demo.stdout
         assert "back in the bucket, bit-identical" in demo.stdout
         assert "poster-from-last-week.jpg is now quarantined" in demo.stdout
+        assert re.search(r"re-upload:.*were\s+taken\s+down\s+again", demo.stdout, re.S)
         # sha256, md5, pdq and phash of the confirmed image, and its stored variants
         assert re.search(
             r"from\s+beta\s+\(4\s+of\s+the\s+image,\s+[1-9]\d*\s+of\s+its\s+stored", demo.stdout

@@ -49,6 +49,7 @@ def browser() -> Any:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})  # CSP reports land there
     for flag in (
         "--headless=new",
         "--no-sandbox",
@@ -68,14 +69,13 @@ def browser() -> Any:
         driver.quit()
 
 
-def test_image_is_veiled_until_clicked_and_a_decision_resumes_the_workflow(
-    stack: Any, browser: Any, tmp_path: Path
-):
-    from selenium.webdriver.common.by import By
-
-    cordon, api = stack
-    bad = samples.known_bad(1)[0]
-    cordon.hashes.put([HashRecord("pdq", pdq_of(samples.jpeg(bad)), ("propaganda",))])
+def share_and_add_tenant(cordon: Cordon, *shared: tuple[Any, str]) -> None:
+    """Known-bad images shared with a label each, and tenant alpha, whose PDQ matches go to
+    review. All shared before any upload: a warm ingest container rereads the hash table at
+    most every few seconds."""
+    cordon.hashes.put(
+        [HashRecord("pdq", pdq_of(samples.jpeg(bad)), (label,)) for bad, label in shared]
+    )
     add_tenant(
         cordon,
         "alpha",
@@ -83,14 +83,38 @@ def test_image_is_veiled_until_clicked_and_a_decision_resumes_the_workflow(
         policy=Policy.from_dict({"pdq_action": "REVIEW"}),
         create_buckets=True,
     )
+
+
+def held_for_review(cordon: Cordon, key: str, bad: Any) -> str:
+    """A copy of a shared known-bad image, uploaded to alpha's bucket, waiting for a reviewer."""
     upload = samples.jpeg(samples.resized(bad))
-    put = cordon.s3.put_object(Bucket="alpha-uploads", Key="poster.jpg", Body=upload)
-    case_id = ObjectRef("alpha-uploads", "poster.jpg", etag=put["ETag"]).case_id("alpha")
+    put = cordon.s3.put_object(Bucket="alpha-uploads", Key=key, Body=upload)
+    case_id = ObjectRef("alpha-uploads", key, etag=put["ETag"]).case_id("alpha")
     wait(
-        lambda: (cordon.cases.get(case_id) or {}).get("review", {}).get("token"),
+        lambda: getattr(cordon.cases.get(case_id), "token", None),
         60,
-        "the case waiting for a reviewer",
+        f"{key}'s case waiting for a reviewer",
     )
+    return case_id
+
+
+def policy_violations(browser: Any) -> list[str]:
+    return [
+        entry["message"]
+        for entry in browser.get_log("browser")
+        if "Content Security Policy" in entry["message"] or "Refused to" in entry["message"]
+    ]
+
+
+def test_image_is_veiled_until_clicked_and_a_decision_resumes_the_workflow(
+    stack: Any, browser: Any, tmp_path: Path
+):
+    from selenium.webdriver.common.by import By
+
+    cordon, api = stack
+    bad = samples.known_bad(1)[0]
+    share_and_add_tenant(cordon, (bad, "propaganda"))
+    case_id = held_for_review(cordon, "poster.jpg", bad)
     key = cordon.tenants.add_api_key("alpha", "rev-ana")
 
     browser.get(f"{api}/review")
@@ -128,10 +152,15 @@ def test_image_is_veiled_until_clicked_and_a_decision_resumes_the_workflow(
     browser.save_screenshot(str(tmp_path / "revealed.png"))
     browser.find_element(By.ID, "reason").send_keys("propaganda poster")
     browser.find_element(By.ID, "confirm").click()
+    # Nothing is sent before the reviewer has seen what will be recorded and said so.
+    summary = wait(lambda: browser.find_element(By.ID, "summary").text, what="confirmation")
+    assert "propaganda poster" in summary and case_id in summary
+    assert not cordon.cases.get(case_id).get("decisions")
+    browser.find_element(By.ID, "send").click()
     message = wait(lambda: browser.find_element(By.ID, "message").text, what="decision message")
     assert "Decision recorded: confirm" in message
     case = wait(
-        lambda: (lambda c: c if c and c["status"] == "confirmed" else None)(
+        lambda: (lambda c: c.to_dict() if c and c.status == "confirmed" else None)(
             cordon.cases.get(case_id)
         ),
         60,
@@ -147,3 +176,81 @@ def test_image_is_veiled_until_clicked_and_a_decision_resumes_the_workflow(
         30,
         "the execution to succeed",
     )
+    assert policy_violations(browser) == []  # the page worked under its own CSP
+
+
+def test_each_case_gets_an_empty_form_and_a_decision_records_only_its_own(stack: Any, browser: Any):
+    """A reject once went out with the previous case's reason and label, into the uploader's
+    statement of reasons: the form kept them when another case was opened."""
+    from selenium.webdriver.common.by import By
+
+    cordon, api = stack
+    first_bad, second_bad = samples.known_bad(2)
+    share_and_add_tenant(cordon, (first_bad, "terrorist-propaganda"), (second_bad, "spam"))
+    case_a = held_for_review(cordon, "a.jpg", first_bad)
+    case_b = held_for_review(cordon, "b.jpg", second_bad)
+    key = cordon.tenants.add_api_key("alpha", "rev-ana")
+
+    def field(name: str) -> str:
+        return browser.find_element(By.ID, name).get_attribute("value")
+
+    def open_case(case_id: str) -> None:
+        row = wait(
+            lambda: browser.find_elements(By.CSS_SELECTOR, f'tr.case[data-case-id="{case_id}"]'),
+            what=f"queue row of {case_id}",
+        )[0]
+        row.click()
+        wait(
+            lambda: browser.find_element(By.ID, "case-title").text.startswith(case_id),
+            what=f"case {case_id} shown",
+        )
+
+    browser.get(f"{api}/review")
+    browser.find_element(By.ID, "key").send_keys(key)
+    browser.find_element(By.ID, "load").click()
+
+    # Case A: a reason and a label typed, then another case opened.
+    open_case(case_a)
+    browser.find_element(By.ID, "reason").send_keys("confirmed known-bad copy")
+    browser.find_element(By.ID, "labels").send_keys("terrorist-propaganda")
+
+    # Case B: an empty form.
+    open_case(case_b)
+    assert field("reason") == "" and field("labels") == ""
+    browser.find_element(By.ID, "reason").send_keys("not terrorist content: a news photo")
+    browser.find_element(By.ID, "labels").send_keys("news, news")
+    browser.find_element(By.ID, "reject").click()
+    summary = {
+        element.get_attribute("data-field"): element.text
+        for element in wait(
+            lambda: browser.find_elements(By.CSS_SELECTOR, "#summary dd"), what="confirmation"
+        )
+    }
+    assert summary["case"].startswith(case_b)
+    assert summary["action"].startswith("reject")
+    assert summary["reason"] == "not terrorist content: a news photo"
+    assert summary["labels"] == "news"
+    # While it is shown, the form cannot drift from it.
+    assert browser.find_element(By.ID, "reason").get_attribute("readOnly") == "true"
+    browser.find_element(By.ID, "send").click()
+    message = wait(lambda: browser.find_element(By.ID, "message").text, what="decision message")
+    assert "Decision recorded: reject" in message, message
+
+    recorded = wait(lambda: cordon.cases.get(case_b).get("decisions"), 30, "B's decision")
+    (decision,) = recorded
+    assert decision["action"] == "reject" and decision["reviewer"] == "rev-ana"
+    assert decision["reason"] == "not terrorist content: a news photo"
+    assert decision["labels"] == ["news"]
+    assert field("reason") == "" and field("labels") == ""  # cleared once sent
+
+    # Back on A: its old text is gone, and a confirmation left open is closed, not carried
+    # over, when a case is opened again.
+    open_case(case_a)
+    assert field("reason") == "" and field("labels") == ""
+    browser.find_element(By.ID, "escalate").click()
+    wait(lambda: browser.find_element(By.ID, "confirmation").is_displayed(), what="confirmation")
+    open_case(case_a)
+    assert not browser.find_element(By.ID, "confirmation").is_displayed()
+    untouched = cordon.cases.get(case_a)
+    assert not untouched.get("decisions") and untouched["status"] == "pending_review"
+    assert policy_violations(browser) == []

@@ -107,7 +107,7 @@ def test_force_reevaluates_after_a_new_hash_without_a_second_case(tenant_a: Worl
     again = replay_file(tenant_a, "s3-put-moto.json", force=True)
     assert again[0]["status"] == "processed" and "stays held" in again[0]["detail"]
     cases = tenant_a.cordon.cases.for_tenant("tenant-a")
-    assert [c["case_id"] for c in cases] == [first[0]["case_id"]]
+    assert [c.case_id for c in cases] == [first[0]["case_id"]]
     trail = [row["event"] for row in tenant_a.cordon.cases.audit_trail(first[0]["case_id"])]
     assert trail.count("evidence_stored") == 1 and trail.count("re-evaluated") == 2
 

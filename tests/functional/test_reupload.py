@@ -189,6 +189,8 @@ def test_a_copy_of_bytes_under_review_is_held_with_that_review_and_follows_its_d
     key = world.reviewer("alpha", "rev-ana")
     queue = call(client, key, "GET", "/reviews").json_body["cases"]
     assert [c["case_id"] for c in queue] == [case_id]
+    refused = call(client, key, "POST", f"/cases/{copy_id}/decision", {"action": "confirm"})
+    assert refused.status_code == 409 and case_id in refused.json_body["error"]
     # WHEN the reviewer rejects the takedown
     body = {"action": "reject", "reason": "a film still"}
     assert call(client, key, "POST", f"/cases/{case_id}/decision", body).status_code == 202
@@ -201,24 +203,23 @@ def test_a_copy_of_bytes_under_review_is_held_with_that_review_and_follows_its_d
     assert "decision_followed" in events_of(world, again)
 
 
-def test_bytes_a_reviewer_confirmed_stay_down_though_their_hashes_are_retired(
+def test_bytes_a_reviewer_confirmed_stay_down_though_their_hashes_are_disputed_since(
     world: World, client: Any
 ):
-    from cordon_cli.main import main
-
     # GIVEN a takedown a reviewer confirmed
     _, case_id = held_for_review(world)
     key = world.reviewer("alpha", "rev-ana")
     body = {"action": "confirm", "reason": "propaganda poster"}
     assert call(client, key, "POST", f"/cases/{case_id}/decision", body).status_code == 202
     world.settle(until=lambda: status_of(world, case_id) == "confirmed")
-    # WHEN every hash that matched it is retired, and the bytes come back under another key
+    # WHEN every hash that matched it is disputed (REVIEW at most now), and the bytes come
+    # back under another key
     for signal_type, value in (("pdq", pdq_of(BAD_JPEG)), ("sha256", sha256_of(COPY))):
-        assert main(["hashes", "retire", signal_type, value]) == 0
+        assert world.cordon.hashes.set_status(signal_type, value, "disputed", ["active"])
     again = world.upload("alpha-uploads", "later.jpg", COPY)
     world.settle(until=lambda: world.case("alpha", again) is not None)
     # THEN they are taken down under the reviewer's decision, which the reason names
     case = world.case("alpha", again)
-    assert case["verdict"]["action"] == "TAKEDOWN"
+    assert case["verdict"]["action"] == "TAKEDOWN" and case["status"] == "quarantined"
     assert case_id in case["verdict"]["reasons"][0]
     assert not world.exists("alpha-uploads", "later.jpg")

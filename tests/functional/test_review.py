@@ -46,16 +46,16 @@ def held_for_review(world: World, key: str = "held.jpg", data: bytes = COPY, **p
 
 def waiting(world: World, case_id: str, status: str = "pending_review") -> bool:
     case = world.cordon.cases.get(case_id)
-    return bool(case and case["status"] == status and case.get("review", {}).get("token"))
+    return bool(case and case.status == status and case.token)
 
 
 def status_of(world: World, case_id: str) -> str:
     case = world.cordon.cases.get(case_id)
-    return case["status"] if case else "missing"
+    return case.status.value if case else "missing"
 
 
 def execution_status(world: World, case_id: str) -> str:
-    arn = world.cordon.cases.get(case_id)["review"]["execution_arn"]
+    arn = world.cordon.cases.get(case_id).review["execution_arn"]
     return world.session.client("stepfunctions").describe_execution(executionArn=arn)["status"]
 
 
@@ -112,7 +112,7 @@ def test_reject_restores_identical_bytes_and_allow_lists_them(world, client):
     restored_after = time.monotonic() - decided_at
     back = world.s3.get_object(Bucket="alpha-uploads", Key=ref.key)["Body"].read()
     assert back == COPY
-    notice = world.cordon.cases.get(case_id)["notice"]
+    notice = world.cordon.cases.get(case_id).notice
     assert notice["restriction"]["type"] == "none"
     # The restored object's own event, and the same bytes under another key, now pass.
     again = world.upload("alpha-uploads", "same-bytes.jpg", COPY)
@@ -147,7 +147,7 @@ def test_escalation_needs_a_second_reviewer(world, client):
         == 202
     )
     world.settle(until=lambda: status_of(world, case_id) == "confirmed")
-    decisions = world.cordon.cases.get(case_id)["decisions"]
+    decisions = world.cordon.cases.get(case_id).decisions
     assert [(d["action"], d["reviewer"]) for d in decisions] == [
         ("escalate", "rev-ana"),
         ("confirm", "rev-ben"),
@@ -188,14 +188,15 @@ def test_other_tenants_reviewers_can_neither_see_nor_decide(world, client):
     world.tenant("beta", "beta-uploads")
     outsider = world.reviewer("beta", "rev-zoe")
     assert call(client, outsider, "GET", "/reviews").json_body["cases"] == []
-    assert call(client, outsider, "GET", f"/cases/{case_id}").status_code == 403
+    # 404, as for an unknown id: a 403 would tell them the case exists.
+    assert call(client, outsider, "GET", f"/cases/{case_id}").status_code == 404
     assert (
         call(
             client, outsider, "POST", f"/cases/{case_id}/decision", {"action": "reject"}
         ).status_code
-        == 403
+        == 404
     )
-    assert call(client, outsider, "GET", f"/cases/{case_id}/statement").status_code == 403
+    assert call(client, outsider, "GET", f"/cases/{case_id}/statement").status_code == 404
     assert call(client, "not-a-key", "GET", "/reviews").status_code == 403
     assert client.http.get("/reviews").status_code == 401
     assert status_of(world, case_id) == "pending_review"
@@ -315,7 +316,7 @@ def test_the_usual_review_enters_two_billed_states_and_tells_everyone(world, cli
     call(client, key, "POST", f"/cases/{case_id}/decision", {"action": "confirm"})
     world.settle(until=lambda: execution_status(world, case_id) == "SUCCEEDED")
     # THEN Step Functions (billed per state entered) entered await and apply only
-    arn = world.cordon.cases.get(case_id)["review"]["execution_arn"]
+    arn = world.cordon.cases.get(case_id).review["execution_arn"]
     history = world.session.client("stepfunctions").get_execution_history(executionArn=arn)
     entered = [
         e["stateEnteredEventDetails"]["name"]

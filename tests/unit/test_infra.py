@@ -1,11 +1,13 @@
 """The deployment template: the merge template `make package` feeds to `chalice package`, the
-resources it declares, and the package size check. No network, no `chalice package`."""
+resources it declares, the template Chalice packages from it, and the package size check. No
+network: Chalice's packager runs in process, without its pip-and-zip step."""
 
 from __future__ import annotations
 
 import copy
 import importlib.util
 import json
+import re
 import zipfile
 from pathlib import Path
 from types import ModuleType
@@ -102,7 +104,15 @@ def test_builder_does_not_modify_its_input(resources):
 
 def test_merge_template_overrides_only_chalices_resources(resources, merge):
     extra = set(merge["Resources"]) - set(resources["Resources"])
-    assert extra == {"DefaultRole", "Ingest", "ReviewWorker", "HashUpdates", "APIHandler"}
+    assert extra == {
+        "DefaultRole",
+        "Ingest",
+        "ReviewWorker",
+        "HashUpdates",
+        "APIHandler",
+        "ReviewerKey",
+        "RestAPI",
+    }
 
 
 def test_main_writes_the_merge_template(tmp_path, resources):
@@ -313,6 +323,8 @@ def _chalice_shaped_template() -> dict[str, Any]:
             },
         }
     }
+    authorizer = copy.deepcopy(function)
+    authorizer["Properties"]["Handler"] = "app.reviewer_key"
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",
@@ -351,6 +363,19 @@ def _chalice_shaped_template() -> dict[str, Any]:
             "ReviewWorker": review_worker,
             "HashUpdates": hash_updates,
             "APIHandler": function,
+            "ReviewerKey": authorizer,
+            "RestAPI": {
+                "Type": "AWS::Serverless::Api",
+                "Properties": {
+                    "EndpointConfiguration": "EDGE",
+                    "StageName": "api",
+                    "DefinitionBody": {
+                        "swagger": "2.0",
+                        "info": {"version": "1.0", "title": "cordon"},
+                        "paths": {},
+                    },
+                },
+            },
         },
     }
 
@@ -381,6 +406,178 @@ def test_chalice_merge_replaces_the_queue_and_the_policy(merged):
     assert all(statement.get("Sid") for statement in policy["PolicyDocument"]["Statement"])
 
 
+# -- the packaged template: Chalice's own generator and merge, as `make package` runs them --
+
+
+def _chalice_package(merge_template: dict[str, Any]) -> dict[str, Any]:
+    """The SAM template `chalice package --merge-template` writes for this app: Chalice's build
+    stage, template generator and deep merge, with the one step that pip-installs and zips the
+    deployment package replaced by a stub (no network, a second or two)."""
+    import botocore.session
+    from chalice.awsclient import TypedAWSClient
+    from chalice.cli.factory import CLIFactory
+    from chalice.deploy import deployer
+    from chalice.deploy.appgraph import ApplicationGraphBuilder, DependencyBuilder
+    from chalice.deploy.swagger import CFNSwaggerGenerator
+    from chalice.package import (
+        PackageOptions,
+        ResourceBuilder,
+        SAMTemplateGenerator,
+        TemplateDeepMerger,
+    )
+    from chalice.utils import OSUtils
+
+    class NoZip(deployer.BaseDeployStep):
+        def handle_deploymentpackage(self, config: Any, resource: Any) -> None:
+            resource.filename = "./deployment.zip"
+
+    config = CLIFactory(project_dir=str(ROOT)).create_config_obj(chalice_stage_name="dev")
+    osutils = OSUtils()
+    # deployer.create_build_stage's steps, in its order, the packager excepted.
+    stage = deployer.BuildStage(
+        steps=[
+            deployer.InjectDefaults(),
+            NoZip(),
+            deployer.PolicyGenerator(
+                policy_gen=deployer.AppPolicyGenerator(osutils=osutils), osutils=osutils
+            ),
+            deployer.SwaggerBuilder(swagger_generator=CFNSwaggerGenerator()),
+            deployer.LambdaEventSourcePolicyInjector(),
+            deployer.WebsocketPolicyInjector(),
+        ]
+    )
+    resources = ResourceBuilder(
+        ApplicationGraphBuilder(), DependencyBuilder(), stage
+    ).construct_resources(config, "dev")
+    session = botocore.session.get_session()
+    session.set_config_variable("region", "us-east-1")
+    options = PackageOptions(TypedAWSClient(session))
+    template = SAMTemplateGenerator(config, options).generate(resources)
+    return TemplateDeepMerger().merge(copy.deepcopy(merge_template), template)
+
+
+@pytest.fixture(scope="module")
+def packaged(resources: dict[str, Any]) -> dict[str, Any]:
+    monitoring = builder.load_resources(builder.MONITORING_JSON)
+    return _chalice_package(builder.build(copy.deepcopy(resources), monitoring))
+
+
+def _api(packaged: dict[str, Any]) -> dict[str, Any]:
+    return packaged["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
+
+
+def _operations(packaged: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """Every route and method the deployed API answers, CORS preflights aside."""
+    return {
+        (path, method.upper()): operation
+        for path, methods in _api(packaged)["paths"].items()
+        for method, operation in methods.items()
+        if method != "options"
+    }
+
+
+def _authorizer_name() -> str:
+    import app as chalice_app
+
+    return chalice_app.app.routes["/reviews"]["GET"].authorizer.name
+
+
+def _authorizer_function(packaged: dict[str, Any]) -> str:
+    """The logical ID of the function the API's Lambda authorizer invokes."""
+    definition = _api(packaged)["securityDefinitions"][_authorizer_name()]
+    uri = definition["x-amazon-apigateway-authorizer"]["authorizerUri"]["Fn::Sub"]
+    (function,) = re.findall(r"\$\{(\w+)\.Arn\}", uri)
+    return function
+
+
+# What a reviewer's key opens, and what anyone may fetch. A new route must be added to one.
+REVIEWER_ROUTES = {
+    ("/reviews", "GET"),
+    ("/cases/{case_id}", "GET"),
+    ("/cases/{case_id}/decision", "POST"),
+    ("/cases/{case_id}/appeal", "POST"),
+    ("/cases/{case_id}/statement", "GET"),
+    ("/hashes/feed", "GET"),
+    ("/hashes/{signal_type}/{value}/opinion", "POST"),
+    ("/hashes/{signal_type}/{value}/allow", "PUT"),
+    ("/hashes/{signal_type}/{value}/allow", "DELETE"),
+}
+PUBLIC_ROUTES = {
+    ("/review", "GET"),
+    ("/review.js", "GET"),
+    ("/review.css", "GET"),
+    ("/health", "GET"),
+}
+
+
+def test_every_route_is_either_a_reviewers_or_public(packaged):
+    assert set(_operations(packaged)) == REVIEWER_ROUTES | PUBLIC_ROUTES
+
+
+def test_reviewer_routes_are_bound_to_the_lambda_authorizer(packaged):
+    """Chalice names a route's security requirement after its authorizer function, and an
+    authorizer named `api_key` is taken for the `api_key_required` flag: its definition
+    becomes an `x-api-key` requirement, which API Gateway refuses without a usage plan."""
+    name = _authorizer_name()
+    definitions = _api(packaged)["securityDefinitions"]
+    assert set(definitions) == {name}
+    definition = definitions[name]
+    assert definition["type"] == "apiKey"
+    assert definition["in"] == "header"
+    assert definition["name"] == "Authorization"
+    assert definition["x-amazon-apigateway-authtype"] == "custom"
+    authorizer = definition["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "token"
+    assert authorizer["authorizerResultTtlInSeconds"] == 0  # a revoked key stops at once
+    # The URI invokes the authorizer's own function, which the template declares.
+    function = _authorizer_function(packaged)
+    assert packaged["Resources"][function]["Type"] == "AWS::Serverless::Function"
+    assert packaged["Resources"][function]["Properties"]["Handler"] == "app.reviewer_key"
+    operations = _operations(packaged)
+    for route in REVIEWER_ROUTES:
+        assert operations[route]["security"] == [{name: []}], route
+    for route, operation in operations.items():
+        assert "api_key" not in str(operation.get("security")), route
+
+
+def test_public_routes_need_no_key(packaged):
+    operations = _operations(packaged)
+    for route in PUBLIC_ROUTES:
+        assert "security" not in operations[route], route
+
+
+def test_a_route_the_api_lacks_answers_404_and_echoes_nothing(packaged):
+    """API Gateway answers a path or method it does not have itself, before any function: 403
+    "Missing Authentication Token", or with an Authorization header a signature error that
+    quotes the header (the bearer key) back. chalice local and Chalice's test client imitate
+    that answer, so only the template can show the fix."""
+    responses = _api(packaged)["x-amazon-apigateway-gateway-responses"]
+    for kind in ("MISSING_AUTHENTICATION_TOKEN", "INVALID_SIGNATURE"):
+        assert responses[kind]["statusCode"] == "404", kind
+        assert json.loads(responses[kind]["responseTemplates"]["application/json"]) == {
+            "error": "not found"
+        }
+    # The gateway's other 4xx keep their status (401 without a key, 403 for a wrong one...).
+    assert "statusCode" not in responses["DEFAULT_4XX"]
+    for kind, response in responses.items():
+        for template in response["responseTemplates"].values():
+            assert json.loads(template.replace("$context.error.responseType", "X"))
+            # Only the response type, from API Gateway's fixed list, is ever filled in.
+            assert template.count("$") == template.count("$context.error.responseType"), kind
+        assert "responseParameters" not in response, kind  # no request value in a header
+
+
+def test_the_authorizer_reads_the_templates_tables(packaged):
+    """It looks the key up in the tenants table: without the template's names it would look in
+    tables of the default names, which the stack does not create."""
+    function = _authorizer_function(packaged)
+    assert function == builder.AUTHORIZER_FUNCTION
+    variables = packaged["Resources"][function]["Properties"]["Environment"]["Variables"]
+    for name, value in REQUIRED_ENVIRONMENT.items():
+        assert variables[name] == value, name
+    assert variables["POWERTOOLS_SERVICE_NAME"] == "cordon"  # .chalice/config.json's, kept
+
+
 # -- cfn-lint --------------------------------------------------------------------------
 
 
@@ -397,6 +594,10 @@ def test_resources_json_passes_cfn_lint(resources):
 
 def test_merged_template_passes_cfn_lint(merged):
     assert _lint(merged) == []
+
+
+def test_packaged_template_passes_cfn_lint(packaged):
+    assert _lint(packaged) == []
 
 
 # -- package size ----------------------------------------------------------------------
