@@ -20,8 +20,12 @@ from chalicelib.settings import Settings
 from chalicelib.sharing import deliver_webhooks, fan_out, updates_from_stream
 from chalicelib.wiring import Cordon
 
-app = Chalice(app_name="cordon")
-app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context))
+# Chalice's own log setup would take over the "cordon" logger, powertools' (the same name):
+# level ERROR and a second, plain-text handler on stdout. Powertools keeps it: JSON, one line a
+# record, level INFO unless POWERTOOLS_LOG_LEVEL says otherwise; Chalice's errors go through it.
+app = Chalice(app_name="cordon", configure_logs=False)
+# clear_state: a warm container's next invocation starts without the last one's keys.
+app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
 
 # chalice local and Chalice's test client read only the Authorization header, so that is the
 # one that carries the key ("Bearer <key>"), everywhere alike.

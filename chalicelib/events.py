@@ -4,11 +4,17 @@ Accepted message bodies (each may arrive as the body of an SQS message):
 
 - an S3 event notification (``{"Records": [{"eventSource": "aws:s3", ...}]}``), S3 -> SQS;
 - the same inside an SNS notification (S3 -> SNS -> SQS), or delivered raw by SNS;
+- a Lambda SNS event (``{"Records": [{"EventSource": "aws:sns", "Sns": {...}}]}``), what a
+  function subscribed to the topic receives (saved events, SAM CLI's samples);
 - an EventBridge "Object Created" event (S3 -> EventBridge -> SQS);
 - Cordon's replay form, ``{"bucket": ..., "key": ..., "version_id": ...}`` with a raw key.
 
-``s3:TestEvent`` messages and deletions are recognised and ignored. Anything else raises
-`MalformedEventError`: retrying a body nobody can read cannot help.
+``s3:TestEvent`` messages, deletions and notifications with no records are recognised and
+ignored. Anything else raises `MalformedEventError`: retrying a body nobody can read cannot
+help.
+
+Saved documents (`cordon replay`) may hold several bodies: `message_bodies` reads a Lambda SQS
+event and what ``aws sqs receive-message`` prints (``{"Messages": [...]}``).
 
 Keys: S3 notifications form-encode them (a space arrives as ``+``), so they are decoded with
 ``unquote_plus``. EventBridge events carry the key as it is, so it is left alone (powertools'
@@ -53,17 +59,44 @@ def _parse_message(message: dict[str, Any], envelope: str) -> ParsedBody:
     if message.get("Event") == "s3:TestEvent":
         return ParsedBody(ignored=(f"s3:TestEvent for bucket {message.get('Bucket', '?')}",))
     if message.get("Type") == "Notification" and "Message" in message:
-        inner = _load(message["Message"])
-        if not isinstance(inner, dict):
-            raise MalformedEventError("SNS notification does not wrap a JSON object")
-        return _parse_message(inner, envelope="sns")
+        return _parse_sns_notification(message)
     if message.get("source") == "aws.s3" and "detail-type" in message:
         return _parse_eventbridge(message)
     if isinstance(message.get("Records"), list):
-        return _parse_notification(message["Records"], envelope)
+        return _parse_records(message["Records"], envelope)
     if isinstance(message.get("bucket"), str) and isinstance(message.get("key"), str):
         return ParsedBody(refs=(_replay_ref(message),))
     raise MalformedEventError(f"unknown event shape with keys {sorted(message)[:8]}")
+
+
+def _parse_sns_notification(notification: dict[str, Any]) -> ParsedBody:
+    inner = _load(notification["Message"])
+    if not isinstance(inner, dict):
+        raise MalformedEventError("SNS notification does not wrap a JSON object")
+    return _parse_message(inner, envelope="sns")
+
+
+def _parse_records(records: list[Any], envelope: str) -> ParsedBody:
+    if not records:
+        # Nothing to process, but said so: a silent drop looks like a lost upload.
+        return ParsedBody(ignored=("notification with no records",))
+    if all(isinstance(r, dict) and r.get("EventSource") == "aws:sns" for r in records):
+        return _parse_sns_lambda_event(records)
+    return _parse_notification(records, envelope)
+
+
+def _parse_sns_lambda_event(records: list[dict[str, Any]]) -> ParsedBody:
+    """Each record's ``Sns`` is the notification an SQS subscription would have received."""
+    refs: list[ObjectRef] = []
+    ignored: list[str] = []
+    for record in records:
+        notification = record.get("Sns")
+        if not isinstance(notification, dict) or "Message" not in notification:
+            raise MalformedEventError("SNS record lacks 'Sns.Message'")
+        parsed = _parse_sns_notification(notification)
+        refs.extend(parsed.refs)
+        ignored.extend(parsed.ignored)
+    return ParsedBody(refs=tuple(refs), ignored=tuple(ignored))
 
 
 def _parse_notification(records: list[Any], envelope: str) -> ParsedBody:
@@ -145,6 +178,36 @@ def _replay_ref(message: dict[str, Any]) -> ObjectRef:
         envelope="replay",
         sequencer=message.get("sequencer"),
     )
+
+
+def message_bodies(document: Any) -> list[Any]:
+    """The SQS message bodies one saved JSON document holds: a Lambda SQS event's records, the
+    messages ``aws sqs receive-message`` printed, or else the document itself (one body)."""
+    if isinstance(document, dict):
+        if _is_lambda_sqs_event(document):
+            return _lambda_sqs_bodies(document["Records"])
+        if isinstance(document.get("Messages"), list):
+            return _receive_message_bodies(document["Messages"])
+    return [document]
+
+
+def _is_lambda_sqs_event(document: dict[str, Any]) -> bool:
+    records = document.get("Records")
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
+    )
+
+
+def _lambda_sqs_bodies(records: list[dict[str, Any]]) -> list[Any]:
+    # A record without its body is passed on whole: parsing it then names the keys it has.
+    return [record.get("body", record) for record in records]
+
+
+def _receive_message_bodies(messages: list[Any]) -> list[Any]:
+    """ReceiveMessage's output spells the body ``Body`` (Lambda's records: ``body``)."""
+    return [m.get("Body", m) if isinstance(m, dict) else m for m in messages]
 
 
 def replay_body(ref: ObjectRef) -> str:

@@ -2,7 +2,10 @@
 which need it to exist first: importing this module makes sure, in Lambda and in the CLI.
 
 Logs go to stderr: in Lambda both streams reach CloudWatch, and on the command line stdout is
-kept for the command's own output (`--json`)."""
+kept for the command's own output (`--json`). One JSON line a record, level INFO unless
+POWERTOOLS_LOG_LEVEL (or Lambda's own log level control) sets another. Chalice's app logger has
+the same name, "cordon": `app.py` tells Chalice not to configure it (it would set ERROR and add
+a plain-text stdout handler), so that this module's setup is the only one."""
 
 from __future__ import annotations
 

@@ -305,7 +305,7 @@ class Policy:
     classifier_enabled: bool = False
     classifier_min_confidence: float = 80.0
     classifier_action: Action = Action.REVIEW
-    unscannable_action: Action = Action.ALLOW
+    unscannable_action: Action = Action.REVIEW
     # Human review: of every TAKEDOWN too (REVIEW verdicts always are), and how long a
     # reviewer has before the case escalates and the tenant is told.
     review_takedowns: bool = False

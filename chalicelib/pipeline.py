@@ -14,12 +14,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from chalicelib import lifecycle, logs, matching, policy, signals
-from chalicelib.adapters.cases import CaseStore
 from chalicelib.adapters.classifier import Classifier
 from chalicelib.adapters.flood import FloodGuard
-from chalicelib.adapters.hashes import HashTable
-from chalicelib.adapters.storage import Fetched, ObjectHead, ObjectStore
-from chalicelib.adapters.tenants import TenantRegistry
+from chalicelib.adapters.storage import Fetched, ObjectHead
 from chalicelib.errors import CordonError, ObjectGoneError, UnknownTenantError
 from chalicelib.lifecycle import Case, CaseStatus, Ruling, Step
 from chalicelib.models import (
@@ -34,6 +31,7 @@ from chalicelib.models import (
     Verdict,
 )
 from chalicelib.notices import statement_of_reasons
+from chalicelib.ports import Cases, Objects, SharedHashes, Tenants
 from chalicelib.review import Reviews
 from chalicelib.settings import Settings
 
@@ -60,10 +58,10 @@ class Timer:
 @dataclass
 class Pipeline:
     settings: Settings
-    store: ObjectStore
-    hashes: HashTable
-    cases: CaseStore
-    tenants: TenantRegistry
+    store: Objects
+    hashes: SharedHashes
+    cases: Cases
+    tenants: Tenants
     classifier_factory: Callable[[], Classifier] | None = None
     reviews: Reviews | None = None
     flood_guard: FloodGuard | None = None

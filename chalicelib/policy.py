@@ -4,7 +4,8 @@
 reasons are the statement a reviewer, the uploader and a regulator will read. The strongest
 action any reason calls for wins. A match found only through a match variant (the image
 mirrored, trimmed, a tile of a collage...) calls for at most `Policy.variant_action` (REVIEW
-unless the tenant says otherwise), and its reason names the variant.
+unless the tenant says otherwise), and its reason names the variant. An image that could not be
+judged (`unscannable`) is held for review by default; other bytes are not.
 
 What a match of each signal type calls for, and within what distance a perceptual type
 matches, is the type's own declaration (`chalicelib.signals`), which the tenant's policy may
@@ -27,7 +28,7 @@ from chalicelib.models import (
     Policy,
     Verdict,
 )
-from chalicelib.signals import SIGNAL_TYPES, hamming_types
+from chalicelib.signals import IMAGE_TYPES, SIGNAL_TYPES, hamming_types
 from chalicelib.signals.base import MatchesHamming, SignalType
 from chalicelib.variants import ORIGINAL
 
@@ -140,6 +141,28 @@ def action_for_match(
     return action
 
 
+def unscannable(policy: Policy, examination: Examination) -> tuple[Action, str]:
+    """What an incomplete scan that matched nothing calls for, and why.
+
+    An image type (by its magic bytes) that Cordon could not decode, or drew only in part, is
+    still an image a browser draws: it takes `unscannable_action` (REVIEW by default), so it
+    cannot pass for unseen. Anything else (a ZIP, a video, unknown bytes over the size cap) had
+    its exact hashes checked, which is all Cordon ever checks of it: nothing was missed, and
+    it is allowed whatever `unscannable_action` says.
+    """
+    problems = "; ".join(examination.problems)
+    if examination.media_type in IMAGE_TYPES:
+        return policy.unscannable_action, (
+            f"scan incomplete, so the {examination.media_type} image could not be matched "
+            f"as a browser shows it ({policy.unscannable_action.value} for images that "
+            f"cannot be judged): {problems}"
+        )
+    return Action.ALLOW, (
+        f"scan incomplete ({problems}); {examination.media_type} is not an image a browser "
+        "draws, and its exact hashes, all Cordon checks of it, matched nothing"
+    )
+
+
 def decide(
     policy: Policy,
     examination: Examination,
@@ -164,11 +187,8 @@ def decide(
             f"(threshold {policy.classifier_min_confidence:.1f})"
         )
     if examination.problems and not reasons:
-        action = policy.unscannable_action
-        reasons.append(
-            "scan incomplete, so no perceptual match was possible: "
-            + "; ".join(examination.problems)
-        )
+        action, reason = unscannable(policy, examination)
+        reasons.append(reason)
     if not reasons:
         checked = ", ".join(sorted({s.type for s in examination.signals}))
         reasons.append(f"no signal matched the shared hash table (checked {checked})")

@@ -20,8 +20,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 from chalicelib import lifecycle, webhooks
-from chalicelib.errors import MalformedEventError
-from chalicelib.events import parse_body
+from chalicelib.errors import MalformedEventError, ObjectGoneError, UnknownTenantError
+from chalicelib.events import message_bodies, parse_body
 from chalicelib.ingest import REASON_ATTRIBUTE
 from chalicelib.lifecycle import Case, CaseState, CaseStatus, Step
 from chalicelib.models import ObjectRef, Outcome
@@ -31,25 +31,45 @@ from chalicelib.wiring import Cordon
 # -- reading event files ---------------------------------------------------------------------
 
 
-def bodies_of(document: Any) -> list[Any]:
-    """Message bodies in one JSON document: a Lambda SQS event yields its records' bodies."""
-    records = document.get("Records") if isinstance(document, dict) else None
-    if records and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records):
-        return [r["body"] for r in records]
-    return [document]
-
-
 def read_event_files(paths: Iterable[Path]) -> Iterator[tuple[str, Any]]:
-    """(where, body) for every message in the files: one event, an SQS batch, or JSON lines."""
+    """(where, body) for every message in the files: one event, a Lambda SQS event, what
+    ``aws sqs receive-message`` printed, or JSON lines of any of them.
+
+    `where` is the file, its line for JSON lines, and the message's place in its document:
+    ``batch.json#2``, ``saved.jsonl:7#1``. A line that is not JSON is passed on as its text,
+    which `replay` reports as failed under its line number; the other lines still run.
+    """
     for path in paths:
-        text = path.read_text()
+        for where, document in _documents(path):
+            for number, body in enumerate(message_bodies(document), start=1):
+                yield f"{where}#{number}", body
+
+
+def _documents(path: Path) -> Iterator[tuple[str, Any]]:
+    text = path.read_text()
+    try:
+        document = json.loads(text)
+    except ValueError:
+        pass
+    else:
+        yield path.name, document
+        return
+    lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1) if line.strip()]
+    if len(lines) < 2 or not any(_is_json_object(line) for _, line in lines):
+        yield path.name, text  # one broken document: its error names line and column
+        return
+    for number, line in lines:
         try:
-            documents = [json.loads(text)]
+            yield f"{path.name}:{number}", json.loads(line)
         except ValueError:
-            documents = [json.loads(line) for line in text.splitlines() if line.strip()]
-        for number, document in enumerate(documents, start=1):
-            for body in bodies_of(document):
-                yield f"{path.name}#{number}", body
+            yield f"{path.name}:{number}", line
+
+
+def _is_json_object(line: str) -> bool:
+    try:
+        return isinstance(json.loads(line), dict)
+    except ValueError:
+        return False
 
 
 def _parse_time(text: str | None) -> datetime | None:
@@ -116,7 +136,18 @@ def _replay_one(
     try:
         ref = cordon.pipeline.identify(ref)
         if dry_run:
-            tenant, _, verdict, read_from = cordon.pipeline.evaluate(ref)
+            try:
+                tenant, _, verdict, read_from = cordon.pipeline.evaluate(ref)
+            except ObjectGoneError as gone:
+                # What the real run records too (a `gone` case, exit 0): nothing to judge.
+                owner = cordon.tenants.for_bucket(ref.bucket)
+                return {
+                    **row,
+                    "status": "dry-run",
+                    "tenant": owner.tenant_id if owner else None,
+                    "outcome": Outcome.GONE.value,
+                    "detail": f"gone: {gone}",
+                }
             return {
                 **row,
                 "status": "dry-run",
@@ -136,12 +167,20 @@ def _replay_one(
                 "detail": f"already handled: case {case.status}",
             }
         result = cordon.pipeline.process(ref, force=True) if force else cordon.ingest.process(ref)
+    except UnknownTenantError:
+        return {**row, "status": "failed", "detail": _no_tenant(ref.bucket)}
     except Exception as error:  # an on-call tool reports each failure, it does not stop
         return {**row, "status": "failed", "detail": f"{type(error).__name__}: {error}"}
-    failed = result.outcome is Outcome.NO_TENANT
+    if result.outcome is Outcome.NO_TENANT:
+        return {
+            **row,
+            "status": "failed",
+            "outcome": result.outcome.value,
+            "detail": _no_tenant(ref.bucket),
+        }
     return {
         **row,
-        "status": "failed" if failed else "processed",
+        "status": "processed",
         "tenant": result.tenant_id,
         "case_id": result.case_id,
         "outcome": result.outcome.value,
@@ -157,6 +196,13 @@ def _nothing_left(cordon: Cordon, ref: ObjectRef, case: Case) -> bool:
         return True
     step = lifecycle.next_step(case.state, present=cordon.pipeline.present(ref))
     return step is Step.ALREADY_HANDLED
+
+
+def _no_tenant(bucket: str) -> str:
+    return (
+        f"no tenant owns bucket {bucket}: register it with "
+        f"`cordon [--local] tenants add TENANT --bucket {bucket}`"
+    )
 
 
 # -- dead-letter queues ----------------------------------------------------------------------

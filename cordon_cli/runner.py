@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from chalicelib import logs
 
-logger = Logger(service="cordon-local", child=True)
+# The handlers' own logger: a runner's failures land beside their lines, in the same JSON
+# (and in `cordon local --log-file`'s file), not as plain text on the terminal.
+logger = logs.logger
 
 
 @dataclass

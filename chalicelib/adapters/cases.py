@@ -56,7 +56,7 @@ _FIELDS = frozenset(
 )  # fmt: skip
 
 
-def _case(item: dict[str, Any]) -> Case:
+def case_from_item(item: dict[str, Any]) -> Case:
     """A stored case item as the services see it, with what `open` leaves implied: the id is
     the key, the update time is the creation time until an update, and the SHA-256 (stored
     once, on its own) stands first among the signals, as examined."""
@@ -98,14 +98,14 @@ class CaseStore:
 
     def get(self, case_id: str) -> Case | None:
         item = self.table.get_item(Key={"pk": case_id, "sk": CASE_SK}, ConsistentRead=True)
-        return _case(item["Item"]) if "Item" in item else None
+        return case_from_item(item["Item"]) if "Item" in item else None
 
     def open(self, case_id: str, tenant_id: str, status: str, fields: dict[str, Any]) -> bool:
         """Create the case unless it exists; False if it did (a retry finds its own case)."""
         at = now_iso()
         # Neither `case_id` (the pk) nor `updated_at` (the creation time until an update) is
-        # stored: `_case` restores them on read. Every case write is billed per KB started,
-        # twice over (the table and its index), and most cases are never updated.
+        # stored: `case_from_item` restores them on read. Every case write is billed per KB
+        # started, twice over (the table and its index), and most cases are never updated.
         item = {
             "pk": case_id,
             "sk": CASE_SK,
@@ -268,7 +268,7 @@ class CaseStore:
         items: list[Case] = []
         while True:
             response = self.table.query(**kwargs)
-            items.extend(_case(item) for item in response["Items"])
+            items.extend(case_from_item(item) for item in response["Items"])
             if "LastEvaluatedKey" not in response:
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

@@ -8,7 +8,10 @@ read is listed in `Examination.problems`, what is merely worth knowing in `notes
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib import variants
 from chalicelib.models import Examination, Signal
@@ -20,17 +23,22 @@ from chalicelib.signals.base import (
     SignalType,
 )
 from chalicelib.signals.exact import MD5, SHA256
-from chalicelib.signals.media import IMAGE_TYPES, ImageRejected, decode_image, sniff
+from chalicelib.signals.media import (
+    IMAGE_TYPES,
+    SNIFF_BYTES,
+    DecodedImage,
+    ImageRejected,
+    decode_image,
+    sniff,
+)
 from chalicelib.signals.perceptual import PDQ, PHash
-
-if TYPE_CHECKING:
-    from chalicelib.signals.media import DecodedImage
 
 # Every known type by name, in registration order (the order signals are computed and listed).
 SIGNAL_TYPES: dict[str, type[SignalType]] = {}
 T = TypeVar("T", bound=type[SignalType])
 
 __all__ = [
+    "IMAGE_TYPES",
     "PDQ",
     "SIGNAL_TYPES",
     "bytes_hashers",
@@ -103,12 +111,25 @@ def examine_stream(chunks: Iterable[bytes], size: int, reason: str) -> Examinati
     hashers = [(t, t.new()) for t in bytes_hashers()]
     head = b""
     for chunk in chunks:
-        if len(head) < 16:
-            head += chunk[:16]
+        if len(head) < SNIFF_BYTES:
+            head += chunk[: SNIFF_BYTES - len(head)]
         for _, hasher in hashers:
             hasher.update(chunk)
     signals = tuple(Signal(t.name, h.hexdigest()) for t, h in hashers)
+    count_unscannable()
     return Examination(media_type=sniff(head), size=size, signals=signals, problems=(reason,))
+
+
+def count_unscannable() -> None:
+    """One object not fully scanned, as the ingest batch's `ObjectsUnscannable` metric.
+
+    Powertools' Metrics instances share one metric set, so the ingest handler's flush at the
+    end of the batch publishes it with the batch's other metrics (a retry served from the
+    idempotency record does not examine, and is not counted again).
+    """
+    Metrics(namespace="Cordon", service="ingest").add_metric(
+        name="ObjectsUnscannable", unit=MetricUnit.Count, value=1
+    )
 
 
 def variant_signals(decoded: DecodedImage, notes: list[str]) -> list[Signal]:
@@ -132,10 +153,11 @@ def shared_variant_signals(data: bytes, max_pixels: int) -> list[Signal]:
     Empty for anything that is not an image, or that cannot be decoded: the image's own
     signals are shared regardless, and these only widen what its copies can match.
     """
-    if not data or sniff(data[:16]) not in IMAGE_TYPES:
+    media_type = sniff(data[:SNIFF_BYTES])
+    if not data or media_type not in IMAGE_TYPES:
         return []
     try:
-        decoded = decode_image(data, max_pixels)
+        decoded = decode_image(data, max_pixels, media_type)
         return variants.shared_variants(decoded.image, decoded.full_size)
     except (ImageRejected, ValueError, MemoryError):
         return []
@@ -152,24 +174,37 @@ def examine_bytes(data: bytes, max_pixels: int) -> Examination:
         hasher = hasher_type.new()
         hasher.update(data)
         signals.append(Signal(hasher_type.name, hasher.hexdigest()))
-    media_type = sniff(data[:16])
+    media_type = sniff(data[:SNIFF_BYTES])
     problems: list[str] = []
     notes: list[str] = []
     if not data:
         notes.append("empty object: nothing to hash but its (empty) bytes")
     elif media_type in IMAGE_TYPES:
         try:
-            decoded = decode_image(data, max_pixels)
+            decoded = decode_image(data, max_pixels, media_type)
         except ImageRejected as rejected:
-            problems.append(f"{rejected}; perceptual hashes skipped")
+            problems.append(f"{media_type}: {rejected}; perceptual hashes skipped")
         else:
             signals.extend(t.hash_image(decoded) for t in image_hashers())
             signals.extend(variant_signals(decoded, notes))
-            if decoded.frames > 1:
+            # Every page of a TIFF, every image of an ICO is a picture the file shows: each is
+            # matched as the image itself (variant "original"), after the one a browser shows.
+            seen = {(s.type, s.value) for s in signals}
+            for extra in decoded.extra:
+                found = [t.hash_image(extra) for t in image_hashers()]
+                signals.extend(s for s in found if (s.type, s.value) not in seen)
+                seen.update((s.type, s.value) for s in found)
+            if decoded.extra:
+                notes.append(f"{len(decoded.extra) + 1} images in one file: each hashed")
+            if decoded.frames > 1 and not decoded.extra:
                 notes.append(f"animated image: first of {decoded.frames} frames hashed")
+            notes.extend(decoded.notes)
+            problems.extend(decoded.problems)
     else:
         notes.append(f"{media_type} is not an image Cordon hashes: exact hashes only")
     image_bytes = data if media_type in IMAGE_TYPES and data else None
+    if problems:
+        count_unscannable()
     return Examination(
         media_type, len(data), tuple(signals), tuple(problems), tuple(notes), image_bytes
     )

@@ -61,7 +61,7 @@ def test_another_tenants_case_answers_as_an_unknown_one(world: World, client: An
         assert theirs.json_body == {"error": f"no case {case_id}"}, (method, path)
         assert missing.json_body == {"error": f"no case {unknown}"}, (method, path)
         assert theirs.headers == missing.headers, (method, path)
-    assert world.cordon.cases.get(case_id)["status"] == "quarantined"
+    assert world.cordon.cases.get(case_id).status == "quarantined"
     # Its own tenant still sees it.
     owner = world.reviewer("alpha", "rev-ana")
     assert call(client, owner, "GET", f"/cases/{case_id}").status_code == 200
@@ -102,13 +102,13 @@ def test_a_string_of_labels_is_refused_not_split_into_letters(world: World, clie
     assert response.status_code == 400, response.body
     assert response.json_body["error"] == "labels must be a list of strings, not a string"
     waiting = world.cordon.cases.get(case_id)
-    assert waiting["status"] == "pending_review" and waiting["review"].get("token")
-    assert not waiting.get("decisions")
+    assert waiting.status == "pending_review" and waiting.token
+    assert not waiting.decisions
     body = {"action": "reject", "reason": "a news photo", "labels": ["abc"]}
     assert call(client, key, "POST", f"/cases/{case_id}/decision", body).status_code == 202
-    (decision,) = world.cordon.cases.get(case_id)["decisions"]
+    (decision,) = world.cordon.cases.get(case_id).decisions
     assert decision["labels"] == ["abc"] and decision["reason"] == "a news photo"
-    world.settle(until=lambda: world.cordon.cases.get(case_id)["status"] == "reinstated")
+    world.settle(until=lambda: world.cordon.cases.get(case_id).status == "reinstated")
 
 
 def test_malformed_appeals_and_opinions_are_refused_naming_the_field(world: World, client):
@@ -117,7 +117,7 @@ def test_malformed_appeals_and_opinions_are_refused_naming_the_field(world: Worl
     for body, field in (({}, "reason"), ({"reason": 7}, "reason"), ({"reason": " "}, "reason")):
         response = call(client, key, "POST", f"/cases/{case_id}/appeal", body)
         assert response.status_code == 400 and response.json_body["error"].startswith(field)
-    assert world.cordon.cases.get(case_id)["status"] == "quarantined"  # no appeal started
+    assert world.cordon.cases.get(case_id).status == "quarantined"  # no appeal started
     value = pdq_of(BAD_JPEG)
     for body, field in (
         ({"opinion": 1}, "opinion"),

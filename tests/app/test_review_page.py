@@ -155,7 +155,7 @@ def test_image_is_veiled_until_clicked_and_a_decision_resumes_the_workflow(
     # Nothing is sent before the reviewer has seen what will be recorded and said so.
     summary = wait(lambda: browser.find_element(By.ID, "summary").text, what="confirmation")
     assert "propaganda poster" in summary and case_id in summary
-    assert not cordon.cases.get(case_id).get("decisions")
+    assert not cordon.cases.get(case_id).decisions
     browser.find_element(By.ID, "send").click()
     message = wait(lambda: browser.find_element(By.ID, "message").text, what="decision message")
     assert "Decision recorded: confirm" in message
@@ -236,7 +236,7 @@ def test_each_case_gets_an_empty_form_and_a_decision_records_only_its_own(stack:
     message = wait(lambda: browser.find_element(By.ID, "message").text, what="decision message")
     assert "Decision recorded: reject" in message, message
 
-    recorded = wait(lambda: cordon.cases.get(case_b).get("decisions"), 30, "B's decision")
+    recorded = wait(lambda: cordon.cases.get(case_b).decisions, 30, "B's decision")
     (decision,) = recorded
     assert decision["action"] == "reject" and decision["reviewer"] == "rev-ana"
     assert decision["reason"] == "not terrorist content: a news photo"
@@ -252,5 +252,5 @@ def test_each_case_gets_an_empty_form_and_a_decision_records_only_its_own(stack:
     open_case(case_a)
     assert not browser.find_element(By.ID, "confirmation").is_displayed()
     untouched = cordon.cases.get(case_a)
-    assert not untouched.get("decisions") and untouched["status"] == "pending_review"
+    assert not untouched.decisions and untouched.status == "pending_review"
     assert policy_violations(browser) == []

@@ -186,11 +186,19 @@ def test_bad_inputs_get_a_verdict_and_never_fail_the_batch(world: World, monkeyp
     problems = {key: " ".join(case["verdict"]["problems"]) for key, case in verdicts.items()}
     notes = {key: " ".join(case["verdict"]["notes"]) for key, case in verdicts.items()}
     assert "empty object" in notes["empty.jpg"]
-    assert "corrupt or truncated" in problems["truncated.jpg"]
+    assert "truncated" in problems["truncated.jpg"]  # half drawn, hashed, matched nothing
     assert "decompression bomb" in problems["bomb.png"]
     assert "exceeds the size cap" in problems["huge.bin"]
     assert "exact hashes only" in notes["notes.txt"]
-    assert {c["verdict"]["action"] for c in verdicts.values()} == {"ALLOW"}
+    # Images that cannot be judged are held for review; other bytes pass (exact hashes only).
+    actions = {key: case["verdict"]["action"] for key, case in verdicts.items()}
+    assert actions == {
+        "empty.jpg": "ALLOW",
+        "truncated.jpg": "REVIEW",
+        "bomb.png": "REVIEW",
+        "huge.bin": "ALLOW",
+        "notes.txt": "ALLOW",
+    }
     good_case = world.case("alpha", good)
     assert good_case is not None and good_case["status"] == "quarantined"
     assert not world.dead_letters()

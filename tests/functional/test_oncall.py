@@ -46,6 +46,9 @@ EXPECTED = {
     "eventbridge-object-deleted.json": [("ignored", None)],
     "malformed.json": [("failed", None)],
     "sqs-batch-s3.json": [("processed", "gone")] * 3,
+    "sqs-receive-message.json": [("processed", "gone"), ("ignored", None)],
+    "sns-lambda-event.json": [("processed", "gone")],
+    "s3-no-records.json": [("ignored", None)],
 }
 
 
@@ -236,3 +239,92 @@ def test_replay_time_filter_reads_event_times_without_a_zone_as_utc(world: World
     before = ObjectRef("b", "k", event_time="2024-05-14T08:30:00")
     assert only.reason_to_skip(world.cordon, inside) is None
     assert only.reason_to_skip(world.cordon, before) == "before --since"
+
+
+# -- what an on-call engineer saves and replays ---------------------------------------------
+
+
+def test_each_message_of_a_batch_is_labelled_by_its_place(tenant_a: World):
+    rows = replay_file(tenant_a, "sqs-batch-s3.json")
+    assert [row["source"] for row in rows] == [
+        "sqs-batch-s3.json#1",
+        "sqs-batch-s3.json#2",
+        "sqs-batch-s3.json#3",
+    ]
+    dump = replay_file(tenant_a, "sqs-receive-message.json")
+    assert [row["source"] for row in dump] == [
+        "sqs-receive-message.json#1",
+        "sqs-receive-message.json#2",
+    ]
+
+
+def test_a_bad_json_line_is_reported_by_its_number_and_the_others_still_run(
+    tenant_a: World, tmp_path: Path, capsys
+):
+    # GIVEN JSON lines: a replay, a line cut short, an S3 notification as moto sends it
+    saved = tmp_path / "saved.jsonl"
+    good = [json.loads((EVENTS_DIR / n).read_text()) for n in ("replay.json", "s3-put-moto.json")]
+    saved.write_text(
+        json.dumps(good[0]) + "\n" + '{"bucket": "tenant-a-uploads", "key"\n' + json.dumps(good[1])
+    )
+    # WHEN it is replayed
+    code = main(["replay", str(saved), "--json"])
+    # THEN line 2 fails, named, and lines 1 and 3 are processed; some failed: exit 1
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert code == 1
+    assert [(r["source"], r["status"]) for r in rows[:-1]] == [
+        ("saved.jsonl:1#1", "processed"),
+        ("saved.jsonl:2#1", "failed"),
+        ("saved.jsonl:3#1", "skipped"),  # the same object as line 1, already handled
+    ]
+    assert "not JSON" in rows[1]["detail"]
+    assert rows[-1] == {"summary": {"failed": 1, "processed": 1, "skipped": 1}}
+
+
+def test_a_broken_single_document_is_one_failure_naming_where(world: World, tmp_path: Path):
+    broken = tmp_path / "broken.json"
+    broken.write_text((EVENTS_DIR / "s3-put.json").read_text()[:-20])
+    rows = list(oncall.replay(world.cordon, oncall.read_event_files([broken])))
+    assert [(r["source"], r["status"]) for r in rows] == [("broken.json#1", "failed")]
+    assert "line" in rows[0]["detail"] and "column" in rows[0]["detail"]
+
+
+def test_dry_run_of_a_gone_object_says_gone_like_the_real_run(tenant_a: World, capsys):
+    before = snapshot(tenant_a)
+    (row,) = replay_file(tenant_a, "s3-put.json", dry_run=True)
+    assert snapshot(tenant_a) == before
+    assert (row["status"], row["outcome"]) == ("dry-run", "gone")
+    assert row["detail"].startswith("gone: ")
+    assert main(["replay", str(EVENTS_DIR / "s3-put.json"), "--dry-run", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1]) == {"summary": {"dry-run": 1}}
+
+
+def test_empty_notification_replays_as_ignored(tenant_a: World, capsys):
+    assert main(["replay", str(EVENTS_DIR / "s3-no-records.json"), "--json"]) == 0
+    row, summary = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert row["status"] == "ignored" and row["detail"] == "notification with no records"
+    assert summary == {"summary": {"ignored": 1}}
+
+
+README = Path(__file__).resolve().parents[2] / "README.md"
+
+
+def test_the_readme_replay_example_works_as_written(world: World, capsys):
+    # GIVEN no tenant owns the samples' bucket yet: the failure says what to do
+    example = ["replay", "events/s3-put.json", "--dry-run"]
+    assert main([*example[:1], str(EVENTS_DIR / "s3-put.json"), *example[2:]]) == 1
+    out = capsys.readouterr().out
+    assert "no tenant owns bucket tenant-a-uploads" in out and "tenants add" in out
+    # WHEN the README's own lines are run (without --local: this test's moto is the stack)
+    text = README.read_text()
+    register = "cordon --local tenants add tenant-a --bucket tenant-a-uploads --create-bucket"
+    dry_run = "cordon --local replay events/s3-put.json --dry-run"
+    assert register in text and dry_run in text
+    assert main(register.split()[2:]) == 0
+    capsys.readouterr()
+    # THEN the dry run answers: the version it names was never uploaded here
+    args = dry_run.split()[2:]
+    args[1] = str(EVENTS_DIR.parent / args[1])
+    assert main([*args, "--json"]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert (rows[0]["status"], rows[0]["outcome"]) == ("dry-run", "gone")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from chalicelib.errors import MalformedEventError
-from chalicelib.events import parse_body, replay_body
+from chalicelib.events import message_bodies, parse_body, replay_body
 from chalicelib.models import ObjectRef
 from tests.events import EVENTS_DIR, load_body, load_event
 
@@ -40,6 +40,7 @@ def only_ref(body: str | dict[str, Any]) -> ObjectRef:
     [
         ("s3-put.json", "s3", "2024-05-14T09:21:07.412Z"),
         ("s3-put-via-sns.json", "sns", "2024-05-14T09:21:07.412Z"),
+        ("sns-lambda-event.json", "sns", "2024-05-14T09:21:07.412Z"),
         ("eventbridge-object-created.json", "eventbridge", "2024-05-14T09:21:07Z"),
     ],
 )
@@ -185,7 +186,64 @@ def test_sqs_batch_bodies_parse_to_three_objects_in_three_envelopes():
     assert all(r.version_id and r.etag and r.size for r in refs)
 
 
+def test_lambda_sns_event_wraps_the_same_notification_as_the_sqs_subscription():
+    # GIVEN what a Lambda subscribed to the uploads topic receives (SAM CLI's "sns" shape)
+    record = load_event("sns-lambda-event.json")["Records"][0]
+    delivered = load_event("s3-put-via-sns.json")
+
+    assert record["EventSource"] == "aws:sns"
+    assert record["Sns"]["Message"] == delivered["Message"]
+    assert record["Sns"]["SigningCertUrl"] == delivered["SigningCertURL"]  # Lambda's spelling
+
+
+def test_lambda_sns_event_with_several_records_reads_each():
+    event = load_event("sns-lambda-event.json")
+    second = copy.deepcopy(event["Records"][0])
+    second["Sns"]["Message"] = load_body("s3-delete.json")
+    event["Records"].append(second)
+
+    parsed = parse_body(event)
+
+    assert [r.key for r in parsed.refs] == [RAW_KEY]
+    assert parsed.ignored == (f"ObjectRemoved:Delete for s3://{BUCKET}/{RAW_KEY}",)
+
+
+# ---------------------------------------------------------------- saved documents of bodies
+
+
+def test_receive_message_dump_yields_each_message_body():
+    # GIVEN what `aws sqs receive-message --attribute-names All` printed
+    dump = load_event("sqs-receive-message.json")
+
+    bodies = message_bodies(dump)
+
+    assert bodies == [m["Body"] for m in dump["Messages"]]
+    assert [hashlib.md5(b.encode()).hexdigest() for b in bodies] == [
+        m["MD5OfBody"] for m in dump["Messages"]
+    ]
+    assert only_ref(bodies[0]) == only_ref(load_body("s3-put.json"))
+    assert parse_body(bodies[1]).ignored == (f"s3:TestEvent for bucket {BUCKET}",)
+
+
+def test_lambda_sqs_event_yields_its_records_bodies():
+    event = load_event("sqs-batch-s3.json")
+
+    assert message_bodies(event) == [r["body"] for r in event["Records"]]
+
+
+@pytest.mark.parametrize("name", ["s3-put.json", "sns-lambda-event.json", "s3-no-records.json"])
+def test_any_other_document_is_one_body(name: str):
+    assert message_bodies(load_event(name)) == [load_event(name)]
+
+
 # ---------------------------------------------------------------- ignored, with a reason
+
+
+def test_notification_with_no_records_is_ignored_with_a_reason():
+    parsed = parse_body(load_body("s3-no-records.json"))
+
+    assert parsed.refs == ()
+    assert parsed.ignored == ("notification with no records",)
 
 
 def test_s3_test_event_is_ignored_with_its_bucket():
@@ -246,6 +304,8 @@ def test_mixed_records_keep_creates_and_ignore_deletes():
         '{"Records": ["not a record"]}',
         '{"Type": "Notification", "Message": "not json"}',
         '{"Type": "Notification", "Message": "[1, 2]"}',
+        '{"Records": [{"EventSource": "aws:sns", "Sns": {"Subject": "no message"}}]}',
+        '{"Records": [{"EventSource": "aws:sns", "Sns": {"Message": "not json"}}]}',
         '{"source": "aws.s3", "detail-type": "Object Created", "detail": {}}',
         '{"source": "aws.s3", "detail-type": "Object Created", "detail": null}',
         '{"bucket": "tenant-a-uploads"}',

@@ -349,6 +349,32 @@ def test_problem_without_match_takes_unscannable_action(unscannable: Action):
     assert verdict.problems == (problem,)
 
 
+def test_image_that_cannot_be_judged_is_held_for_review_by_default():
+    problem = "image/png: corrupt or truncated image, nothing could be drawn: broken"
+
+    verdict = decide(Policy(), examined(problems=(problem,)), [])
+
+    assert Policy().unscannable_action is Action.REVIEW
+    assert verdict.action is Action.REVIEW
+    assert "image/jpeg image could not be matched" in verdict.reasons[0]
+    assert problem in verdict.reasons[0]
+
+
+@pytest.mark.parametrize("unscannable", list(Action))
+def test_non_image_over_the_size_cap_is_allowed_whatever_the_unscannable_action(
+    unscannable: Action,
+):
+    # GIVEN a video over the in-memory cap: exact hashes streamed, the only ones Cordon takes
+    reason = "object of 3 GB exceeds the 50 MB in-memory cap: exact hashes only"
+    examination = Examination("video/mp4", 3 * 10**9, tuple(signals()[:2]), (reason,))
+
+    verdict = decide(Policy(unscannable_action=unscannable), examination, [])
+
+    assert verdict.action is Action.ALLOW
+    assert "not an image a browser draws" in verdict.reasons[0]
+    assert verdict.problems == (reason,)
+
+
 def test_problem_with_a_match_follows_the_match():
     verdict = decide(
         Policy(unscannable_action=Action.REVIEW), examined(problems=("too big",)), [exact()]

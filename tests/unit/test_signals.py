@@ -326,19 +326,21 @@ def test_empty_object_gets_exact_hashes_of_nothing_and_a_note():
     assert examination.image_bytes is None
 
 
-def test_truncated_jpeg_is_a_problem_without_perceptual_signals():
+def test_truncated_jpeg_is_drawn_as_far_as_it_goes_and_hashed():
     data = encode(picture(), "JPEG", quality=90)
-    truncated = data[: len(data) // 2]
+    truncated = data[:-2]  # no end-of-image marker: every browser draws the whole picture
     assert not ImageFile.LOAD_TRUNCATED_IMAGES  # GIVEN Pillow's default
 
     examination = examine_bytes(truncated, MAX_PIXELS)
 
     assert examination.media_type == "image/jpeg"
-    assert types_of(examination) == ["sha256", "md5"]
+    assert types_of(examination)[:4] == ["sha256", "md5", "pdq", "phash"]
     assert_exact_hashes(examination, truncated)
-    assert len(examination.problems) == 1
-    assert "corrupt or truncated" in examination.problems[0]
-    assert "perceptual hashes skipped" in examination.problems[0]
+    whole = examine_bytes(data, MAX_PIXELS).signal("pdq")
+    assert hamming_hex(examination.signal("pdq").value, whole.value) <= 4
+    assert examination.problems == ()
+    assert "damaged or truncated" in examination.notes[0]
+    assert not ImageFile.LOAD_TRUNCATED_IMAGES
 
 
 def test_garbage_after_image_magic_is_corrupt():
