@@ -12,7 +12,7 @@ from dataclasses import replace
 
 from chalicelib.index import HammingIndex
 from chalicelib.models import ACTIVE, RETIRED, REVIEW_ONLY_STATUSES, HashRecord, Match, Signal
-from chalicelib.signals import SIGNAL_TYPES, usable
+from chalicelib.signals import SIGNAL_TYPES, indexed_types, usable
 from chalicelib.variants import ORIGINAL
 
 Key = tuple[str, str]
@@ -66,8 +66,11 @@ def find_matches(
         by_type.setdefault(signal.type, []).append(signal)
     wanted: dict[Key, Signal] = {}
     near: dict[Key, tuple[Signal, int]] = {}
+    # Every index is asked for, signals of its type or not, as PDQ's always was: a container
+    # keeps each fresh (and loads its snapshot) on its first upload, whatever that holds.
+    indexes = {t.name: index_of(t.name) for t in indexed_types()}
     for signal_type, group in by_type.items():
-        index = index_of(signal_type)
+        index = indexes.get(signal_type)
         if index is None:
             wanted.update({(s.type, s.value): s for s in group})
             continue
