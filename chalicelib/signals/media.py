@@ -17,7 +17,7 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pillow_heif
@@ -212,15 +212,20 @@ class DecodedImage:
     extra: tuple[DecodedImage, ...] = ()
     notes: tuple[str, ...] = ()
     problems: tuple[str, ...] = ()
+    # The bytes decoded (not a copy), so that a reduced decode can be redone whole.
+    source: bytes = field(default=b"", repr=False, compare=False)
 
 
-def decode_image(data: bytes, max_pixels: int, media_type: str | None = None) -> DecodedImage:
+def decode_image(
+    data: bytes, max_pixels: int, media_type: str | None = None, *, reduce: bool = True
+) -> DecodedImage:
     """Decode to an upright image: first frame of animations, EXIF orientation applied.
 
     The pixel count is checked from the header before any pixel is decoded, so a small file
     that claims a huge canvas (a decompression bomb) costs nothing. A file the decoder refuses
     is decoded again leniently, as browsers do: what could be drawn is hashed; only when
-    nothing could be drawn is it rejected.
+    nothing could be drawn is it rejected. `reduce=False` decodes whole, in colour (a JPEG
+    not at reduced scale to luma, a large image not box-reduced): PDQ's exact path.
     """
     media_type = media_type or sniff(data[:SNIFF_BYTES])
     notes: list[str] = []
@@ -238,9 +243,9 @@ def decode_image(data: bytes, max_pixels: int, media_type: str | None = None) ->
     if formats is None:
         raise ImageRejected(f"{media_type} is not an image type Cordon decodes")
     try:
-        decoded = _decode(data, max_pixels, formats)
+        decoded = _decode(data, max_pixels, formats, reduce)
     except _Damaged as damaged:
-        decoded = _decode_damaged(data, max_pixels, formats, damaged)
+        decoded = _decode_damaged(data, max_pixels, formats, damaged, reduce)
     return DecodedImage(
         image=decoded.image,
         frames=decoded.frames,
@@ -248,6 +253,7 @@ def decode_image(data: bytes, max_pixels: int, media_type: str | None = None) ->
         extra=decoded.extra,
         notes=(*notes, *decoded.notes),
         problems=(*problems, *decoded.problems),
+        source=data,
     )
 
 
@@ -256,14 +262,14 @@ class _Damaged(Exception):
 
 
 def _decode_damaged(
-    data: bytes, max_pixels: int, formats: tuple[str, ...], damaged: _Damaged
+    data: bytes, max_pixels: int, formats: tuple[str, ...], damaged: _Damaged, reduce: bool
 ) -> DecodedImage:
     note = f"damaged or truncated image ({damaged})"
     # Pillow's lenient mode draws what was read: a JPEG ends at a made-up end marker in flat
     # grey, PNG, GIF, TIFF and BMP keep the rows they have (zeros after or, bottom-up, before).
     with _lenient():
         try:
-            decoded: DecodedImage | None = _decode(data, max_pixels, formats)
+            decoded: DecodedImage | None = _decode(data, max_pixels, formats, reduce)
         except _Damaged:
             decoded = None
     drawn = _drawn_share(decoded.image) if decoded else 0.0
@@ -277,7 +283,7 @@ def _decode_damaged(
         missing = min(declared - len(data), len(data)) if declared else len(data)
         with _lenient():
             try:
-                decoded = _decode(data + bytes(max(missing, 0)), max_pixels, formats)
+                decoded = _decode(data + bytes(max(missing, 0)), max_pixels, formats, reduce)
             except _Damaged:
                 decoded = None
         if decoded is None or _drawn_share(decoded.image) == 0.0:
@@ -337,13 +343,15 @@ def _drawn_share(image: Image.Image) -> float:
     return 1.0 - undrawn / len(flat)
 
 
-def _decode(data: bytes, max_pixels: int, formats: tuple[str, ...]) -> DecodedImage:
+def _decode(
+    data: bytes, max_pixels: int, formats: tuple[str, ...], reduce: bool = True
+) -> DecodedImage:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             image = Image.open(io.BytesIO(data), formats=list(formats))
             image.seek(0)
-            first = _decode_one(image, max_pixels)
+            first = _decode_one(image, max_pixels, reduce)
             return DecodedImage(
                 first.image, first.frames, first.full_size, _extra_images(image, max_pixels)
             )
@@ -357,7 +365,7 @@ def _decode(data: bytes, max_pixels: int, formats: tuple[str, ...]) -> DecodedIm
         raise _Damaged(str(error) or type(error).__name__) from error
 
 
-def _decode_one(image: Image.Image, max_pixels: int) -> DecodedImage:
+def _decode_one(image: Image.Image, max_pixels: int, reduce: bool = True) -> DecodedImage:
     width, height = image.size
     if width * height > max_pixels:
         raise ImageRejected(
@@ -365,13 +373,14 @@ def _decode_one(image: Image.Image, max_pixels: int) -> DecodedImage:
             f"exceeds the cap of {max_pixels:,}"
         )
     frames = getattr(image, "n_frames", 1)
-    if image.format in ("JPEG", "MPO") and image.mode in ("RGB", "L"):
+    # `reduce` off: whole, for PDQ's exact path (which keeps to a pixel cap of its own).
+    if reduce and image.format in ("JPEG", "MPO") and image.mode in ("RGB", "L"):
         scale = 8
         while scale > 1 and min(width, height) // scale < MIN_DRAFT_SIDE:
             scale //= 2
         # Straight to JPEG's own luma: the same 0.299/0.587/0.114 weights as PDQ.
         image.draft("L", (width // scale, height // scale))
-    elif image.format == "JPEG2000":
+    elif reduce and image.format == "JPEG2000":
         # JPEG 2000 stores resolution levels: decode only the one needed.
         levels = 0
         while max(width, height) >> (levels + 1) >= MAX_WORK_SIDE:
@@ -390,7 +399,7 @@ def _decode_one(image: Image.Image, max_pixels: int) -> DecodedImage:
     image.load()
     # After the load: a PNG's getexif() would otherwise decode the whole image to find it.
     orientation = image.getexif().get(0x0112, 1)
-    work = _reduced(image)
+    work = _reduced(image) if reduce else image
     upright = ImageOps.exif_transpose(work)
     if upright.mode not in ("RGB", "L"):
         upright = upright.convert("RGB")

@@ -10,8 +10,11 @@ import numpy as np
 from chalicelib import pdq
 from chalicelib.models import Action, Signal
 from chalicelib.signals.base import ImageHasher
+from chalicelib.signals.media import decode_image, sniff
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from chalicelib.signals.media import DecodedImage
 
 
@@ -28,7 +31,11 @@ class PDQ(ImageHasher):
     @classmethod
     def hash_image(cls, decoded: DecodedImage) -> Signal:
         width, height = decoded.full_size
-        value, quality = pdq.pdq_from_rgb(np.asarray(decoded.image), full_shape=(height, width))
+        value, quality = pdq.pdq_from_rgb(
+            np.asarray(decoded.image),
+            full_shape=(height, width),
+            exact_pixels=_exact_pixels(decoded),
+        )
         return Signal(cls.name, value, quality=quality)
 
     @classmethod
@@ -42,6 +49,27 @@ class PDQ(ImageHasher):
             "f8f8f0cee0f4a84f06370a22038f63f0b36e2ed596621e1d33e6b39c4e9c9b22",
             "0" * 64,
         ]
+
+
+# A full-size decode for PDQ's exact path (`_exact_pixels`) is skipped above this many pixels:
+# it holds about 15 bytes a pixel at once, within the function's memory up to here.
+EXACT_MAX_PIXELS = 16_000_000
+
+
+def _exact_pixels(decoded: DecodedImage) -> Callable[[], np.ndarray] | None:
+    """How to get the pixels the reference would hash, when `decoded` only approximates them.
+
+    A JPEG is decoded at reduced scale, or straight to its luma plane, which differs from
+    the luma of the RGB pixels where colours clip; PDQ decodes it whole only when that
+    matters (`chalicelib.pdq.pdq_from_rgb`). None when the pixels are the file's own.
+    """
+    width, height = decoded.full_size
+    reduced = decoded.image.size != decoded.full_size
+    jpeg_luma = decoded.image.mode == "L" and sniff(decoded.source[:16]) == "image/jpeg"
+    if not (reduced or jpeg_luma) or not decoded.source or width * height > EXACT_MAX_PIXELS:
+        return None
+    source = decoded.source
+    return lambda: np.asarray(decode_image(source, width * height, reduce=False).image)
 
 
 class PHash(ImageHasher):

@@ -21,6 +21,7 @@ from chalicelib.pdq import (  # noqa: E402
     _dct_matrix,
     _downsample,
     _operator,
+    _reference_dct,
     _sample_operator,
     _window_size,
     dct_blocks,
@@ -28,8 +29,12 @@ from chalicelib.pdq import (  # noqa: E402
     hashes_of_blocks,
     pdq_from_rgb,
     qualities,
+    reference_buffer,
+    reference_hash,
     taps,
 )
+from chalicelib.signals.media import decode_image  # noqa: E402
+from chalicelib.signals.perceptual import PDQ  # noqa: E402
 
 # PDQ's own bar for calling two implementations compatible: on images of
 # quality >= 80 their hashes must be within 10 bits of each other.
@@ -437,3 +442,232 @@ def test_real_photo_survives_jpeg_recompression() -> None:
     data = _jpeg(photo, quality=40)
     again = np.asarray(Image.open(io.BytesIO(data)))
     assert hamming_hex(pdq_from_rgb(photo)[0], pdq_from_rgb(again)[0]) <= DEFAULT_MATCH_DISTANCE
+
+
+# ------------------------------------------------------------ flat graphics
+#
+# Flags, logos, text, gradients, line drawings and screenshots: flat colours and straight
+# edges, often symmetric, so that many DCT coefficients are zero but for rounding.
+
+MAX_PIXELS = 10**8
+GRAPHIC_SIZES = ((200, 120), (201, 119), (641, 479), (1600, 1000))
+
+
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow built without FreeType sizes
+        return ImageFont.load_default()
+
+
+def flag_stripes(
+    w: int, h: int, colours: tuple[tuple[int, int, int], ...], vertical: bool
+) -> Image.Image:
+    img = Image.new("RGB", (w, h))
+    draw = ImageDraw.Draw(img)
+    n = len(colours)
+    for i, colour in enumerate(colours):
+        box = (
+            (i * w // n, 0, (i + 1) * w // n, h)
+            if vertical
+            else (0, i * h // n, w, (i + 1) * h // n)
+        )
+        draw.rectangle(box, fill=colour)
+    return img
+
+
+def flag_cross(w: int, h: int) -> Image.Image:
+    img = Image.new("RGB", (w, h), (200, 16, 46))
+    draw = ImageDraw.Draw(img)
+    bar, x = h // 5, w * 3 // 8
+    draw.rectangle((x - bar // 2, 0, x + bar // 2, h), fill=(255, 255, 255))
+    draw.rectangle((0, h // 2 - bar // 2, w, h // 2 + bar // 2), fill=(255, 255, 255))
+    return img
+
+
+def flag_canton(w: int, h: int) -> Image.Image:
+    img = flag_stripes(w, h, ((178, 34, 52), (255, 255, 255)) * 6 + ((178, 34, 52),), False)
+    ImageDraw.Draw(img).rectangle((0, 0, w * 2 // 5, h * 7 // 13), fill=(60, 59, 110))
+    return img
+
+
+def flag_disc(w: int, h: int) -> Image.Image:
+    img = Image.new("RGB", (w, h), (255, 255, 255))
+    r = h * 3 // 10
+    ImageDraw.Draw(img).ellipse((w // 2 - r, h // 2 - r, w // 2 + r, h // 2 + r), fill=(188, 0, 45))
+    return img
+
+
+def logo_badge(w: int, h: int) -> Image.Image:
+    img = Image.new("RGB", (w, h), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    r, s = min(w, h) // 3, min(w, h) // 8
+    draw.ellipse((w // 2 - r, h // 2 - r, w // 2 + r, h // 2 + r), fill=(0, 120, 215))
+    draw.rectangle((w // 2 - s, h // 2 - s, w // 2 + s, h // 2 + s), fill=(255, 255, 255))
+    return img
+
+
+def logo_triangle(w: int, h: int) -> Image.Image:
+    img = Image.new("RGB", (w, h), (30, 30, 30))
+    corners = [(w // 2, h // 8), (w * 7 // 8, h * 7 // 8), (w // 8, h * 7 // 8)]
+    ImageDraw.Draw(img).polygon(corners, fill=(250, 200, 0))
+    return img
+
+
+def text_card(w: int, h: int) -> Image.Image:
+    img = Image.new("RGB", (w, h), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    font = _font(max(10, h // 8))
+    for i, line in enumerate(["Terms of service", "Click here to win", "0123456789"]):
+        draw.text((w // 20, h // 10 + i * h // 4), line, fill=(0, 0, 0), font=font)
+    return img
+
+
+def linear_gradient(w: int, h: int, angle: float, repeats: int = 1) -> Image.Image:
+    """A two-colour ramp across the picture; with repeats, bands of it with hard edges
+    between them (a smooth ramp alone is too flat to reach compatibility quality)."""
+    y, x = _grid(h, w)
+    t = x * np.cos(angle) + y * np.sin(angle)
+    t = (t - t.min()) / np.ptp(t) * repeats % 1.0
+    start, end = np.array([250.0, 120.0, 20.0]), np.array([20.0, 60.0, 200.0])
+    return Image.fromarray((start + t[:, :, None] * (end - start)).astype(np.uint8))
+
+
+def line_drawing(w: int, h: int) -> Image.Image:
+    img = Image.new("RGB", (w, h), (255, 255, 255))
+    draw = ImageDraw.Draw(img)
+    width = max(1, min(w, h) // 100)
+    for k in range(8):
+        draw.line((k * w // 8, 0, w - 1, k * h // 8), fill=(0, 0, 0), width=width)
+    draw.rectangle((w // 4, h // 4, w * 3 // 4, h * 3 // 4), outline=(0, 0, 0), width=width)
+    return img
+
+
+def screenshot(w: int, h: int) -> Image.Image:
+    img = Image.new("RGB", (w, h), (240, 240, 240))
+    draw = ImageDraw.Draw(img)
+    draw.rectangle((0, 0, w, h // 12), fill=(50, 50, 60))
+    for box in ((w // 20, h // 6, w // 3, h * 9 // 10), (w * 2 // 5, h // 6, w * 19 // 20, h // 2)):
+        draw.rectangle(box, fill=(255, 255, 255), outline=(180, 180, 180))
+    draw.rectangle((w * 2 // 5, h * 3 // 5, w * 3 // 5, h * 7 // 10), fill=(0, 122, 255))
+    draw.text((w * 2 // 5 + 5, h * 3 // 5 + 5), "Submit", fill=(255, 255, 255), font=_font(h // 25))
+    return img
+
+
+GRAPHICS: dict[str, Callable[[int, int], Image.Image]] = {
+    "flag_tricolour_h": lambda w, h: flag_stripes(
+        w, h, ((0, 0, 0), (221, 0, 0), (255, 206, 0)), False
+    ),
+    "flag_tricolour_v": lambda w, h: flag_stripes(
+        w, h, ((0, 85, 164), (255, 255, 255), (239, 65, 53)), True
+    ),
+    "flag_cross": flag_cross,
+    "flag_canton": flag_canton,
+    "flag_disc": flag_disc,
+    "logo_badge": logo_badge,
+    "logo_triangle": logo_triangle,
+    "text": text_card,
+    "gradient_h": lambda w, h: linear_gradient(w, h, 0.0),
+    "gradient_bands_h": lambda w, h: linear_gradient(w, h, 0.0, repeats=3),
+    "gradient_bands_v": lambda w, h: linear_gradient(w, h, np.pi / 2, repeats=4),
+    "gradient_bands_diagonal": lambda w, h: linear_gradient(w, h, 0.6, repeats=3),
+    "line_drawing": line_drawing,
+    "screenshot": screenshot,
+}
+
+
+def _encoded(image: Image.Image, fmt: str) -> bytes:
+    buf = io.BytesIO()
+    image.save(buf, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="module")
+def graphics_results() -> dict[str, tuple[str, str, int]]:
+    """Per encoded graphic: Cordon's PDQ of the bytes (the ingest path: decode, reduced for
+    JPEG, then hash), and the reference's hash and quality on the fully decoded RGB."""
+    out = {}
+    for name, make in GRAPHICS.items():
+        for w, h in GRAPHIC_SIZES:
+            picture = make(w, h)
+            for fmt in ("PNG", "JPEG"):
+                data = _encoded(picture, fmt)
+                ours = PDQ.hash_image(decode_image(data, MAX_PIXELS)).value
+                ref, ref_q = reference(np.asarray(Image.open(io.BytesIO(data)).convert("RGB")))
+                out[f"{name}_{w}x{h}.{fmt.lower()}"] = (ours, ref, ref_q)
+    return out
+
+
+def test_graphics_compatible_with_reference(
+    graphics_results: dict[str, tuple[str, str, int]],
+) -> None:
+    # GIVEN flat graphics of every kind, sizes and format
+    far = {}
+    for name, (ours, ref, ref_q) in graphics_results.items():
+        # THEN each one of compatibility quality is within PDQ's bar of the reference
+        if ref_q >= COMPAT_MIN_QUALITY and hamming_hex(ours, ref) > COMPAT_MAX_DISTANCE:
+            far[name] = hamming_hex(ours, ref)
+    assert not far, f"bits from the reference: {far}"
+    # AND the corpus covers every kind at that quality, in both formats
+    covered = {
+        n.split("_")[0] for n, (_, _, q) in graphics_results.items() if q >= COMPAT_MIN_QUALITY
+    }
+    assert covered == {"flag", "logo", "text", "gradient", "line", "screenshot"}
+    for fmt in ("png", "jpeg"):
+        assert (
+            sum(
+                n.endswith(fmt) and q >= COMPAT_MIN_QUALITY
+                for n, (_, _, q) in graphics_results.items()
+            )
+            >= 20
+        )
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        pytest.param(noise(h=5, w=5), id="5x5"),
+        pytest.param(noise(h=64, w=64), id="64x64"),
+        pytest.param(noise(h=63, w=65)[:, :, 0], id="grey_63x65"),
+        pytest.param(noise(h=119, w=201), id="119x201"),
+        pytest.param(checkerboard(h=300, w=1000, cell=50), id="checkerboard"),
+        pytest.param(np.asarray(flag_cross(640, 400)), id="flag_cross"),
+        pytest.param(np.asarray(linear_gradient(333, 517, 0.0)), id="gradient"),
+    ],
+)
+def test_reference_path_is_bit_exact(image: np.ndarray) -> None:
+    # WHEN hashed the reference's way
+    # THEN hash and quality are pdqhash's, and so is every DCT coefficient, bit for bit
+    assert reference_hash(image) == reference(image)
+    rgb = image if image.ndim == 3 else np.repeat(image[:, :, None], 3, axis=2)
+    coefficients, _ = pdqhash.compute_float(np.ascontiguousarray(rgb))
+    expected = np.asarray(coefficients, dtype=np.float32)[::-1].reshape(16, 16)
+    np.testing.assert_array_equal(_reference_dct(reference_buffer(image)), expected)
+
+
+def test_photographs_are_not_decoded_twice() -> None:
+    # GIVEN reduced JPEG decodes of a photograph, and a full decode that records its calls
+    if len(PHOTOS) < 3:
+        pytest.skip("pywt sample photographs not installed")
+    data = _jpeg(resized(np.stack(list(PHOTOS.values()), axis=2), 1600, 1200))
+    whole = np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))
+    expected = reference(whole)[0]
+    calls: list[int] = []
+
+    def full() -> np.ndarray:
+        calls.append(1)
+        return whole
+
+    for scale in (1, 2, 4, 8):
+        small, shape = _draft_decode(data, "L", scale)
+        # WHEN hashed with the full decode on offer
+        value, _ = pdq_from_rgb(small, full_shape=shape, exact_pixels=full)
+        # THEN the hash is decided from the reduction alone, and close to the reference
+        assert hamming_hex(value, expected) <= COMPAT_MAX_DISTANCE
+    assert not calls
+
+
+def test_exact_pixels_of_another_size_are_refused() -> None:
+    small = np.asarray(flag_stripes(100, 60, ((0, 0, 0), (255, 255, 255)), False))
+    with pytest.raises(ValueError):
+        pdq_from_rgb(small[::2, ::2], full_shape=small.shape[:2], exact_pixels=lambda: small[:50])
