@@ -253,12 +253,12 @@ def bench_freshness(cordon) -> dict[str, float]:
 
     max_age = cordon.settings.index_max_age_seconds
     warm = HashTable(cordon.hashes.table, index_max_age=max_age)
-    warm.pdq_index()  # warm: loaded and checked just now
+    warm.index("pdq")  # warm: loaded and checked just now
     rng = np.random.default_rng(7)
     value = bytes(rng.integers(0, 256, 32, dtype=np.uint8)).hex()
     written = time.monotonic()
     cordon.hashes.put([HashRecord("pdq", value)])
-    while not warm.pdq_index().query(value, 0):
+    while not warm.index("pdq").query(value, 0):
         time.sleep(0.05)
     return {"index_max_age_seconds": max_age, "seconds_to_matchable": time.monotonic() - written}
 

@@ -54,14 +54,14 @@ def bench_freshness(containers: int, trials: int, poll_ms: float, seed: int) -> 
     fleet = [Cordon(settings) for _ in range(containers)]
     writer.hashes.put([HashRecord("pdq", random_pdq(rng), source="seed")])
     for container in fleet:
-        container.hashes.pdq_index()  # warm: index built, watermark set
+        container.hashes.index("pdq")  # warm: index built, watermark set
     lags: list[float] = []
     for trial in range(trials):
         # Start somewhere in the containers' refresh cycle, not just after it.
         deadline = time.monotonic() + rng.uniform(0, settings.index_max_age_seconds)
         while time.monotonic() < deadline:
             for container in fleet:
-                container.hashes.pdq_index()
+                container.hashes.index("pdq")
             time.sleep(poll_ms / 1000)
         value = random_pdq(rng)
         shared_at = time.monotonic()
@@ -69,7 +69,7 @@ def bench_freshness(containers: int, trials: int, poll_ms: float, seed: int) -> 
         waiting = {id(c): c for c in fleet}
         while waiting:
             for key, container in list(waiting.items()):
-                if container.hashes.pdq_index().query(value, 0):
+                if container.hashes.index("pdq").query(value, 0):
                     lags.append(time.monotonic() - shared_at)
                     del waiting[key]
             time.sleep(poll_ms / 1000)

@@ -55,13 +55,13 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 from chalicelib import pdq, variants
 from chalicelib.index import HammingIndex
 from chalicelib.matching import find_matches
-from chalicelib.models import HashRecord, Match, Policy, Signal
+from chalicelib.models import HashRecord, Match, Signal
 from chalicelib.signals import PDQ, examine_bytes, shared_variant_signals
 from chalicelib.signals.media import decode_image
 from cordon_cli import samples
 
 MAX_PIXELS = 10**8
-DISTANCE = Policy().pdq_distance
+DISTANCE = PDQ.max_distance
 SKIMAGE_PHOTOS = (
     "astronaut",
     "brick",
@@ -315,11 +315,13 @@ class Shared:
     def matched(self, found: list[Signal]) -> set[str]:
         return {
             self.owner[m.matched_value]
-            for m in find_matches(found, self.lookup, self.index, DISTANCE)
+            for m in find_matches(
+                found, self.lookup, {PDQ.name: self.index}.get, {PDQ.name: DISTANCE}
+            )
         }
 
     def nearest_other(self, found: list[Signal], shown: set[str]) -> int:
-        usable = [s for s in found if s.type == "pdq" and (s.quality or 0) >= pdq.MIN_QUALITY]
+        usable = [s for s in found if s.type == PDQ.name and PDQ.usable(s)]
         best = pdq.PDQ_BITS
         for value, owner in self.owner.items():
             if owner not in shown:
@@ -344,7 +346,7 @@ def evaluate(title: str, images: dict[str, Image.Image], seeds: int = 1) -> None
     usable = [
         n
         for n in names
-        if examine_bytes(jpeg(images[n], 95), MAX_PIXELS).signal("pdq").quality >= pdq.MIN_QUALITY
+        if PDQ.usable(examine_bytes(jpeg(images[n], 95), MAX_PIXELS).signal(PDQ.name))  # type: ignore[arg-type]
     ]
     print(
         f"\n## {title}: {len(names)} images, {len(usable)} of PDQ quality >= 50 (counted); "
@@ -379,7 +381,12 @@ def evaluate(title: str, images: dict[str, Image.Image], seeds: int = 1) -> None
             first = next(
                 (
                     m
-                    for m in find_matches(found, with_crops.lookup, with_crops.index, DISTANCE)
+                    for m in find_matches(
+                        found,
+                        with_crops.lookup,
+                        {PDQ.name: with_crops.index}.get,
+                        {PDQ.name: DISTANCE},
+                    )
                     if with_crops.owner[m.matched_value] == name
                 ),
                 None,

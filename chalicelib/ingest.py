@@ -10,7 +10,6 @@ failed ones back to SQS. A body nobody can read, and a record that has failed
 
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -167,14 +166,3 @@ class Ingest:
                 "cordon-message-id": record.message_id,
             },
         )
-
-
-def reason_of(message: dict[str, Any]) -> str:
-    """The failure reason Cordon attached to a dead-lettered SQS message, if any."""
-    attributes = message.get("MessageAttributes") or message.get("messageAttributes") or {}
-    entry = attributes.get(REASON_ATTRIBUTE) or {}
-    return (
-        entry.get("StringValue")
-        or entry.get("stringValue")
-        or json.dumps(message.get("Attributes", {}))
-    )

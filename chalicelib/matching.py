@@ -1,6 +1,7 @@
-"""Signals against the shared hash table: exact lookups and PDQ near lookups.
+"""Signals against the shared hash table: exact lookups, and near lookups through the index
+of each signal type that declares one (PDQ's).
 
-Pure: the table is reached through the two callables the caller passes, so this runs the same
+Pure: the table is reached through the callables the caller passes, so this runs the same
 against DynamoDB, a fake, or a list in a test.
 """
 
@@ -11,22 +12,19 @@ from dataclasses import replace
 
 from chalicelib.index import HammingIndex
 from chalicelib.models import ACTIVE, RETIRED, REVIEW_ONLY_STATUSES, HashRecord, Match, Signal
-from chalicelib.signals import PDQ, SIGNAL_TYPES
+from chalicelib.signals import SIGNAL_TYPES, indexed_types, usable
 from chalicelib.variants import ORIGINAL
 
 Key = tuple[str, str]
 MATCHING_STATUSES = frozenset({ACTIVE, *REVIEW_ONLY_STATUSES})  # not retired, nor unknown
 ExactLookup = Callable[[Sequence[Key]], Mapping[Key, HashRecord]]
+# The index of one signal type's shared values, or None (that type is looked up exactly).
+IndexOf = Callable[[str], HammingIndex | None]
 
 
 def usable_signals(signals: Iterable[Signal]) -> list[Signal]:
-    """Signals good enough to match on (PDQ of quality < 50 is not)."""
-    usable = []
-    for signal in signals:
-        signal_type = SIGNAL_TYPES[signal.type]
-        if signal_type.exact or signal_type.usable(signal):  # type: ignore[attr-defined]
-            usable.append(signal)
-    return usable
+    """Signals good enough, by their type's rule, to match on (PDQ of quality < 50 is not)."""
+    return [signal for signal in signals if usable(signal)]
 
 
 def follow_image(
@@ -51,30 +49,38 @@ def follow_image(
 def find_matches(
     signals: Iterable[Signal],
     exact_lookup: ExactLookup,
-    pdq_index: HammingIndex | None,
-    pdq_distance: int,
+    index_of: IndexOf,
+    distances: Mapping[str, int],
     visible: Callable[[HashRecord], bool] | None = None,
 ) -> list[Match]:
     """Every shared hash that one of `signals` matches, strongest (exact, nearest) first.
 
-    Only hashes `visible` admits count (those shared with the tenant asking); retired ones
-    (or of a status unknown here) never do; disputed and held ones do, with their status
+    A type with an index (`index_of`) is matched through it within its distance in
+    `distances` (`policy.match_distances`); any other, or one whose index is None, by exact
+    lookup. Only hashes `visible` admits count (those shared with the tenant asking); retired
+    ones (or of a status unknown here) never do; disputed and held ones do, with their status
     (policy caps them at REVIEW). A variant stored with an image goes by the image's status
     (`follow_image`)."""
-    candidates = usable_signals(signals)
-    # PDQ values are found through the index (distance 0 included); only the other types
-    # need a lookup of their own, which keeps the batch small when variants multiply PDQs.
-    wanted: dict[Key, Signal] = {
-        (s.type, s.value): s for s in candidates if pdq_index is None or s.type != PDQ.name
-    }
+    by_type: dict[str, list[Signal]] = {}
+    for signal in usable_signals(signals):
+        by_type.setdefault(signal.type, []).append(signal)
+    wanted: dict[Key, Signal] = {}
     near: dict[Key, tuple[Signal, int]] = {}
-    if pdq_index is not None:
-        # The image's PDQ and its variants' in one index pass (cheaper than one query each).
-        pdqs = [s for s in candidates if s.type == PDQ.name]
-        found = pdq_index.query_many([s.value for s in pdqs], pdq_distance)
-        for signal, hits in zip(pdqs, found, strict=True):
+    # Every index is asked for, signals of its type or not, as PDQ's always was: a container
+    # keeps each fresh (and loads its snapshot) on its first upload, whatever that holds.
+    indexes = {t.name: index_of(t.name) for t in indexed_types()}
+    for signal_type, group in by_type.items():
+        index = indexes.get(signal_type)
+        if index is None:
+            wanted.update({(s.type, s.value): s for s in group})
+            continue
+        # Indexed values are found through the index (distance 0 included), the image's own
+        # and its variants' in one pass (cheaper than one query each), which keeps the exact
+        # batch small when variants multiply them.
+        found = index.query_many([s.value for s in group], distances[signal_type])
+        for signal, hits in zip(group, found, strict=True):
             for value, distance in hits:
-                key = (PDQ.name, value)
+                key = (signal_type, value)
                 # Several variants may reach one shared hash: report the image's own
                 # signal if it does (a variant can land nearer, e.g. a halved copy hashed
                 # as a reduction, but the match is the image's), else the nearest.

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, get_args, get_type_hints
 
 
 def now_iso() -> str:
@@ -106,6 +106,13 @@ class Signal:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in asdict(self).items() if v is not None}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Signal:
+        """A signal as `to_dict` stored it (on a case)."""
+        return cls(
+            data["type"], data["value"], data.get("quality"), data.get("variant", "original")
+        )
 
 
 @dataclass(frozen=True)
@@ -289,10 +296,12 @@ class Verdict:
 class Policy:
     """A tenant's rules for turning matches and scores into an action."""
 
-    pdq_distance: int = 31
-    exact_action: Action = Action.TAKEDOWN
-    pdq_action: Action = Action.TAKEDOWN
-    phash_action: Action = Action.REVIEW
+    # Unset (None): the signal type's own default (`chalicelib.signals`), and for a distance
+    # the deployment's (`CORDON_PDQ_DISTANCE`) first. Exact types share `exact_action`.
+    pdq_distance: int | None = None
+    exact_action: Action | None = None
+    pdq_action: Action | None = None
+    phash_action: Action | None = None
     classifier_enabled: bool = False
     classifier_min_confidence: float = 80.0
     classifier_action: Action = Action.REVIEW
@@ -309,10 +318,12 @@ class Policy:
     share_visibility: str = "all"
 
     def to_dict(self) -> dict[str, Any]:
+        # Unset fields are left out: they follow the defaults of whoever reads the policy.
         return {
             f.name: (v.value if isinstance(v, Action) else v)
             for f in fields(self)
             for v in [getattr(self, f.name)]
+            if v is not None
         }
 
     @classmethod
@@ -320,17 +331,24 @@ class Policy:
         data = data or {}
         values: dict[str, Any] = {}
         for f in fields(cls):
-            if f.name not in data:
+            raw = data.get(f.name)
+            if raw is None:  # absent, or stored unset (DynamoDB NULL)
                 continue
-            default = getattr(cls, f.name)
-            raw = data[f.name]
-            if isinstance(default, Action):
+            kind = _POLICY_KINDS[f.name]
+            if kind is Action:
                 values[f.name] = Action(str(raw).upper())
-            elif isinstance(default, bool):
+            elif kind is bool:
                 values[f.name] = _as_bool(f.name, raw)
             else:
-                values[f.name] = type(default)(raw)
+                values[f.name] = kind(raw)
         return cls(**values)
+
+
+# Each policy field's value type, from its annotation (`Action | None` is an Action).
+_POLICY_KINDS: dict[str, type] = {
+    name: next(a for a in (get_args(hint) or (hint,)) if a is not type(None))
+    for name, hint in get_type_hints(Policy).items()
+}
 
 
 def _as_bool(name: str, raw: Any) -> bool:

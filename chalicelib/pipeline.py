@@ -244,11 +244,12 @@ class Pipeline:
         (the precedent of another case than `case_id`). `count` (real processing, not a dry
         run) counts the matches for the flood guard, which may hold a hash right then."""
         rules = tenant.policy
+        distances = policy.match_distances(rules, self.settings.match_distances)
         matches = matching.find_matches(
             examination.signals,
             self.hashes.get_many,
-            self.hashes.pdq_index(),
-            rules.pdq_distance,
+            self.hashes.index,
+            distances,
             visible=lambda record: record.visible_to(tenant),
         )
         overrides: list[str] = []
@@ -260,7 +261,7 @@ class Pipeline:
         scores = []
         if rules.classifier_enabled and not matches and examination.image_bytes:
             scores = self._get_classifier().classify(examination.image_bytes)
-        verdict = policy.decide(rules, examination, matches, scores)
+        verdict = policy.decide(rules, examination, matches, scores, distances)
         if overrides:
             verdict = replace(verdict, reasons=(*verdict.reasons, *overrides))
         sha256 = examination.signal("sha256")

@@ -6,11 +6,15 @@ action any reason calls for wins. A match found only through a match variant (th
 mirrored, trimmed, a tile of a collage...) calls for at most `Policy.variant_action` (REVIEW
 unless the tenant says otherwise), and its reason names the variant. An image that could not be
 judged (`unscannable`) is held for review by default; other bytes are not.
+
+What a match of each signal type calls for, and within what distance a perceptual type
+matches, is the type's own declaration (`chalicelib.signals`), which the tenant's policy may
+override through the field the type names: nothing here names a type.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from chalicelib import variants
 from chalicelib.models import (
@@ -24,24 +28,55 @@ from chalicelib.models import (
     Policy,
     Verdict,
 )
-from chalicelib.pdq import hamming_hex
-from chalicelib.signals import IMAGE_TYPES, SIGNAL_TYPES
+from chalicelib.signals import IMAGE_TYPES, SIGNAL_TYPES, hamming_types
+from chalicelib.signals.base import MatchesHamming, SignalType
 from chalicelib.variants import ORIGINAL
 
+Distances = Mapping[str, int]  # signal type name -> the Hamming distance it matches within
 
-def describe_match(match: Match, policy: Policy, examination: Examination | None = None) -> str:
+
+def match_distances(policy: Policy, deployment: Distances | None = None) -> dict[str, int]:
+    """The distance each perceptual type matches within for this tenant: its policy's own
+    (the field the type names), else the deployment's (`Settings.match_distances`), else the
+    type's default. A type without an index matches on equal values only."""
+    deployment = deployment or {}
+    distances = {}
+    for signal_type in hamming_types():
+        field = signal_type.policy_distance
+        own = getattr(policy, field) if field else None
+        chosen = own if own is not None else deployment.get(signal_type.name)
+        chosen = signal_type.max_distance if chosen is None else chosen
+        distances[signal_type.name] = chosen if signal_type.indexed else 0
+    return distances
+
+
+def action_for(policy: Policy, signal_type: type[SignalType]) -> Action:
+    """What a match of this type calls for: the tenant's choice, else the type's default."""
+    field = signal_type.policy_action
+    chosen = getattr(policy, field) if field else None
+    return chosen if chosen is not None else signal_type.default_action
+
+
+def describe_match(
+    match: Match,
+    policy: Policy,
+    examination: Examination | None = None,
+    distances: Distances | None = None,
+) -> str:
     labels = ", ".join(match.labels) or "no labels"
-    if SIGNAL_TYPES[match.signal_type].exact or match.distance == 0:
+    distances = match_distances(policy) if distances is None else distances
+    signal_type = SIGNAL_TYPES[match.signal_type]
+    if signal_type.exact or match.distance == 0:
         how = f"{match.signal_type} {match.value[:16]}… equals a shared hash"
     else:
-        bits = SIGNAL_TYPES[match.signal_type].bits
         how = (
-            f"{match.signal_type} {match.value[:16]}… is {match.distance} of {bits} bits from "
-            f"shared hash {match.matched_value[:16]}… (threshold {policy.pdq_distance})"
+            f"{match.signal_type} {match.value[:16]}… is {match.distance} of "
+            f"{signal_type.bits} bits from shared hash {match.matched_value[:16]}… "
+            f"(threshold {distances[match.signal_type]})"
         )
     if match.variant != ORIGINAL:
         via = f"through the {match.variant} variant ({variants.describe(match.variant)})"
-        if examination is not None and not only_through_variant(match, policy, examination):
+        if examination is not None and not only_through_variant(match, distances, examination):
             how = f"{how}, {via}; the image as uploaded is within the threshold too"
         else:
             how = f"{how}, found only {via}: {policy.variant_action.value} at most"
@@ -61,7 +96,7 @@ STATUS_NOTES = {
 }
 
 
-def only_through_variant(match: Match, policy: Policy, examination: Examination) -> bool:
+def only_through_variant(match: Match, distances: Distances, examination: Examination) -> bool:
     """Whether no signal of the image as uploaded reaches the shared hash `match` found.
 
     The matcher reports one match per shared hash, through the nearest signal; the image's own
@@ -76,24 +111,26 @@ def only_through_variant(match: Match, policy: Policy, examination: Examination)
             continue
         if signal.value == match.matched_value:
             return False
-        usable = not signal_type.exact and signal_type.usable(signal)  # type: ignore[attr-defined]
-        if usable and hamming_hex(signal.value, match.matched_value) <= policy.pdq_distance:
+        if (
+            issubclass(signal_type, MatchesHamming)
+            and signal_type.usable(signal)
+            and signal_type.distance(signal.value, match.matched_value)
+            <= distances[match.signal_type]
+        ):
             return False
     return True
 
 
 def action_for_match(
-    match: Match, policy: Policy, examination: Examination | None = None
+    match: Match,
+    policy: Policy,
+    examination: Examination | None = None,
+    distances: Distances | None = None,
 ) -> Action:
-    signal_type = SIGNAL_TYPES[match.signal_type]
-    if signal_type.exact:
-        action = policy.exact_action
-    elif match.signal_type == "pdq":
-        action = policy.pdq_action
-    else:
-        action = policy.phash_action
+    action = action_for(policy, SIGNAL_TYPES[match.signal_type])
+    distances = match_distances(policy) if distances is None else distances
     if match.variant != ORIGINAL and (
-        examination is None or only_through_variant(match, policy, examination)
+        examination is None or only_through_variant(match, distances, examination)
     ):
         action = min(action, policy.variant_action, key=lambda a: a.strength)
     if match.stored_variant != ORIGINAL:
@@ -131,14 +168,17 @@ def decide(
     examination: Examination,
     matches: Sequence[Match],
     scores: Sequence[ClassifierScore] = (),
+    distances: Distances | None = None,
 ) -> Verdict:
-    """The verdict on one object under `policy`."""
+    """The verdict on one object under `policy`; `distances` are those the matches were
+    found within (`match_distances`, the tenant's policy and type defaults if not given)."""
+    distances = match_distances(policy) if distances is None else distances
     action = Action.ALLOW
     reasons: list[str] = []
     for match in matches:
-        found = action_for_match(match, policy, examination)
+        found = action_for_match(match, policy, examination, distances)
         action = max(action, found, key=lambda a: a.strength)
-        reasons.append(describe_match(match, policy, examination))
+        reasons.append(describe_match(match, policy, examination, distances))
     strong_scores = [s for s in scores if s.confidence >= policy.classifier_min_confidence]
     for score in strong_scores:
         action = max(action, policy.classifier_action, key=lambda a: a.strength)

@@ -42,7 +42,8 @@ class SharedHashes(Protocol):
         self, keys: Sequence[tuple[str, str]], consistent: bool = False
     ) -> dict[tuple[str, str], HashRecord]: ...
 
-    def pdq_index(self) -> HammingIndex: ...
+    # One signal type's index of shared values; None for a type looked up exactly.
+    def index(self, signal_type: str) -> HammingIndex | None: ...
 
 
 class Cases(Protocol):

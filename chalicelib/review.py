@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib import logs, pdq, signals
+from chalicelib import logs, signals
 from chalicelib.adapters.cases import CaseStore
 from chalicelib.adapters.hashes import HashTable
 from chalicelib.adapters.storage import ObjectStore
@@ -37,7 +37,6 @@ from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, Requ
 from chalicelib.lifecycle import Case, CaseStatus, Ruling
 from chalicelib.models import HashRecord, Signal, Tenant, Visibility, now_iso
 from chalicelib.notices import statement_of_reasons
-from chalicelib.signals import SIGNAL_TYPES
 
 logger = logs.logger
 
@@ -195,9 +194,8 @@ class Reviews:
         shared = [
             signal
             for signal in case.signals
-            if signal["type"] in SIGNAL_TYPES
-            and signal.get("variant", "original") == "original"
-            and (signal["type"] != "pdq" or (signal.get("quality") or 0) >= pdq.MIN_QUALITY)
+            if signal.get("variant", "original") == "original"
+            and signals.usable(Signal.from_dict(signal))
         ]
         stored = self._stored_variants(case, shared)
         # The image's own PDQ lists its stored variants (they are retired with it), and each
@@ -269,7 +267,7 @@ class Reviews:
         data = self.store.read_evidence(case.evidence)
         found: dict[tuple[str, str], Signal] = {}
         for signal in signals.shared_variant_signals(data, self.max_image_pixels):
-            if (signal.quality or 0) >= pdq.MIN_QUALITY:
+            if signals.usable(signal):
                 found.setdefault((signal.type, signal.value), signal)
         for mine in own:
             found.pop((mine["type"], mine["value"]), None)

@@ -37,8 +37,9 @@ CORDON_MAX_OBJECT_BYTES
     Objects larger than this are never read into memory: exact hashes are streamed.
 CORDON_MAX_IMAGE_PIXELS
     Images with more pixels are not decoded (decompression-bomb guard).
-CORDON_PDQ_DISTANCE
-    Default PDQ match distance (bits of 256); a tenant's policy may lower or raise it.
+CORDON_PDQ_DISTANCE (CORDON_<TYPE>_DISTANCE)
+    The match distance of a perceptual signal type for tenants whose policy sets none (PDQ:
+    bits of 256, 31 if unset); a tenant's own distance wins. Read for any type by its name.
 CORDON_INDEX_MAX_AGE_SECONDS
     How stale a warm container's PDQ index may get before it asks the table whether it changed.
 CORDON_MAX_RECEIVES
@@ -50,7 +51,12 @@ CORDON_IDEMPOTENCY_TTL_SECONDS
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
+
+# `CORDON_PDQ_DISTANCE` and its kind: a signal type's deployment-wide match distance. Read by
+# pattern, so a new perceptual type gets its setting without a line here.
+_DISTANCE_VARIABLE = re.compile(r"CORDON_([A-Z0-9]+)_DISTANCE")
 
 
 @dataclass(frozen=True)
@@ -80,7 +86,9 @@ class Settings:
     flood_window_seconds: int = 600
     max_object_bytes: int = 50 * 1024 * 1024
     max_image_pixels: int = 64_000_000
-    pdq_distance: int = 31
+    # Signal type name -> match distance, from CORDON_<TYPE>_DISTANCE; a type absent here
+    # matches within its own default (`chalicelib.policy.match_distances`).
+    match_distances: dict[str, int] = field(default_factory=dict)
     index_max_age_seconds: float = 5.0
     max_receives: int = 3
     idempotency_ttl_seconds: int = 30 * 24 * 3600
@@ -127,7 +135,11 @@ class Settings:
             ),
             max_object_bytes=int(number("CORDON_MAX_OBJECT_BYTES", default.max_object_bytes)),
             max_image_pixels=int(number("CORDON_MAX_IMAGE_PIXELS", default.max_image_pixels)),
-            pdq_distance=int(number("CORDON_PDQ_DISTANCE", default.pdq_distance)),
+            match_distances={
+                found.group(1).lower(): int(raw)
+                for name, raw in env.items()
+                if raw and (found := _DISTANCE_VARIABLE.fullmatch(name))
+            },
             index_max_age_seconds=number(
                 "CORDON_INDEX_MAX_AGE_SECONDS", default.index_max_age_seconds
             ),

@@ -22,11 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import pdq, variants
-from chalicelib.index import HammingIndex
 from chalicelib.matching import find_matches
 from chalicelib.models import Examination, HashRecord, Match, Policy, Signal, Verdict
-from chalicelib.policy import decide
-from chalicelib.signals import examine_bytes, shared_variant_signals
+from chalicelib.policy import decide, match_distances
+from chalicelib.signals import examine_bytes, indexed_types, shared_variant_signals, usable
 from chalicelib.signals.perceptual import PDQ
 from chalicelib.variants import ORIGINAL
 
@@ -66,7 +65,7 @@ class Comparison:
                 if self.stored is not None
                 else None
             ),
-            "threshold": Policy().pdq_distance,
+            "threshold": PDQ.max_distance,
             "reasons": list(self.verdict.reasons),
             "shared_signals": [s.to_dict() for s in self.shared.signals],
             "upload_signals": [s.to_dict() for s in self.upload.signals],
@@ -104,21 +103,24 @@ def compare_bytes(
     b = examine_bytes(upload, MAX_PIXELS)
     own = [s for s in a.signals if s.variant == ORIGINAL]
     records = {(s.type, s.value): HashRecord(s.type, s.value, source="compare A") for s in own}
-    index = HammingIndex(pdq.PDQ_BITS)
-    index.add(s.value for s in own if s.type == PDQ.name and PDQ.usable(s))
+    indexes = {t.name: t.new_index() for t in indexed_types()}
+    for name, index in indexes.items():
+        if index is not None:
+            index.add(s.value for s in own if s.type == name and usable(s))
 
     def lookup(keys):
         return {k: records[k] for k in keys if k in records}
 
-    matches = tuple(find_matches(b.signals, lookup, index, rules.pdq_distance))
-    verdict = decide(rules, b, matches)
+    distances = match_distances(rules)
+    matches = tuple(find_matches(b.signals, lookup, indexes.get, distances))
+    verdict = decide(rules, b, matches, distances=distances)
     shared_pdq = a.signal(PDQ.name)
     nearest = None
     if shared_pdq is not None:
         near = _nearest([s for s in b.signals if s.type == PDQ.name], shared_pdq.value)
         if near is not None:
             nearest = (near[1], near[0])
-    reached = stored_reached(shared, b, rules.pdq_distance) if stored else None
+    reached = stored_reached(shared, b, distances[PDQ.name]) if stored else None
     return Comparison(a, b, matches, verdict, nearest, reached)
 
 
@@ -137,7 +139,7 @@ def render(result: Comparison) -> str:
         variant, distance = result.nearest
         lines.append(
             f"  nearest PDQ: variant {variant!r} at {distance} of 256 bits "
-            f"(threshold {Policy().pdq_distance})"
+            f"(threshold {PDQ.max_distance})"
         )
     if result.stored is not None:
         if result.stored:

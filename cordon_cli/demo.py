@@ -15,6 +15,7 @@ from rich.table import Table
 from chalicelib import signals
 from chalicelib.lifecycle import CaseStatus
 from chalicelib.models import Action, HashRecord, ObjectRef, Policy
+from chalicelib.policy import action_for
 from chalicelib.review import Reviewer
 from chalicelib.sharing import subscription_filter
 from chalicelib.wiring import Cordon
@@ -126,7 +127,7 @@ def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
         add_tenant(cordon, tenant_id, [bucket], via=via, policy=policy, create_buckets=True)
         console.print(
             f"[bold]1.[/] tenant {tenant_id}: bucket {bucket}, notifications via {via}, "
-            f"PDQ matches -> {policy.pdq_action.value}"
+            f"PDQ matches -> {action_for(policy, signals.PDQ).value}"
         )
     # alpha's subscription to the hash updates: new shared hashes, of those it may see.
     alpha = cordon.tenants.get("alpha")

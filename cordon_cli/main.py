@@ -31,6 +31,7 @@ from chalicelib.errors import RequestError, UnknownTenantError
 from chalicelib.models import Action, Policy, Tenant, Visibility
 from chalicelib.review import Reviewer
 from chalicelib.settings import Settings
+from chalicelib.signals import PDQ, indexed_types
 from chalicelib.wiring import Cordon
 from cordon_cli import compare, hashlists, oncall, operations
 
@@ -172,7 +173,7 @@ def cmd_tenants_webhook(args: argparse.Namespace) -> int:
 def cmd_tenants_add(args: argparse.Namespace) -> int:
     policy = Policy(
         pdq_distance=args.pdq_distance,
-        pdq_action=Action(args.pdq_action),
+        pdq_action=Action(args.pdq_action) if args.pdq_action else None,
         classifier_enabled=args.classifier,
         share_visibility=args.share_with,
     )
@@ -378,20 +379,22 @@ def cmd_index_snapshot(args: argparse.Namespace) -> int:
     if hashes.snapshots is None:
         console.print("[red]no index bucket: set CORDON_INDEX_BUCKET[/]")
         return EXIT_USAGE
-    started = time.monotonic()
-    report = hashes.save_pdq_snapshot()
-    report = {
-        "snapshot": f"s3://{hashes.snapshots.bucket}/{hashes.snapshots.key('pdq')}",
-        **report,
-        "seconds": round(time.monotonic() - started, 3),
-    }
-    if args.json:
-        print(json.dumps(report))
-    else:
-        console.print(
-            f"{report['snapshot']}: {report['count']} PDQ hashes up to seq {report['watermark']}, "
-            f"{report['bytes']} bytes, in {report['seconds']} s"
-        )
+    # One snapshot per signal type with an index (PDQ's today), a line (JSON line) each.
+    for signal_type in indexed_types():
+        started = time.monotonic()
+        report = hashes.save_snapshot(signal_type.name)
+        report = {
+            "snapshot": f"s3://{hashes.snapshots.bucket}/{hashes.snapshots.key(signal_type.name)}",
+            **report,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+        if args.json:
+            print(json.dumps(report))
+        else:
+            console.print(
+                f"{report['snapshot']}: {report['count']} {signal_type.name} hashes up to seq "
+                f"{report['watermark']}, {report['bytes']} bytes, in {report['seconds']} s"
+            )
     return EXIT_OK
 
 
@@ -544,9 +547,16 @@ def parser() -> argparse.ArgumentParser:
         help="S3 -> SQS directly, through the uploads SNS topic, or EventBridge",
     )
     add.add_argument("--create-bucket", action="store_true")
-    add.add_argument("--pdq-distance", type=int, default=Policy().pdq_distance)
+    # Unset, a tenant follows the deployment (CORDON_PDQ_DISTANCE) and the signal type.
     add.add_argument(
-        "--pdq-action", choices=[a.value for a in Action], default=Policy().pdq_action.value
+        "--pdq-distance",
+        type=int,
+        help=f"PDQ match distance (default: CORDON_PDQ_DISTANCE, else {PDQ.max_distance})",
+    )
+    add.add_argument(
+        "--pdq-action",
+        choices=[a.value for a in Action],
+        help=f"what a PDQ match calls for (default: {PDQ.default_action.value})",
     )
     add.add_argument(
         "--classifier",

@@ -1,4 +1,5 @@
-"""The shared hash table (DynamoDB) and the PDQ index a warm Lambda keeps of it.
+"""The shared hash table (DynamoDB) and the indexes a warm Lambda keeps of it: one for each
+signal type that declares one (`SignalType.new_index`: PDQ's Hamming index).
 
 Items: key (`signal_type`, `value`); labels, provenance (source, case, time), status, and `seq`,
 a number per signal type that grows with every write. A sparse GSI `by_seq` (`feed`, `seq`)
@@ -48,7 +49,7 @@ from chalicelib.models import (
     Visibility,
     now_iso,
 )
-from chalicelib.signals import PDQ, SIGNAL_TYPES
+from chalicelib.signals import SIGNAL_TYPES
 from chalicelib.updates import change_between
 
 SEQ_INDEX = "by_seq"
@@ -257,7 +258,8 @@ class HashTable:
         # The delta feed's reader (`chalicelib.feed.UpdateFeed`), given by the wiring and only
         # carried here, where the API's `/hashes/feed` route looks for it: never called.
         self.feed = feed
-        self._pdq = _IndexCache(self, PDQ.name, PDQ.bits)
+        # Built on first use, so a type registered after this table is made gets one too.
+        self._indexes: dict[str, _IndexCache] = {}
 
     # -- writes ------------------------------------------------------------------------
     def _allocate(self, signal_type: str, count: int) -> int:
@@ -395,18 +397,28 @@ class HashTable:
                 return
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def pdq_index(self) -> HammingIndex:
-        """This container's PDQ index, brought up to date if it may be stale."""
-        return self._pdq.fresh()
+    def index(self, signal_type: str) -> HammingIndex | None:
+        """This container's index of one signal type, brought up to date if it may be stale;
+        None for a type that declares none (its values are looked up exactly)."""
+        cache = self._indexes.get(signal_type)
+        if cache is None:
+            empty = SIGNAL_TYPES[signal_type].new_index() if signal_type in SIGNAL_TYPES else None
+            if empty is None:
+                return None
+            cache = self._indexes[signal_type] = _IndexCache(self, signal_type, empty)
+        return cache.fresh()
 
-    def save_pdq_snapshot(self) -> dict[str, int]:
-        """Build the PDQ index from the table alone (from seq 0, no snapshot) and store it as
-        the snapshot cold containers start from. Returns its count, bytes and watermark."""
+    def save_snapshot(self, signal_type: str) -> dict[str, int]:
+        """Build one type's index from the table alone (from seq 0, no snapshot) and store it
+        as the snapshot cold containers start from. Returns its count, bytes and watermark."""
         if self.snapshots is None:
             raise ValueError("no index bucket: set CORDON_INDEX_BUCKET")
-        cache = _IndexCache(self, PDQ.name, PDQ.bits, use_snapshot=False)
+        empty = SIGNAL_TYPES[signal_type].new_index()
+        if empty is None:
+            raise ValueError(f"{signal_type} has no index: its values are looked up exactly")
+        cache = _IndexCache(self, signal_type, empty, use_snapshot=False)
         index = cache.fresh()
-        size = self.snapshots.save(PDQ.name, index, cache.watermark)
+        size = self.snapshots.save(signal_type, index, cache.watermark)
         return {"count": len(index), "bytes": size, "watermark": cache.watermark}
 
 
@@ -414,11 +426,11 @@ class _IndexCache:
     """One signal type's index in a warm container, and how far it has read the table."""
 
     def __init__(
-        self, table: HashTable, signal_type: str, bits: int, use_snapshot: bool = True
+        self, table: HashTable, signal_type: str, empty: HammingIndex, use_snapshot: bool = True
     ) -> None:
         self.table = table
         self.signal_type = signal_type
-        self.index = HammingIndex(bits)
+        self.index = empty
         self.watermark = 0  # every item with seq <= watermark is in the index
         self.seen: set[str] = set()  # values this container added (not the snapshot's)
         self.seen_seqs: set[int] = set()

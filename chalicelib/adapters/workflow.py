@@ -34,6 +34,3 @@ class ReviewWorkflow:
 
     def fail(self, token: str, error: str, cause: str) -> None:
         self.sfn.send_task_failure(taskToken=token, error=error[:256], cause=cause[:32768])
-
-    def status(self, execution_arn: str) -> str:
-        return self.sfn.describe_execution(executionArn=execution_arn)["status"]

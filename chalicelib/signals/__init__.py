@@ -8,13 +8,20 @@ read is listed in `Examination.problems`, what is merely worth knowing in `notes
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeVar
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from chalicelib import variants
 from chalicelib.models import Examination, Signal
-from chalicelib.signals.base import BytesHasher, ImageHasher, SignalType
+from chalicelib.signals.base import (
+    BytesHasher,
+    ImageHasher,
+    MatchesExact,
+    MatchesHamming,
+    SignalType,
+)
 from chalicelib.signals.exact import MD5, SHA256
 from chalicelib.signals.media import (
     IMAGE_TYPES,
@@ -26,26 +33,82 @@ from chalicelib.signals.media import (
 )
 from chalicelib.signals.perceptual import PDQ, PHash
 
-BYTES_HASHERS: tuple[type[BytesHasher], ...] = (SHA256, MD5)
-IMAGE_HASHERS: tuple[type[ImageHasher], ...] = (PDQ, PHash)
-SIGNAL_TYPES: dict[str, type[SignalType]] = {t.name: t for t in (*BYTES_HASHERS, *IMAGE_HASHERS)}
+# Every known type by name, in registration order (the order signals are computed and listed).
+SIGNAL_TYPES: dict[str, type[SignalType]] = {}
+T = TypeVar("T", bound=type[SignalType])
 
 __all__ = [
-    "BYTES_HASHERS",
-    "IMAGE_HASHERS",
     "IMAGE_TYPES",
     "PDQ",
     "SIGNAL_TYPES",
+    "bytes_hashers",
     "examine_bytes",
     "examine_stream",
+    "hamming_types",
+    "image_hashers",
+    "indexed_types",
+    "register",
     "shared_variant_signals",
     "sniff",
+    "usable",
 ]
+
+
+def register(signal_type: T) -> T:
+    """Make a signal type known: computed by `examine_*`, matched, judged, stored and
+    indexed by what it declares. Refuses one whose declarations are incomplete."""
+    missing = [
+        attribute
+        for attribute in ("name", "bits", "default_action")
+        if not getattr(signal_type, attribute, None)
+    ]
+    if issubclass(signal_type, MatchesHamming) and not hasattr(signal_type, "max_distance"):
+        missing.append("max_distance")
+    if missing:
+        raise TypeError(f"{signal_type.__name__} declares no {', '.join(missing)}")
+    if not issubclass(signal_type, MatchesExact | MatchesHamming):
+        raise TypeError(f"{signal_type.__name__} says neither how it compares: exact or Hamming")
+    # Without an index only equal values are found: a wider distance would be a lie.
+    hamming = issubclass(signal_type, MatchesHamming)
+    if hamming and not signal_type.indexed and signal_type.max_distance != 0:
+        raise TypeError(f"{signal_type.__name__} matches beyond 0 bits without an index")
+    if signal_type.name in SIGNAL_TYPES and SIGNAL_TYPES[signal_type.name] is not signal_type:
+        raise ValueError(f"a signal type named {signal_type.name!r} is registered already")
+    SIGNAL_TYPES[signal_type.name] = signal_type
+    return signal_type
+
+
+for _builtin in (SHA256, MD5, PDQ, PHash):
+    register(_builtin)
+
+
+def bytes_hashers() -> list[type[BytesHasher]]:
+    return [t for t in SIGNAL_TYPES.values() if issubclass(t, BytesHasher)]
+
+
+def image_hashers() -> list[type[ImageHasher]]:
+    return [t for t in SIGNAL_TYPES.values() if issubclass(t, ImageHasher)]
+
+
+def hamming_types() -> list[type[MatchesHamming]]:
+    return [t for t in SIGNAL_TYPES.values() if issubclass(t, MatchesHamming)]
+
+
+def indexed_types() -> list[type[SignalType]]:
+    """The types matched through an index of their own (near matches), not exact lookups."""
+    return [t for t in SIGNAL_TYPES.values() if t.indexed]
+
+
+def usable(signal: Signal) -> bool:
+    """Whether a signal is of a known type and good enough, by its type's rule, to match on
+    or to share (PDQ of quality < 50 is not)."""
+    signal_type = SIGNAL_TYPES.get(signal.type)
+    return signal_type is not None and signal_type.usable(signal)
 
 
 def examine_stream(chunks: Iterable[bytes], size: int, reason: str) -> Examination:
     """Exact hashes of an object too large to read into memory."""
-    hashers = [(t, t.new()) for t in BYTES_HASHERS]
+    hashers = [(t, t.new()) for t in bytes_hashers()]
     head = b""
     for chunk in chunks:
         if len(head) < SNIFF_BYTES:
@@ -107,7 +170,7 @@ def examine_bytes(data: bytes, max_pixels: int) -> Examination:
     variants (`chalicelib.variants`) follow, each naming its variant.
     """
     signals: list[Signal] = []
-    for hasher_type in BYTES_HASHERS:
+    for hasher_type in bytes_hashers():
         hasher = hasher_type.new()
         hasher.update(data)
         signals.append(Signal(hasher_type.name, hasher.hexdigest()))
@@ -122,13 +185,13 @@ def examine_bytes(data: bytes, max_pixels: int) -> Examination:
         except ImageRejected as rejected:
             problems.append(f"{media_type}: {rejected}; perceptual hashes skipped")
         else:
-            signals.extend(t.hash_image(decoded) for t in IMAGE_HASHERS)
+            signals.extend(t.hash_image(decoded) for t in image_hashers())
             signals.extend(variant_signals(decoded, notes))
             # Every page of a TIFF, every image of an ICO is a picture the file shows: each is
             # matched as the image itself (variant "original"), after the one a browser shows.
             seen = {(s.type, s.value) for s in signals}
             for extra in decoded.extra:
-                found = [t.hash_image(extra) for t in IMAGE_HASHERS]
+                found = [t.hash_image(extra) for t in image_hashers()]
                 signals.extend(s for s in found if (s.type, s.value) not in seen)
                 seen.update((s.type, s.value) for s in found)
             if decoded.extra:

@@ -8,7 +8,7 @@ import imagehash
 import numpy as np
 
 from chalicelib import pdq
-from chalicelib.models import Signal
+from chalicelib.models import Action, Signal
 from chalicelib.signals.base import ImageHasher
 from chalicelib.signals.media import decode_image, sniff
 
@@ -19,9 +19,14 @@ if TYPE_CHECKING:
 
 
 class PDQ(ImageHasher):
+    """Meta's PDQ: near matches through the Hamming index, a match taken down by default."""
+
     name = "pdq"
     bits = pdq.PDQ_BITS
-    default_distance = pdq.DEFAULT_MATCH_DISTANCE
+    max_distance = pdq.DEFAULT_MATCH_DISTANCE
+    policy_distance = "pdq_distance"
+    default_action = Action.TAKEDOWN
+    policy_action = "pdq_action"
 
     @classmethod
     def hash_image(cls, decoded: DecodedImage) -> Signal:
@@ -68,11 +73,15 @@ def _exact_pixels(decoded: DecodedImage) -> Callable[[], np.ndarray] | None:
 
 
 class PHash(ImageHasher):
-    """DCT hash from imagehash. Matched on equal values only: 64 bits leave little margin."""
+    """DCT hash from imagehash. Matched on equal values only (64 bits leave little margin), so
+    through exact lookups, no index; a match goes to a reviewer by default."""
 
     name = "phash"
     bits = 64
-    default_distance = 0
+    max_distance = 0
+    indexed = False
+    default_action = Action.REVIEW
+    policy_action = "phash_action"
 
     @classmethod
     def hash_image(cls, decoded: DecodedImage) -> Signal:

@@ -89,29 +89,29 @@ def test_threatexchange_lists_move_both_ways(world: World, tmp_path: Path, capsy
 def test_warm_index_sees_a_new_hash_within_its_max_age(world: World):
     table = HashTable(world.cordon.hashes.table, index_max_age=0.5)
     table.put([HashRecord("pdq", PDQ_A)])
-    assert [v for v, _ in table.pdq_index().query(PDQ_A, 31)] == [PDQ_A]
+    assert [v for v, _ in table.index("pdq").query(PDQ_A, 31)] == [PDQ_A]
     near = flip(PDQ_A, 10)
     # Another writer (an import, a confirmed review) adds a hash.
     world.cordon.hashes.put([HashRecord("pdq", near)])
     # Within max_age the warm index may still be stale: it has not looked.
-    stale = {v for v, _ in table.pdq_index().query(near, 0)}
+    stale = {v for v, _ in table.index("pdq").query(near, 0)}
     deadline = time.monotonic() + 5
     while near not in stale and time.monotonic() < deadline:
         time.sleep(0.1)
-        stale = {v for v, _ in table.pdq_index().query(near, 0)}
+        stale = {v for v, _ in table.index("pdq").query(near, 0)}
     assert near in stale
-    assert len(table.pdq_index()) == 2
+    assert len(table.index("pdq")) == 2
 
 
 def test_index_waits_for_a_missing_sequence_number_instead_of_skipping_it(world: World):
     table = world.cordon.hashes
     table.put([HashRecord("pdq", PDQ_A)])
-    table.pdq_index()
+    table.index("pdq")
     # A writer reserved seq 2 but has not written its item yet; seq 3 lands first.
     reserved = table._allocate("pdq", 1)
     table.put([HashRecord("pdq", flip(PDQ_A, 20))])
-    cache = table._pdq
-    table.pdq_index()
+    cache = table._indexes["pdq"]
+    table.index("pdq")
     assert cache.watermark == reserved - 1
     late = flip(PDQ_A, 40)
     table.table.put_item(
@@ -125,7 +125,7 @@ def test_index_waits_for_a_missing_sequence_number_instead_of_skipping_it(world:
             "seq": reserved,
         }
     )
-    index = table.pdq_index()
+    index = table.index("pdq")
     assert cache.watermark == reserved + 1
     assert late in {v for v, _ in index.query(late, 0)}
 
@@ -137,6 +137,6 @@ def test_retired_hash_stops_matching_even_while_still_in_a_warm_index(world: Wor
     table = world.cordon.hashes
     table.put([HashRecord("pdq", PDQ_A)])
     probe = [Signal("pdq", flip(PDQ_A, 5), quality=100)]
-    assert find_matches(probe, table.get_many, table.pdq_index(), 31)
+    assert find_matches(probe, table.get_many, table.index, {"pdq": 31})
     table.put([HashRecord("pdq", PDQ_A, status="retired")])
-    assert not find_matches(probe, table.get_many, table.pdq_index(), 31)
+    assert not find_matches(probe, table.get_many, table.index, {"pdq": 31})

@@ -67,7 +67,7 @@ def test_cold_container_starts_from_the_snapshot_and_reads_only_what_followed(
     new = [random_pdq(rng) for _ in range(7)]
     writer = world.cordon.hashes
     writer.put(HashRecord("pdq", v) for v in old)
-    report = writer.save_pdq_snapshot()
+    report = writer.save_snapshot("pdq")
     assert report["count"] == 40
     assert report["watermark"] == writer.current_seq("pdq") == 40
     writer.put(HashRecord("pdq", v) for v in new)
@@ -75,17 +75,17 @@ def test_cold_container_starts_from_the_snapshot_and_reads_only_what_followed(
     writer.put([HashRecord("pdq", old[0], ("relabelled",))])
 
     table = cold(world, snapshots)
-    index = table.pdq_index()
+    index = table.index("pdq")
     assert table.read_from == [40]
     assert table.items_read == 8
     assert len(index) == 47  # the rewritten hash is not indexed twice
     for value in old + new:
         assert values(index, value) == [value]
-    assert table._pdq.from_snapshot and table._pdq.watermark == 48
+    assert table._indexes["pdq"].from_snapshot and table._indexes["pdq"].watermark == 48
 
     # Without a snapshot a cold container reads everything, and ends up with the same index.
     plain = cold(world, None)
-    assert len(plain.pdq_index()) == 47
+    assert len(plain.index("pdq")) == 47
     # (The rewrite replaced the item of seq 1: the table holds 47.)
     assert plain.read_from == [0] and plain.items_read == 47
 
@@ -93,7 +93,7 @@ def test_cold_container_starts_from_the_snapshot_and_reads_only_what_followed(
 def test_snapshot_fetched_in_ranges_equals_the_one_saved(world: World, snapshots: IndexSnapshots):
     rng = random.Random(7)
     world.cordon.hashes.put(HashRecord("pdq", random_pdq(rng)) for _ in range(300))
-    world.cordon.hashes.save_pdq_snapshot()
+    world.cordon.hashes.save_snapshot("pdq")
     stored = world.s3.get_object(Bucket=snapshots.bucket, Key="pdq/snapshot.bin")
     assert stored["Metadata"]["watermark"] == "300"
     assert stored["Metadata"]["count"] == "300"
@@ -114,7 +114,7 @@ def test_corrupt_snapshot_falls_back_to_the_table(
     rng = random.Random(8)
     hashes = [random_pdq(rng) for _ in range(20)]
     world.cordon.hashes.put(HashRecord("pdq", v) for v in hashes)
-    world.cordon.hashes.save_pdq_snapshot()
+    world.cordon.hashes.save_snapshot("pdq")
     key = "pdq/snapshot.bin"
     stored = world.s3.get_object(Bucket=snapshots.bucket, Key=key)
     body, metadata = stored["Body"].read(), stored["Metadata"]
@@ -129,10 +129,10 @@ def test_corrupt_snapshot_falls_back_to_the_table(
     world.s3.put_object(Bucket=snapshots.bucket, Key=key, Body=body, Metadata=metadata)
 
     table = cold(world, snapshots)
-    index = table.pdq_index()
+    index = table.index("pdq")
     assert len(warnings) == 1 and "unusable" in warnings[0], warnings
     assert table.read_from == [0] and table.items_read == 20
-    assert not table._pdq.from_snapshot
+    assert not table._indexes["pdq"].from_snapshot
     assert sorted(v for h in hashes for v in values(index, h)) == sorted(hashes)
 
 
@@ -141,7 +141,7 @@ def test_missing_snapshot_falls_back_to_the_table(
 ):
     world.cordon.hashes.put([HashRecord("pdq", "ab" * 32)])
     table = cold(world, snapshots)
-    assert values(table.pdq_index(), "ab" * 32) == ["ab" * 32]
+    assert values(table.index("pdq"), "ab" * 32) == ["ab" * 32]
     assert table.read_from == [0]
     assert len(warnings) == 1 and "no index snapshot" in warnings[0], warnings
 
@@ -164,7 +164,7 @@ def test_cli_index_snapshot_json(world: World, capsys: pytest.CaptureFixture):
 def test_snapshot_replaced_during_a_load_is_fetched_again(world: World, snapshots: IndexSnapshots):
     rng = random.Random(10)
     world.cordon.hashes.put(HashRecord("pdq", random_pdq(rng)) for _ in range(100))
-    world.cordon.hashes.save_pdq_snapshot()
+    world.cordon.hashes.save_snapshot("pdq")
     world.cordon.hashes.put(HashRecord("pdq", random_pdq(rng)) for _ in range(5))
     s3 = snapshots.s3
 
@@ -176,7 +176,7 @@ def test_snapshot_replaced_during_a_load_is_fetched_again(world: World, snapshot
         def get_object(self, **kwargs: Any) -> Any:
             if "IfMatch" in kwargs and not self.raced:
                 self.raced = True
-                world.cordon.hashes.save_pdq_snapshot()
+                world.cordon.hashes.save_snapshot("pdq")
             return s3.get_object(**kwargs)
 
     racing = IndexSnapshots(Racing(), snapshots.bucket, part_bytes=1024, connections=1)

@@ -83,7 +83,7 @@ def test_confirm_shares_the_hashes_with_provenance_and_ends_the_execution(world,
     record = world.cordon.hashes.get_many([("sha256", sha256)])[("sha256", sha256)]
     assert (record.source, record.case_id, record.confirmed_by) == ("alpha", case_id, "rev-ana")
     assert set(record.labels) == {"isis", "terrorist-propaganda"}
-    assert pdq_of(COPY) in {v for v, _ in world.cordon.hashes.pdq_index().query(pdq_of(COPY), 0)}
+    assert pdq_of(COPY) in {v for v, _ in world.cordon.hashes.index("pdq").query(pdq_of(COPY), 0)}
     world.settle(until=lambda: execution_status(world, case_id) == "SUCCEEDED")
     notice = call(client, key, "GET", f"/cases/{case_id}/statement").json_body
     assert notice["restriction"]["type"] == "removal"

@@ -14,6 +14,7 @@ from chalicelib.errors import ObjectGoneError
 from chalicelib.index import HammingIndex
 from chalicelib.lifecycle import Case, Precedent, Ruling
 from chalicelib.models import HashRecord, ObjectRef, Tenant, now_iso
+from chalicelib.signals import SIGNAL_TYPES
 
 
 class FakeObjects:
@@ -82,9 +83,10 @@ class FakeHashes:
     ) -> dict[tuple[str, str], HashRecord]:
         return {key: self.records[key] for key in keys if key in self.records}
 
-    def pdq_index(self) -> HammingIndex:
-        index = HammingIndex(256)
-        index.add([value for (kind, value) in self.records if kind == "pdq"])
+    def index(self, signal_type: str) -> HammingIndex | None:
+        index = SIGNAL_TYPES[signal_type].new_index()
+        if index is not None:
+            index.add([value for (kind, value) in self.records if kind == signal_type])
         return index
 
 

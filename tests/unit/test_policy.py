@@ -67,7 +67,7 @@ def match(
     table: Table, found: Sequence[Signal], distance: int = 31, visible_to: Tenant | None = None
 ) -> list[Match]:
     visible = (lambda r: r.visible_to(visible_to)) if visible_to else None
-    return find_matches(found, table.lookup, table.index(), distance, visible)
+    return find_matches(found, table.lookup, {"pdq": table.index()}.get, {"pdq": distance}, visible)
 
 
 # ---------------------------------------------------------------- matching
@@ -115,7 +115,7 @@ def test_pdq_exact_value_matches_at_distance_zero():
 def test_pdq_exact_value_matches_even_without_an_index():
     table = Table([HashRecord("pdq", PDQ)])
 
-    matches = find_matches(signals(), table.lookup, None, 31)
+    matches = find_matches(signals(), table.lookup, lambda signal_type: None, {"pdq": 31})
 
     assert [(m.signal_type, m.distance) for m in matches] == [("pdq", 0)]
 

@@ -67,7 +67,9 @@ def matches(shared: Image.Image, upload: Image.Image) -> list[Match]:
     def lookup(keys):
         return {k: record for k in keys if k == ("pdq", value)}
 
-    return find_matches(signals_of(upload), lookup, index, DEFAULT_MATCH_DISTANCE)
+    return find_matches(
+        signals_of(upload), lookup, {"pdq": index}.get, {"pdq": DEFAULT_MATCH_DISTANCE}
+    )
 
 
 # ---------------------------------------------------------------- edits
