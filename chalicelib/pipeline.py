@@ -7,6 +7,7 @@ mark the case quarantined. A retry finds the case by its deterministic id and re
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -38,6 +39,22 @@ from chalicelib.settings import Settings
 logger = logs.logger
 
 STAGES = ("fetch", "hash", "match", "act")
+# S3's longest key, in UTF-8 bytes: the evidence key adds the tenant and case in front of the
+# tenant's own key, which may already be this long.
+MAX_KEY_BYTES = 1024
+
+
+def evidence_key_for(tenant_id: str, case_id: str, key: str) -> str:
+    """Where a case's evidence copy goes: `<tenant>/<case>/<the original key>`, readable in
+    the bucket; when that passes S3's 1,024 bytes, the key's end (its file name) behind a hash
+    of the whole key, so every key S3 accepts can be quarantined (the case keeps the key)."""
+    whole = f"{tenant_id}/{case_id}/{key}"
+    if len(whole.encode()) <= MAX_KEY_BYTES:
+        return whole
+    prefix = f"{tenant_id}/{case_id}/{hashlib.sha256(key.encode()).hexdigest()[:16]}-"
+    room = MAX_KEY_BYTES - len(prefix.encode())
+    tail = key.encode()[-room:].decode("utf-8", errors="ignore")
+    return prefix + tail
 
 
 @dataclass
@@ -380,7 +397,7 @@ class Pipeline:
             )
             self.cases.audit(case_id, "verdict", verdict.to_dict())
         sha256 = fields["sha256"]
-        evidence_key = f"{tenant.tenant_id}/{case_id}/{ref.key}"
+        evidence_key = evidence_key_for(tenant.tenant_id, case_id, ref.key)
         metadata = {
             "cordon-tenant": tenant.tenant_id,
             "cordon-case": case_id,

@@ -103,6 +103,31 @@ def _head_of(response: dict[str, Any]) -> ObjectHead:
     )
 
 
+# S3 takes at most 2 KB of user metadata (names and values, UTF-8) on an object.
+MAX_METADATA_BYTES = 2048
+
+
+def _user_metadata(metadata: dict[str, str]) -> dict[str, str]:
+    """The evidence's metadata, percent-encoded (S3 takes ASCII) and within the 2 KB S3
+    allows: past it, the longest value (a long key) keeps its end behind "..." (the case
+    holds it whole)."""
+    encoded = {k: quote(v, safe="") for k, v in metadata.items()}
+    total = sum(len(k) + len(v) for k, v in encoded.items())
+    if total <= MAX_METADATA_BYTES:
+        return encoded
+    longest = max(encoded, key=lambda k: len(encoded[k]))
+    raw = metadata[longest]
+    budget = MAX_METADATA_BYTES - (total - len(encoded[longest])) - len("...")
+    kept, size = 0, 0
+    for char in reversed(raw):
+        size += len(quote(char, safe=""))
+        if size > budget:
+            break
+        kept += 1
+    encoded[longest] = "..." + quote(raw[len(raw) - kept :], safe="")
+    return encoded
+
+
 def sha256_b64(hex_digest: str) -> str:
     """S3 reports SHA-256 checksums as base64 of the digest."""
     return base64.b64encode(bytes.fromhex(hex_digest)).decode()
@@ -208,7 +233,7 @@ class ObjectStore:
             "Bucket": self.evidence_bucket,
             "Key": evidence_key,
             "ChecksumAlgorithm": "SHA256",
-            "Metadata": {k: quote(v, safe="") for k, v in metadata.items()},
+            "Metadata": _user_metadata(metadata),
             "ServerSideEncryption": "AES256",
         }
         try:

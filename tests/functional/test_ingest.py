@@ -361,3 +361,23 @@ def test_a_case_reads_whole_though_stored_without_repeats(world: World):
     assert case["updated_at"] == case["created_at"]
     assert case["signals"][0] == {"type": "sha256", "value": sha256_of(data)}
     assert [c.case_id for c in world.cordon.cases.for_tenant("alpha")] == [case["case_id"]]
+
+
+def test_a_key_as_long_as_s3_allows_is_quarantined_within_s3s_limits(world: World):
+    # GIVEN a known-bad upload under a key of 1,012 UTF-8 bytes (S3 takes up to 1,024; moto
+    # enforces neither that nor the 2 KB of user metadata, so the limits are asserted here)
+    world.tenant("alpha", "alpha-uploads")
+    world.share("sha256", sha256_of(BAD_JPEG))
+    key = "uploads/" + "é" * 500 + ".jpg"
+    assert len(key.encode()) == 1012
+    ref = world.upload("alpha-uploads", key, BAD_JPEG)
+    world.drain()
+    # THEN it is taken down, its evidence under a key S3 accepts, with metadata S3 accepts
+    assert not world.exists("alpha-uploads", key)
+    case = world.case("alpha", ref)
+    assert case is not None and case["status"] == "quarantined"
+    evidence = case["evidence"]
+    assert len(evidence["key"].encode()) <= 1024 and evidence["key"].endswith("éé.jpg")
+    head = world.s3.head_object(Bucket=evidence["bucket"], Key=evidence["key"])
+    assert sum(len(k) + len(v) for k, v in head["Metadata"].items()) <= 2048
+    assert case["object"]["key"] == key  # the case keeps it whole

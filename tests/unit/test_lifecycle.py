@@ -129,3 +129,16 @@ def test_an_automated_takedown_is_named_and_the_matches_of_now_decide(verdict: V
 @pytest.mark.parametrize("ruling", [Ruling.REMOVED, Ruling.CONFIRMED, Ruling.PENDING])
 def test_a_case_is_not_its_own_precedent(ruling: Ruling) -> None:
     assert follow_precedent(ALLOW, Precedent("case-1", ruling), "case-1") == ALLOW
+
+
+def test_evidence_keys_fit_s3s_limit_and_keep_the_file_name() -> None:
+    from chalicelib.pipeline import MAX_KEY_BYTES, evidence_key_for
+
+    assert evidence_key_for("t", "case-1", "a/b.jpg") == "t/case-1/a/b.jpg"
+    for key in ("k" * 1024, "dir/" + "é" * 510, "€" * 341):
+        made = evidence_key_for("tenant", "case-" + "0" * 24, key)
+        assert len(made.encode()) <= MAX_KEY_BYTES and key.endswith(made[-20:])
+    # two long keys that share their end do not share an evidence key
+    a = evidence_key_for("t", "c", "x" * 1100 + "/photo.jpg")
+    b = evidence_key_for("t", "c", "y" + "x" * 1099 + "/photo.jpg")
+    assert a != b
