@@ -15,6 +15,10 @@ class ObjectGoneError(CordonError):
     """The object was deleted (or never existed) before Cordon read it."""
 
 
+class ObjectReplacedError(CordonError):
+    """A newer object is at the key: Cordon neither deletes nor overwrites it."""
+
+
 class QuarantineError(CordonError):
     """A quarantine step failed; the original stays where it was and the record is retried."""
 

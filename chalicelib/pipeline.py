@@ -18,7 +18,12 @@ from chalicelib import lifecycle, logs, matching, policy, signals
 from chalicelib.adapters.classifier import Classifier
 from chalicelib.adapters.flood import FloodGuard
 from chalicelib.adapters.storage import Fetched, ObjectHead
-from chalicelib.errors import CordonError, ObjectGoneError, UnknownTenantError
+from chalicelib.errors import (
+    CordonError,
+    ObjectGoneError,
+    ObjectReplacedError,
+    UnknownTenantError,
+)
 from chalicelib.lifecycle import Case, CaseStatus, Ruling, Step
 from chalicelib.models import (
     HELD,
@@ -429,10 +434,15 @@ class Pipeline:
     ) -> Result:
         try:
             self.store.delete_original(ref, head)
+        except ObjectReplacedError as error:
+            # The bytes judged are no longer at the key (a newer upload replaced them, and is
+            # judged on its own event): nothing of them is public, the case goes on.
+            self.cases.audit(case_id, "original_replaced", {"uri": ref.uri, "detail": str(error)})
         except Exception as error:
             self.cases.audit(case_id, "remove_failed", {"error": str(error)})
             raise
-        self.cases.audit(case_id, "original_removed", {"uri": ref.uri})
+        else:
+            self.cases.audit(case_id, "original_removed", {"uri": ref.uri})
         rules = tenant.policy
         needs_review = verdict.action is Action.REVIEW or rules.review_takedowns
         if verdict.held_with:
@@ -503,7 +513,10 @@ class Pipeline:
                 "under that case; replay it once the case is looked at"
             )
         status = case.status
-        self.store.delete_original(ref, fetched.head)
+        try:
+            self.store.delete_original(ref, fetched.head)
+        except ObjectReplacedError as error:  # replaced again since the GET: judged on its own
+            self.cases.audit(case_id, "original_replaced", {"uri": ref.uri, "detail": str(error)})
         self.cases.audit(
             case_id,
             "reupload_removed",

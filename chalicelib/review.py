@@ -33,7 +33,13 @@ from chalicelib.adapters.hashes import HashTable
 from chalicelib.adapters.storage import ObjectStore
 from chalicelib.adapters.tenants import TenantRegistry
 from chalicelib.adapters.workflow import ReviewWorkflow
-from chalicelib.errors import ConflictError, ForbiddenError, NotFoundError, RequestError
+from chalicelib.errors import (
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    ObjectReplacedError,
+    RequestError,
+)
 from chalicelib.lifecycle import Case, CaseStatus, Ruling
 from chalicelib.models import HashRecord, Signal, Tenant, Visibility, now_iso
 from chalicelib.notices import statement_of_reasons
@@ -247,10 +253,7 @@ class Reviews:
         the same statement, with the decision's reasons."""
         case_id = attached.case_id
         if status is REINSTATED:
-            obj = attached.object
-            self.store.reinstate(
-                attached.evidence or {}, obj["bucket"], obj["key"], attached.sha256 or ""
-            )
+            self._restore(attached)
         decisions = list(decided.decisions)
         notice = statement_of_reasons({**attached.to_dict(), "decisions": decisions}, outcome)
         self.cases.set_status(case_id, status, {"notice": notice, "decisions": decisions})
@@ -278,7 +281,7 @@ class Reviews:
         case_id, tenant_id = case.case_id, case.tenant_id
         obj = case.object
         sha256 = case.sha256 or ""
-        version = self.store.reinstate(case.evidence or {}, obj["bucket"], obj["key"], sha256)
+        version = self._restore(case)
         self.cases.audit(
             case_id,
             "reinstated",
@@ -295,6 +298,18 @@ class Reviews:
         )
         self.cases.audit(case_id, "notice_recorded", {"outcome": "restored"})
         return {"outcome": REINSTATED, "version_id": version}
+
+    def _restore(self, case: Case) -> str:
+        """The evidence back at its key, unless a newer upload is there (never overwritten:
+        the decision stands, the audit says why the bytes were not written back)."""
+        obj = case.object
+        try:
+            return self.store.reinstate(
+                case.evidence or {}, obj["bucket"], obj["key"], case.sha256 or "", case.created_at
+            )
+        except ObjectReplacedError as error:
+            self.cases.audit(case.case_id, "restore_skipped", {"reason": str(error)})
+            return ""
 
     # -- what reviewers do -----------------------------------------------------------------
     def _get(self, case_id: str) -> Case:

@@ -7,13 +7,19 @@ import hashlib
 from collections.abc import Iterator
 from contextlib import closing
 from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 
-from chalicelib.errors import ChecksumMismatchError, ObjectGoneError, QuarantineError
+from chalicelib.errors import (
+    ChecksumMismatchError,
+    ObjectGoneError,
+    ObjectReplacedError,
+    QuarantineError,
+)
 from chalicelib.models import ObjectRef
 
 if TYPE_CHECKING:
@@ -187,20 +193,49 @@ class ObjectStore:
         response = self.s3.get_object(Bucket=evidence["bucket"], Key=evidence["key"], **version)
         return response["Body"].read()
 
-    def reinstate(self, evidence: dict[str, Any], bucket: str, key: str, sha256_hex: str) -> str:
+    def reinstate(
+        self, evidence: dict[str, Any], bucket: str, key: str, sha256_hex: str, judged_at: str
+    ) -> str:
         """Put the evidence copy back where it was, bit-identical (SHA-256 checked by S3 on
         arrival and again on read-back); returns the new version id, if any. The evidence
-        copy stays, locked, as the record of what was restored."""
+        copy stays, locked, as the record of what was restored. An object put at the key after
+        the upload was judged (`judged_at`) is never overwritten (ObjectReplacedError); an
+        older one (a versioned bucket's previous version) is, conditionally on its ETag."""
         data = self.read_evidence(evidence)
         if hashlib.sha256(data).hexdigest() != sha256_hex:
             raise ChecksumMismatchError(f"evidence of s3://{bucket}/{key} no longer matches")
-        response = self.s3.put_object(
-            Bucket=bucket,
-            Key=key,
-            Body=data,
-            ChecksumAlgorithm="SHA256",
-            ChecksumSHA256=sha256_b64(sha256_hex),
-        )
+        try:
+            current = self.s3.head_object(Bucket=bucket, Key=key)
+        except ClientError as error:
+            if not _is_gone(error) and error.response.get("Error", {}).get("Code") != "404":
+                raise
+            current = None
+        condition = {"IfNoneMatch": "*"}
+        if current is not None:
+            # S3's Last-Modified is to the second: one in the second of judging counts as newer.
+            judged = datetime.fromisoformat(judged_at).replace(microsecond=0)
+            if current["LastModified"] >= judged:
+                raise ObjectReplacedError(
+                    f"s3://{bucket}/{key} holds an object put there after the upload was "
+                    "judged: the evidence was not restored over it"
+                )
+            condition = {"IfMatch": current["ETag"]}
+        try:
+            response = self.s3.put_object(
+                Bucket=bucket,
+                Key=key,
+                Body=data,
+                ChecksumAlgorithm="SHA256",
+                ChecksumSHA256=sha256_b64(sha256_hex),
+                **condition,  # a newer upload racing the restore is not overwritten either
+            )
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                raise ObjectReplacedError(
+                    f"s3://{bucket}/{key} holds a newer object: the evidence was not restored "
+                    "over it"
+                ) from error
+            raise
         version = response.get("VersionId")
         back = self.s3.get_object(
             Bucket=bucket, Key=key, **({"VersionId": version} if version else {})
@@ -278,7 +313,21 @@ class ObjectStore:
         )
 
     def delete_original(self, ref: ObjectRef, head: ObjectHead | None) -> None:
-        """Remove the version that was copied (not just hide it behind a delete marker)."""
+        """Remove the version that was copied (not just hide it behind a delete marker). In an
+        unversioned bucket only the bytes judged: `If-Match` on their ETag, so a newer upload
+        that landed since the GET stays (ObjectReplacedError); it has an event of its own."""
         version = ref.version_id or (head.version_id if head else None)
-        kwargs = {"VersionId": version} if version and version != "null" else {}
-        self.s3.delete_object(Bucket=ref.bucket, Key=ref.key, **kwargs)  # type: ignore[arg-type]
+        kwargs: dict[str, str] = {"VersionId": version} if version and version != "null" else {}
+        etag = (head.etag if head else None) or ref.etag
+        if not kwargs and etag:
+            kwargs["IfMatch"] = f'"{etag}"'
+        try:
+            self.s3.delete_object(Bucket=ref.bucket, Key=ref.key, **kwargs)  # type: ignore[arg-type]
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code")
+            if code == "PreconditionFailed":
+                raise ObjectReplacedError(
+                    f"{ref.uri} holds a newer object than the one judged: left in place"
+                ) from error
+            if not _is_gone(error):
+                raise

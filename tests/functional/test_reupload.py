@@ -223,3 +223,47 @@ def test_bytes_a_reviewer_confirmed_stay_down_though_their_hashes_are_disputed_s
     assert case["verdict"]["action"] == "TAKEDOWN" and case["status"] == "quarantined"
     assert case_id in case["verdict"]["reasons"][0]
     assert not world.exists("alpha-uploads", "later.jpg")
+
+
+def test_a_newer_file_landing_between_the_read_and_the_delete_stays(
+    world: World, monkeypatch: pytest.MonkeyPatch
+):
+    # GIVEN a known-bad upload in an unversioned bucket, and the platform's newer file landing
+    # at the key while Cordon stores the evidence (after its GET, before its DELETE)
+    world.tenant("alpha", "alpha-uploads")
+    world.share("sha256", sha256_of(BAD_JPEG))
+    ref = world.upload("alpha-uploads", "race.jpg", BAD_JPEG)
+    store = world.cordon.pipeline.store
+    real = store.store_evidence
+
+    def racing(*args: Any, **kwargs: Any) -> Any:
+        copy = real(*args, **kwargs)
+        world.s3.put_object(Bucket="alpha-uploads", Key="race.jpg", Body=CLEAN_JPEG)
+        return copy
+
+    monkeypatch.setattr(store, "store_evidence", racing)
+    result = world.cordon.pipeline.process(ref)
+    # THEN the newer file is not deleted; the judged bytes are in evidence, the case says why
+    body = world.s3.get_object(Bucket="alpha-uploads", Key="race.jpg")["Body"].read()
+    assert body == CLEAN_JPEG
+    assert result.outcome.value == "quarantined"
+    assert "original_replaced" in events_of(world, ref)
+    evidence = world.case("alpha", ref)["evidence"]
+    stored = world.s3.get_object(Bucket=evidence["bucket"], Key=evidence["key"])
+    assert stored["Body"].read() == BAD_JPEG
+
+
+def test_a_rejected_takedown_is_not_restored_over_a_newer_file(world: World, client: Any):
+    # GIVEN an upload held for review, and the uploader's newer file at the same key since
+    ref, case_id = held_for_review(world)
+    world.upload("alpha-uploads", ref.key, CLEAN_JPEG)
+    world.settle()
+    # WHEN the reviewer rejects the takedown
+    key = world.reviewer("alpha", "rev-ana")
+    body = {"action": "reject", "reason": "a film still"}
+    assert call(client, key, "POST", f"/cases/{case_id}/decision", body).status_code == 202
+    world.settle(until=lambda: status_of(world, case_id) == "reinstated")
+    # THEN the newer file stays; the decision stands and the audit says why nothing was written
+    now = world.s3.get_object(Bucket="alpha-uploads", Key=ref.key)["Body"].read()
+    assert now == CLEAN_JPEG
+    assert "restore_skipped" in [r["event"] for r in world.cordon.cases.audit_trail(case_id)]
