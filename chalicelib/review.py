@@ -427,12 +427,31 @@ class Reviews:
         exclude = reviewer.reviewer_id if action == "escalate" else None
         if not self.cases.claim_decision(case_id, token, decision, status, exclude):
             raise ConflictError(f"case {case_id} was decided by someone else just now")
-        if action == "escalate":
-            # The workflow catches this error and waits for a second reviewer: a branch
-            # without a Choice state, so confirm and reject go straight to being applied.
-            self.workflow.fail(token, ESCALATED_ERROR, json.dumps(decision))
-        else:
-            self.workflow.succeed(token, decision)
+        try:
+            if action == "escalate":
+                # The workflow catches this error and waits for a second reviewer: a branch
+                # without a Choice state, so confirm and reject go straight to being applied.
+                self.workflow.fail(token, ESCALATED_ERROR, json.dumps(decision))
+            else:
+                self.workflow.succeed(token, decision)
+        except Exception as error:
+            # The workflow did not take the answer: give the token back, so the case is not
+            # left deciding with nobody able to decide it (the reviewer may try again).
+            self.cases.release_decision(
+                case_id,
+                token,
+                claimed=status,
+                back_to=case.status,
+                decision_index=len(case.decisions),
+                excluded_index=len(case.excluded) if exclude else None,
+            )
+            self.cases.audit(
+                case_id,
+                "decision_undone",
+                {"action": action, "error": f"{type(error).__name__}: {error}"},
+                actor=reviewer.reviewer_id,
+            )
+            raise
         self.cases.audit(case_id, "decision", decision, actor=reviewer.reviewer_id)
         return {"case_id": case_id, "status": status, "decision": decision}
 

@@ -230,6 +230,53 @@ class CaseStore:
             ConditionExpression="attribute_exists(pk)",
         )
 
+    def release_decision(
+        self,
+        case_id: str,
+        token: str,
+        claimed: str,
+        back_to: str,
+        decision_index: int,
+        excluded_index: int | None = None,
+    ) -> bool:
+        """Undo `claim_decision` when the workflow did not take the answer: the token and the
+        status back, the decision (and an escalation's exclusion) taken off again. Only while
+        the case is as the claim left it; False if something else moved it since."""
+        at = now_iso()
+        removes = [f"decisions[{decision_index}]"]
+        if excluded_index is not None:
+            removes.append(f"#review.excluded[{excluded_index}]")
+        try:
+            self.table.update_item(
+                Key={"pk": case_id, "sk": CASE_SK},
+                UpdateExpression=(
+                    "SET #status = :back, status_at = :status_at, updated_at = :at, "
+                    "#review.#token = :token, history = list_append(history, :entry) "
+                    "REMOVE " + ", ".join(removes)
+                ),
+                ConditionExpression="#status = :claimed AND attribute_not_exists(#review.#token)",
+                ExpressionAttributeNames={
+                    "#status": "status",
+                    "#review": "review",
+                    "#token": "token",
+                },
+                ExpressionAttributeValues=to_dynamo(
+                    {
+                        ":back": str(back_to),
+                        ":claimed": str(claimed),
+                        ":status_at": f"{back_to}#{at}",
+                        ":at": at,
+                        ":token": token,
+                        ":entry": [{"status": str(back_to), "at": at}],
+                    }
+                ),
+            )
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
     def audit(
         self, case_id: str, event: str, detail: dict[str, Any] | None = None, actor: str = "cordon"
     ) -> None:

@@ -381,3 +381,36 @@ def test_a_confirmation_stores_crops_that_catch_cropped_copies_for_review(world,
     assert set(retired.stored_variants) == {r.value for r in stored if r.variant != "original"}
     after = world.cordon.hashes.get_many([("pdq", v) for v in retired.stored_variants], True)
     assert after and {r.status for r in after.values()} == {"retired"}
+
+
+def test_a_decision_the_workflow_refuses_is_given_back_and_can_be_made_again(
+    world, client, monkeypatch
+):
+    # GIVEN a case waiting for review, and SendTaskSuccess failing once (after the claim)
+    _, case_id = held_for_review(world)
+    key = world.reviewer("alpha", "rev-ana")
+    workflow = world.cordon.reviews.workflow
+    real, calls = workflow.succeed, []
+
+    def failing_once(token: str, output: Any) -> Any:
+        calls.append(token)
+        if len(calls) == 1:
+            raise ConnectionError("injected: SendTaskSuccess failed")
+        return real(token, output)
+
+    monkeypatch.setattr(workflow, "succeed", failing_once)
+    body = {"action": "confirm", "reason": "propaganda poster"}
+    # WHEN the reviewer decides: the answer fails
+    assert call(client, key, "POST", f"/cases/{case_id}/decision", body).status_code == 500
+    # THEN the case is not stuck deciding: token, status and decisions are as before
+    case = world.cordon.cases.get(case_id)
+    assert case.status == "pending_review" and case.token and not case.decisions
+    assert [c["case_id"] for c in call(client, key, "GET", "/reviews").json_body["cases"]] == [
+        case_id
+    ]
+    # ... and deciding again works, once
+    assert call(client, key, "POST", f"/cases/{case_id}/decision", body).status_code == 202
+    world.settle(until=lambda: status_of(world, case_id) == "confirmed")
+    events = [row["event"] for row in world.cordon.cases.audit_trail(case_id)]
+    assert events.count("decision_undone") == 1 and events.count("decision") == 1
+    assert len(world.cordon.cases.get(case_id).decisions) == 1
