@@ -14,7 +14,6 @@ import argparse
 import collections
 import io
 import json
-import os
 import statistics
 import sys
 import time
@@ -64,15 +63,13 @@ def bench_hashing(count: int) -> dict[str, float]:
 
 def bench_handler(objects: int) -> dict[str, object]:
     import app as chalice_app
-    from cordon_cli.bootstrap import bootstrap, load_template
+    from cordon_cli.bootstrap import bootstrap_into_environment
     from cordon_cli.operations import add_tenant
     from cordon_cli.runner import QueueRunner
 
     with mock_aws():
         session = boto3.session.Session(region_name="us-east-1")
-        template = load_template()
-        stack = bootstrap(session, template)
-        os.environ.update(stack.environment(template))
+        stack = bootstrap_into_environment(session)
         chalice_app.reset()
         cordon = chalice_app.cordon()
         bad = [samples.jpeg(img) for img in samples.known_bad(3)]

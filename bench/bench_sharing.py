@@ -18,7 +18,6 @@ freshness under 60 s; the feed figure is reported, no target. Figures only, no p
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import statistics
 import sys
@@ -40,7 +39,7 @@ from moto import mock_aws  # noqa: E402
 from chalicelib.models import HashRecord, Tenant  # noqa: E402
 from chalicelib.settings import Settings  # noqa: E402
 from chalicelib.wiring import Cordon  # noqa: E402
-from cordon_cli.bootstrap import bootstrap, load_template  # noqa: E402
+from cordon_cli.bootstrap import bootstrap_into_environment  # noqa: E402
 
 
 def random_pdq(rng: random.Random) -> str:
@@ -130,9 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with mock_aws():
         session = boto3.session.Session(region_name="us-east-1")
-        template = load_template()
-        stack = bootstrap(session, template)
-        os.environ.update(stack.environment(template))
+        bootstrap_into_environment(session)
         fresh = bench_freshness(args.containers, args.trials, args.poll_ms, args.seed)
         print(
             f"freshness, shared -> matched by each of {args.containers} warm containers "

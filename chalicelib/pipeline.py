@@ -219,15 +219,14 @@ class Pipeline:
             if not (case and case.evidence):
                 raise
             data = self.store.read_evidence(case.evidence)
-            examination = signals.examine_bytes(data, self.settings.max_image_pixels)
-            return tenant, examination, self._judge(tenant, examination, case_id), "evidence copy"
+            examination, verdict = self.examine_and_judge(tenant, data, case_id)
+            return tenant, examination, verdict, "evidence copy"
         examination = self._examine(fetched)
         return tenant, examination, self._judge(tenant, examination, case_id), ref.uri
 
     def _reevaluate_held(self, tenant: Tenant, ref: ObjectRef, case_id: str, case: Case) -> Result:
         data = self.store.read_evidence(case.evidence or {})
-        examination = signals.examine_bytes(data, self.settings.max_image_pixels)
-        verdict = self._judge(tenant, examination, case_id)
+        _, verdict = self.examine_and_judge(tenant, data, case_id)
         before = case.verdict.action.value if case.verdict else "?"
         self.cases.update_fields(case_id, {"verdict": verdict.to_dict()})
         self.cases.audit(case_id, "re-evaluated", {"before": before, "after": verdict.action.value})
@@ -239,10 +238,13 @@ class Pipeline:
             Outcome.ALREADY_HANDLED, ref, tenant.tenant_id, case_id, verdict, detail=detail
         )
 
-    def examine_and_judge(self, tenant: Tenant, data: bytes) -> tuple[Examination, Verdict]:
-        """The verdict bytes would get, touching nothing (`cordon compare`)."""
+    def examine_and_judge(
+        self, tenant: Tenant, data: bytes, case_id: str | None = None
+    ) -> tuple[Examination, Verdict]:
+        """The verdict bytes would get (`cordon compare`, evidence copies), touching nothing;
+        `case_id` is the case they belong to, whose own ruling is not a precedent for them."""
         examination = signals.examine_bytes(data, self.settings.max_image_pixels)
-        return examination, self._judge(tenant, examination)
+        return examination, self._judge(tenant, examination, case_id)
 
     def _examine(self, fetched: Fetched) -> Examination:
         if fetched.data is None:

@@ -9,6 +9,7 @@ CloudFormation would, so the local resources are the deployed ones, defined once
 from __future__ import annotations
 
 import json
+import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -269,3 +270,13 @@ def _state_machine(session: Any, stack: Stack, logical: str, props: dict[str, An
     )["stateMachineArn"]
     stack.refs[logical] = arn
     stack.attrs[(logical, "Name")] = props["StateMachineName"]
+
+
+def bootstrap_into_environment(session: Any) -> Stack:
+    """Every resource, and this process's environment pointed at them (the functions'
+    settings), for a bench or a one-off run in moto's in-process mock; the local stack and the
+    tests set their environment their own way."""
+    template = load_template()
+    stack = bootstrap(session, template)
+    os.environ.update(stack.environment(template))
+    return stack

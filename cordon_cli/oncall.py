@@ -23,7 +23,7 @@ from chalicelib import lifecycle, webhooks
 from chalicelib.errors import MalformedEventError, ObjectGoneError, UnknownTenantError
 from chalicelib.events import message_bodies, parse_body
 from chalicelib.ingest import REASON_ATTRIBUTE
-from chalicelib.lifecycle import Case, CaseState, CaseStatus, Step
+from chalicelib.lifecycle import Case, CaseStatus, Step
 from chalicelib.models import ObjectRef, Outcome
 from chalicelib.settings import Settings
 from chalicelib.wiring import Cordon
@@ -535,7 +535,7 @@ def trace(cordon: Cordon, target: str) -> dict[str, Any]:
             report["now"] = {"in_bucket": False}
         cases = (
             [
-                c.to_dict()
+                c
                 for c in cordon.cases.for_tenant(tenant.tenant_id)
                 if c.object.get("bucket") == bucket and c.object.get("key") == key
             ]
@@ -545,30 +545,29 @@ def trace(cordon: Cordon, target: str) -> dict[str, Any]:
     else:
         case = cordon.cases.get(target)
         report = {"case_id": target}
-        cases = [case.to_dict()] if case else []
-    report["cases"] = [_case_story(cordon, case) for case in cases]
+        cases = [case] if case else []
+    report["cases"] = [_case_story(cordon, case.to_dict()) for case in cases]
     if target.startswith("s3://"):
-        for story in report["cases"]:
-            _compare_with_bucket(story, report["now"])
+        for case, story in zip(cases, report["cases"], strict=True):
+            _compare_with_bucket(case, story, report["now"])
     return report
 
 
-def _compare_with_bucket(story: dict[str, Any], now: dict[str, Any]) -> None:
+def _compare_with_bucket(case: Case, story: dict[str, Any], now: dict[str, Any]) -> None:
     """Say whether a case's object is the one in the bucket now, and what that means: a case
     that removed its object while the same bytes are public again is a re-upload not yet
     handled, which the case alone would hide."""
-    obj = story.get("object", {})
+    obj = case.object
     same = now["in_bucket"] and (
         obj.get("version_id") == now.get("version_id")
         if obj.get("version_id")
         else obj.get("etag") == now.get("etag")
     )
     story["in_bucket_now"] = bool(same)
-    state = CaseState(CaseStatus(story["status"]), bool(story.get("evidence")))
-    step = lifecycle.next_step(state, present=bool(same))
+    step = lifecycle.next_step(case.state, present=bool(same))
     if step is Step.REMOVE_AGAIN:
         story["attention"] = (
-            f"the object is in the bucket again although this case {story['status']} it "
+            f"the object is in the bucket again although this case {case.status} it "
             "(a re-upload not yet handled): `cordon replay --force` on it removes it again"
         )
     elif step in (Step.FINISH_REMOVAL, Step.RESUME_QUARANTINE):

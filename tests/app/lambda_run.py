@@ -10,7 +10,6 @@ line it leaves is the function's.
 from __future__ import annotations
 
 import logging
-import os
 import sys
 
 # Lambda's Python runtime puts its own plain-text handler on the root logger before it imports
@@ -24,7 +23,7 @@ from moto import mock_aws  # noqa: E402
 
 import app as chalice_app  # noqa: E402
 from chalicelib.models import Policy  # noqa: E402
-from cordon_cli.bootstrap import bootstrap, load_template  # noqa: E402
+from cordon_cli.bootstrap import bootstrap_into_environment  # noqa: E402
 from cordon_cli.operations import add_tenant  # noqa: E402
 from cordon_cli.runner import LocalContext, lambda_sqs_event  # noqa: E402
 from tests.events import load_body  # noqa: E402
@@ -36,9 +35,7 @@ KEYS = ("first.txt", "second.txt")
 def main() -> None:
     with mock_aws():
         session = boto3.session.Session(region_name="us-east-1")
-        template = load_template()
-        stack = bootstrap(session, template)
-        os.environ.update(stack.environment(template))
+        stack = bootstrap_into_environment(session)
         chalice_app.reset()
         cordon = chalice_app.cordon()
         add_tenant(cordon, "tenant-a", [BUCKET], policy=Policy(), create_buckets=True)
