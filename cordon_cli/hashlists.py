@@ -17,7 +17,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from chalicelib.models import HashRecord
-from chalicelib.signals import SIGNAL_TYPES
 
 FORMATS = ("jsonl", "csv", "te")
 TE_TO_CORDON = {"pdq": "pdq", "video_md5": "md5", "video_sha256": "sha256"}
@@ -83,6 +82,8 @@ def parse(text: str, source: str = "import", fmt: str | None = None) -> Parsed:
 def _record(
     signal_type: str, value: str, labels: tuple[str, ...], source: str, number: int
 ) -> HashRecord:
+    from chalicelib.signals import SIGNAL_TYPES  # numpy, PIL: not for `cordon --help`
+
     if signal_type not in SIGNAL_TYPES:
         raise ValueError(f"line {number}: unknown signal type {signal_type!r}")
     try:

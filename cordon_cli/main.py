@@ -3,49 +3,70 @@
 Commands talk to whatever boto3's environment points at: AWS, or the local stack when run with
 `--local` (which reads the endpoint and resource names `cordon local` wrote) or with the
 variables `cordon local` prints exported.
+
+Start-up: this module imports only the standard library and Cordon's light modules; boto3,
+numpy, PIL, rich and the wiring are imported inside the commands that use them, so that
+`cordon --help` and simple reads start fast (`bench/bench_cli.py`,
+`tests/unit/test_cli_imports.py`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
-import signal
 import sys
-import threading
-import time
 import warnings
-from collections.abc import Iterable
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import Progress
-from rich.table import Table
-
-from chalicelib import logs, sharing
 from chalicelib.errors import RequestError, UnknownTenantError
-from chalicelib.models import Action, Policy, Tenant, Visibility
-from chalicelib.review import Reviewer
-from chalicelib.settings import Settings
-from chalicelib.signals import PDQ, indexed_types
-from chalicelib.wiring import Cordon
-from cordon_cli import compare, hashlists, oncall, operations
+from chalicelib.models import Action, Policy, Visibility
+from cordon_cli import hashlists, operations
+from cordon_cli.output import (
+    EXIT_OK,
+    EXIT_SOME_FAILED,
+    EXIT_USAGE,
+    console,
+    emit_rows,
+    err_console,
+    exit_code,
+)
+from cordon_cli.parsing import (
+    JSON_LINES,
+    HelpFormatter,
+    command,
+    json_flag,
+    lazy,
+    moment,
+    subcommands,
+)
+
+if TYPE_CHECKING:
+    from chalicelib.models import Tenant
+    from chalicelib.review import Reviewer
+    from chalicelib.wiring import Cordon
+
+__all__ = ["EXIT_OK", "EXIT_SOME_FAILED", "EXIT_USAGE", "main", "parser"]
 
 STATE_FILE = Path(".cordon/local.json")
-# Piped output (CI, `| less`) still gets a table wide enough to read.
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
+# The PDQ type's own rules, for help texts (`chalicelib.signals.PDQ` loads numpy; a unit test
+# keeps these equal to it).
+PDQ_MAX_DISTANCE = 31
+PDQ_DEFAULT_ACTION = "TAKEDOWN"
 
 
 def _cordon() -> Cordon:
+    from chalicelib.settings import Settings
+    from chalicelib.wiring import Cordon
+
     return Cordon(Settings.from_env())
 
 
 def cmd_local(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
     from cordon_cli.local import LocalStack
 
     stack = LocalStack(port=args.port, api_port=args.api_port, log_file=args.log_file).start()
@@ -75,7 +96,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     from cordon_cli import demo
 
     if args.attach:
-        return 0 if demo.run(_cordon(), console, timeout=args.timeout) else 1
+        return 0 if demo.run(_cordon(), console.get(), timeout=args.timeout) else 1
     from cordon_cli.local import LocalStack
 
     with console.status("starting the local stack (moto on 127.0.0.1)"):
@@ -85,7 +106,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"local stack up: AWS endpoint {stack.endpoint}; the handlers' logs go "
             f"to {args.log_file}"
         )
-        return 0 if demo.run(_cordon(), console, timeout=args.timeout) else 1
+        return 0 if demo.run(_cordon(), console.get(), timeout=args.timeout) else 1
     finally:
         stack.stop()
 
@@ -101,6 +122,9 @@ def cmd_hashes_import(args: argparse.Namespace) -> int:
         visibility=Visibility(args.visibility),
         groups=args.group or [],
     )
+    if args.json:
+        print(json.dumps({"imported": len(parsed.records), "skipped": parsed.skipped}))
+        return EXIT_OK
     console.print(f"imported {len(parsed.records)} hashes from {args.file}")
     for why, count in parsed.skipped.items():
         console.print(f"skipped {count}: {why}")
@@ -142,11 +166,16 @@ def cmd_hashes_status(args: argparse.Namespace) -> int:
     except (KeyError, ValueError) as error:
         err_console.print(f"[red]{error}[/]")
         return EXIT_USAGE
-    console.print(f"{record.signal_type} {record.value}: now {record.status}")
+    if args.json:
+        print(json.dumps({k: getattr(record, k) for k in ("signal_type", "value", "status")}))
+    else:
+        console.print(f"{record.signal_type} {record.value}: now {record.status}")
     return EXIT_OK
 
 
 def cmd_tenants_subscribe(args: argparse.Namespace) -> int:
+    from chalicelib import sharing
+
     cordon = _cordon()
     tenant = _registered_tenant(cordon, args.name)
     wanted = {"signal_type": args.signal_type, "change": args.change}
@@ -156,7 +185,10 @@ def cmd_tenants_subscribe(args: argparse.Namespace) -> int:
         cordon.settings.hash_updates_topic_arn,
         sharing.subscription_filter(tenant, {k: v for k, v in wanted.items() if v}),
     )
-    console.print(f"{args.name}: hash updates it may see go to {url}")
+    if args.json:
+        print(json.dumps({"tenant_id": args.name, "queue_url": url}))
+    else:
+        console.print(f"{args.name}: hash updates it may see go to {url}")
     return EXIT_OK
 
 
@@ -186,95 +218,57 @@ def cmd_tenants_add(args: argparse.Namespace) -> int:
         create_buckets=args.create_bucket,
         groups=args.group,
     )
+    if args.json:
+        print(json.dumps(_tenant_row(tenant) | {"via": args.via}))
+        return EXIT_OK
     console.print(
         f"tenant {tenant.tenant_id}: buckets {', '.join(tenant.buckets)} wired via "
         f"{args.via}; policy {tenant.policy.to_dict()}"
     )
-    return 0
+    return EXIT_OK
+
+
+def _tenant_row(tenant: Tenant) -> dict[str, object]:
+    return {
+        "tenant_id": tenant.tenant_id,
+        "buckets": list(tenant.buckets),
+        "groups": list(tenant.groups),
+        "policy": tenant.policy.to_dict(),
+    }
 
 
 def cmd_tenants_list(args: argparse.Namespace) -> int:
-    for tenant in _cordon().tenants.all():
-        print(
-            json.dumps(
-                {
-                    "tenant_id": tenant.tenant_id,
-                    "buckets": list(tenant.buckets),
-                    "policy": tenant.policy.to_dict(),
-                }
-            )
-        )
-    return 0
-
-
-# -- output -----------------------------------------------------------------------------------
-
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
-ROW_COLOURS = {"failed": "red", "processed": "green", "skipped": "cyan", "dry-run": "yellow"}
-
-
-def emit_rows(
-    rows: Iterable[dict[str, Any]],
-    as_json: bool,
-    title: str,
-    columns: tuple[str, ...],
-    total: int | None = None,
-) -> dict[str, int]:
-    """Print rows as they come (JSON lines) or as a table at the end; returns counts by status."""
-    counts: dict[str, int] = {}
-    collected = []
-    with Progress(console=err_console, transient=True, disable=as_json) as progress:
-        task = progress.add_task(title, total=total)
+    rows = [_tenant_row(tenant) for tenant in _cordon().tenants.all()]
+    if args.json:
         for row in rows:
-            status = str(row.get("status", "done"))
-            counts[status] = counts.get(status, 0) + 1
-            progress.advance(task)
-            if as_json:
-                print(json.dumps(row, default=str), flush=True)
-            else:
-                collected.append(row)
-    if not as_json:
-        table = Table(title=title)
-        for column in columns:
-            table.add_column(column, overflow="fold")
-        for row in collected:
-            colour = ROW_COLOURS.get(str(row.get("status")), "white")
-            table.add_row(
-                *[
-                    f"[{colour}]{escape(str(row.get(c) or ''))}[/]"
-                    if c == "status"
-                    else escape(str(row.get(c) or ""))
-                    for c in columns
-                ]
-            )
-        console.print(table)
-    summary = ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "nothing"
-    if as_json:
-        print(json.dumps({"summary": counts}), flush=True)
-    else:
-        console.print(f"[bold]Summary:[/] {summary}")
-    return counts
+            print(json.dumps(row))
+        print(json.dumps({"summary": {"tenants": len(rows)}}))
+        return EXIT_OK
+    from cordon_cli.output import table
 
-
-def exit_code(counts: dict[str, int]) -> int:
-    return EXIT_SOME_FAILED if counts.get("failed") else EXIT_OK
-
-
-def _when(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    console.print(
+        table(
+            "tenants",
+            ("tenant", "buckets", "groups", "policy (set fields)"),
+            (
+                (r["tenant_id"], ", ".join(r["buckets"]), ", ".join(r["groups"]), r["policy"])
+                for r in rows
+            ),
+        )
+    )
+    return EXIT_OK
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from cordon_cli import oncall
+
     messages = list(oncall.read_event_files(args.paths))
     rows = oncall.replay(
         _cordon(),
         messages,
         dry_run=args.dry_run,
         force=args.force,
-        only=oncall.ReplayFilter(args.tenant, _when(args.since), _when(args.until)),
+        only=oncall.ReplayFilter(args.tenant, args.since, args.until),
     )
     counts = emit_rows(
         rows,
@@ -287,6 +281,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
 
 
 def cmd_dlq(args: argparse.Namespace) -> int:
+    from cordon_cli import oncall
+
     cordon = _cordon()
     if args.dlq_command == "list":
         rows = oncall.dlq_list(cordon, args.queue, args.limit)
@@ -325,13 +321,22 @@ def cmd_dlq(args: argparse.Namespace) -> int:
 
 
 def cmd_rescan(args: argparse.Namespace) -> int:
+    from chalicelib.settings import Settings
+    from cordon_cli import oncall
+
     if args.signals:
         return _rescan_signals(args)
     if not args.uri:
         err_console.print("rescan needs s3://bucket/prefix, or --signals")
         return EXIT_USAGE
+    settings = Settings.from_env()
+    total = (
+        None
+        if args.json
+        else oncall.rescan_total(settings, args.uri, args.checkpoint_dir, args.restart)
+    )
     rows = oncall.rescan(
-        Settings.from_env(),
+        settings,
         args.uri,
         args.checkpoint_dir,
         concurrency=args.concurrency,
@@ -341,7 +346,12 @@ def cmd_rescan(args: argparse.Namespace) -> int:
         dry_run=args.dry_run,
     )
     counts = emit_rows(
-        rows, args.json, f"rescan of {args.uri}", ("object", "status", "action", "detail")
+        rows,
+        args.json,
+        f"rescan of {args.uri}",
+        ("object", "status", "action", "detail"),
+        total=total,
+        show_rows=args.rows,
     )
     return exit_code(counts)
 
@@ -360,21 +370,20 @@ def _rescan_signals(args: argparse.Namespace) -> int:
         for result in scanner.rescan_stored(args.tenant)
     )
     counts = emit_rows(
-        rows, args.json, "rescan of stored signals", ("object", "status", "action", "detail")
+        rows,
+        args.json,
+        "rescan of stored signals",
+        ("object", "status", "action", "detail"),
+        show_rows=args.rows,
     )
     return exit_code(counts)
 
 
-def cmd_trace(args: argparse.Namespace) -> int:
-    report = oncall.trace(_cordon(), args.target)
-    if args.json:
-        print(json.dumps(report, default=str))
-    else:
-        console.print_json(json.dumps(report, default=str))
-    return EXIT_OK if report["cases"] else EXIT_SOME_FAILED
-
-
 def cmd_index_snapshot(args: argparse.Namespace) -> int:
+    import time
+
+    from chalicelib.signals import indexed_types
+
     hashes = _cordon().hashes
     if hashes.snapshots is None:
         console.print("[red]no index bucket: set CORDON_INDEX_BUCKET[/]")
@@ -399,6 +408,8 @@ def cmd_index_snapshot(args: argparse.Namespace) -> int:
 
 
 def _reviewer(args: argparse.Namespace) -> Reviewer:
+    from chalicelib.review import Reviewer
+
     key = args.key or os.environ.get("CORDON_API_KEY", "")
     found = _cordon().tenants.reviewer_for_key(key)
     if found is None:
@@ -445,44 +456,49 @@ def cmd_reviews(args: argparse.Namespace) -> int:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="cordon", description=__doc__.splitlines()[0])
+    root = argparse.ArgumentParser(
+        prog="cordon", description=__doc__.splitlines()[0], formatter_class=HelpFormatter
+    )
     root.add_argument(
         "--local", action="store_true", help="talk to the stack `cordon local` is running"
     )
     root.add_argument("--state-file", type=Path, default=STATE_FILE, help=argparse.SUPPRESS)
     root.add_argument("--verbose", action="store_true", help="show the handlers' JSON logs")
-    commands = root.add_subparsers(dest="command", required=True)
+    commands = subcommands(root, "command")
 
-    local = commands.add_parser("local", help="run the local stack until interrupted")
-    local.add_argument("--port", type=int, default=None, help="moto's port (default: free)")
-    local.add_argument("--api-port", type=int, default=None, help="REST API port")
+    local = command(commands, "local", "run the local stack until interrupted")
+    local.add_argument("--port", type=int, default=None, help="moto's port (unset: a free one)")
+    local.add_argument(
+        "--api-port", type=int, default=None, help="REST API port (unset: a free one)"
+    )
     local.add_argument(
         "--log-file",
         type=Path,
         default=None,
-        help="write the handlers' logs here instead of to the terminal",
+        help="write the handlers' logs here (unset: to the terminal)",
     )
     local.set_defaults(func=cmd_local)
 
-    demo = commands.add_parser("demo", help="run the demo scenario on a local stack")
+    demo = command(commands, "demo", "run the demo scenario on a local stack")
     demo.add_argument(
         "--attach",
         action="store_true",
         help="use the running `cordon local` instead of starting one",
     )
-    demo.add_argument("--timeout", type=float, default=120.0)
-    demo.add_argument("--log-file", type=Path, default=Path(".cordon/demo.log"))
+    demo.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for each stage")
+    demo.add_argument(
+        "--log-file", type=Path, default=Path(".cordon/demo.log"), help="the handlers' logs"
+    )
     demo.set_defaults(func=cmd_demo)
 
-    hashes = commands.add_parser("hashes", help="the shared hash table").add_subparsers(
-        dest="hashes_command", required=True
-    )
-    importer = hashes.add_parser(
+    hashes = subcommands(command(commands, "hashes", "the shared hash table"), "hashes_command")
+    importer = command(
+        hashes,
         "import",
-        help="import JSON lines, CSV (signal_type, value, labels) or ThreatExchange's "
+        "import JSON lines, CSV (signal_type, value, labels) or ThreatExchange's "
         "TYPE HASH lines (detected)",
     )
-    importer.add_argument("file", type=Path)
+    importer.add_argument("file", type=Path, help="the list to import")
     importer.add_argument(
         "--source", default="import", help="provenance to record (the owning tenant's id)"
     )
@@ -493,16 +509,18 @@ def parser() -> argparse.ArgumentParser:
         help="who may see and match them: every tenant, --group members, or --source alone",
     )
     importer.add_argument("--group", action="append", help="a tenant group (repeatable)")
+    json_flag(importer)
     importer.set_defaults(func=cmd_hashes_import)
     for name, text in (
         ("release", "clear a hash the flood guard held: active again, never held again"),
         ("retire", "stop a shared hash matching anywhere (subscribers are told)"),
     ):
-        sub = hashes.add_parser(name, help=text)
-        sub.add_argument("signal_type")
-        sub.add_argument("value")
+        sub = command(hashes, name, text)
+        sub.add_argument("signal_type", help="pdq, sha256, md5, phash...")
+        sub.add_argument("value", help="the hash, as shared")
+        json_flag(sub)
         sub.set_defaults(func=cmd_hashes_status)
-    exporter = hashes.add_parser("export", help="write the shared table as a list")
+    exporter = command(hashes, "export", "write the shared table as a list")
     exporter.add_argument(
         "--format",
         choices=hashlists.FORMATS,
@@ -514,49 +532,49 @@ def parser() -> argparse.ArgumentParser:
         action="store_true",
         help="in te format, write sha256/md5 as video_sha256/video_md5",
     )
-    exporter.add_argument("--include-retired", action="store_true")
+    exporter.add_argument(
+        "--include-retired", action="store_true", help="also hashes retired from matching"
+    )
     exporter.add_argument("--tenant", help="only what this tenant may see")
     exporter.add_argument(
         "--include-restricted",
         action="store_true",
-        help="also hashes shared with groups or kept private (default: only those shared "
+        help="also hashes shared with groups or kept private (unset: only those shared "
         "with all tenants, so a list sent elsewhere leaks nothing)",
     )
-    exporter.add_argument("--output", type=Path)
+    exporter.add_argument("--output", type=Path, help="write here (unset: to stdout)")
     exporter.set_defaults(func=cmd_hashes_export)
 
-    index = commands.add_parser("index", help="the PDQ match index").add_subparsers(
-        dest="index_command", required=True
+    index = subcommands(command(commands, "index", "the PDQ match index"), "index_command")
+    snapshot = command(
+        index, "snapshot", "build the index from the hash table and store the snapshot in S3"
     )
-    snapshot = index.add_parser(
-        "snapshot", help="build the index from the hash table and store the snapshot in S3"
-    )
-    snapshot.add_argument("--json", action="store_true")
+    json_flag(snapshot, "a JSON line per signal type")
     snapshot.set_defaults(func=cmd_index_snapshot)
 
-    tenants = commands.add_parser("tenants", help="the tenant registry").add_subparsers(
-        dest="tenants_command", required=True
-    )
-    add = tenants.add_parser("add", help="register a tenant and wire its bucket(s)")
-    add.add_argument("name")
-    add.add_argument("--bucket", action="append", required=True)
+    tenants = subcommands(command(commands, "tenants", "the tenant registry"), "tenants_command")
+    add = command(tenants, "add", "register a tenant and wire its bucket(s)")
+    add.add_argument("name", help="the tenant's id")
+    add.add_argument("--bucket", action="append", required=True, help="its bucket (repeatable)")
     add.add_argument(
         "--via",
         choices=operations.VIA,
         default="sqs",
         help="S3 -> SQS directly, through the uploads SNS topic, or EventBridge",
     )
-    add.add_argument("--create-bucket", action="store_true")
+    add.add_argument(
+        "--create-bucket", action="store_true", help="create the bucket(s) first (local stack)"
+    )
     # Unset, a tenant follows the deployment (CORDON_PDQ_DISTANCE) and the signal type.
     add.add_argument(
         "--pdq-distance",
         type=int,
-        help=f"PDQ match distance (default: CORDON_PDQ_DISTANCE, else {PDQ.max_distance})",
+        help=f"PDQ match distance in bits (unset: CORDON_PDQ_DISTANCE, else {PDQ_MAX_DISTANCE})",
     )
     add.add_argument(
         "--pdq-action",
         choices=[a.value for a in Action],
-        help=f"what a PDQ match calls for (default: {PDQ.default_action.value})",
+        help=f"what a PDQ match calls for (unset: {PDQ_DEFAULT_ACTION})",
     )
     add.add_argument(
         "--classifier",
@@ -570,57 +588,64 @@ def parser() -> argparse.ArgumentParser:
         default=Policy().share_visibility,
         help="who its confirmed hashes are shared with: all tenants, its groups, or itself",
     )
+    json_flag(add)
     add.set_defaults(func=cmd_tenants_add)
-    subscribe = tenants.add_parser(
-        "subscribe", help="an SQS queue of the hash updates the tenant may see"
-    )
-    subscribe.add_argument("name")
+    subscribe = command(tenants, "subscribe", "an SQS queue of the hash updates the tenant may see")
+    subscribe.add_argument("name", help="the tenant's id")
     subscribe.add_argument("--queue", required=True, help="queue name (created if missing)")
     subscribe.add_argument("--signal-type", action="append", help="only these (repeatable)")
     subscribe.add_argument("--change", action="append", help="only these changes (repeatable)")
+    json_flag(subscribe)
     subscribe.set_defaults(func=cmd_tenants_subscribe)
-    webhook = tenants.add_parser(
-        "webhook", help="POST the hash updates the tenant may see to its URL, signed"
+    webhook = command(
+        tenants, "webhook", "POST the hash updates the tenant may see to its URL, signed"
     )
-    webhook.add_argument("name")
-    webhook.add_argument("url")
+    webhook.add_argument("name", help="the tenant's id")
+    webhook.add_argument("url", help="where to POST (https)")
     webhook.add_argument("--signal-type", action="append", help="only these (repeatable)")
     webhook.add_argument("--change", action="append", help="only these changes (repeatable)")
     webhook.add_argument(
         "--rotate", action="store_true", help="keep signing with the previous secret too"
     )
     webhook.set_defaults(func=cmd_tenants_webhook)
-    listing = tenants.add_parser("list", help="registered tenants, one JSON line each")
+    listing = command(tenants, "list", "registered tenants: buckets, groups, policy")
+    json_flag(listing, JSON_LINES)
     listing.set_defaults(func=cmd_tenants_list)
-    key = tenants.add_parser("key", help="issue an API key for one of the tenant's reviewers")
-    key.add_argument("name")
-    key.add_argument("--reviewer", required=True)
-    key.add_argument("--json", action="store_true")
+    key = command(tenants, "key", "issue an API key for one of the tenant's reviewers")
+    key.add_argument("name", help="the tenant's id")
+    key.add_argument("--reviewer", required=True, help="the reviewer's id")
+    json_flag(key)
     key.set_defaults(func=cmd_tenants_key)
 
-    reviews = commands.add_parser("reviews", help="the review queue, as a reviewer").add_subparsers(
-        dest="reviews_command", required=True
+    reviews = subcommands(
+        command(commands, "reviews", "the review queue, as a reviewer"), "reviews_command"
     )
     for name, text in (
         ("list", "cases waiting for a decision"),
         ("show", "one case"),
         ("decide", "confirm, reject or escalate"),
     ):
-        sub = reviews.add_parser(name, help=text)
-        sub.add_argument("--key", help="the reviewer's API key (default: $CORDON_API_KEY)")
-        sub.add_argument("--json", action="store_true")
+        sub = command(reviews, name, text)
+        sub.add_argument("--key", help="the reviewer's API key (unset: $CORDON_API_KEY)")
+        json_flag(sub, JSON_LINES if name == "list" else "one JSON object")
         sub.set_defaults(func=cmd_reviews)
         if name == "list":
-            sub.add_argument("--status", choices=["pending_review", "escalated", "appeal_pending"])
-            sub.add_argument("--label")
+            sub.add_argument(
+                "--status",
+                choices=["pending_review", "escalated", "appeal_pending"],
+                help="only cases in this status (unset: all three)",
+            )
+            sub.add_argument("--label", help="only cases that matched a hash with this label")
         else:
-            sub.add_argument("case_id")
+            sub.add_argument("case_id", help="the case's id")
         if name == "decide":
-            sub.add_argument("action", choices=["confirm", "reject", "escalate"])
-            sub.add_argument("--reason", default="")
-            sub.add_argument("--labels", help="comma-separated")
+            sub.add_argument(
+                "action", choices=["confirm", "reject", "escalate"], help="the decision"
+            )
+            sub.add_argument("--reason", default="", help="why (recorded, shown to the tenant)")
+            sub.add_argument("--labels", help="labels for confirmed hashes, comma-separated")
 
-    replay = commands.add_parser("replay", help="replay event files through the pipeline")
+    replay = command(commands, "replay", "replay event files through the pipeline")
     replay.add_argument(
         "paths", nargs="+", type=Path, help="files of one event, a Lambda SQS batch, or JSON lines"
     )
@@ -635,42 +660,42 @@ def parser() -> argparse.ArgumentParser:
         help="re-evaluate objects already handled (never acts twice)",
     )
     replay.add_argument("--tenant", help="only objects of this tenant")
-    replay.add_argument("--since", help="only events at or after this ISO time")
-    replay.add_argument("--until", help="only events at or before this ISO time")
-    replay.add_argument("--json", action="store_true", help="JSON lines, then a summary line")
+    replay.add_argument(
+        "--since", type=moment, help="only events at or after this ISO time (or 2h, 3d ago)"
+    )
+    replay.add_argument(
+        "--until", type=moment, help="only events at or before this ISO time (or 2h, 3d ago)"
+    )
+    json_flag(replay, JSON_LINES)
     replay.set_defaults(func=cmd_replay)
 
-    dlq = commands.add_parser("dlq", help="dead-letter queues").add_subparsers(
-        dest="dlq_command", required=True
-    )
+    dlq = subcommands(command(commands, "dlq", "dead-letter queues"), "dlq_command")
     for name, text in (
         ("list", "dead-lettered messages with their reason"),
         ("show", "one message in full"),
         ("redrive", "move messages back to their source queue"),
     ):
-        sub = dlq.add_parser(name, help=text)
+        sub = command(dlq, name, text)
         sub.add_argument(
-            "queue", nargs="?", default=None, help="queue name or URL (default: the ingest DLQ)"
+            "queue", nargs="?", default=None, help="queue name or URL (unset: the ingest DLQ)"
         )
-        sub.add_argument("--json", action="store_true")
+        json_flag(sub, "one JSON object" if name == "show" else JSON_LINES)
         sub.set_defaults(func=cmd_dlq)
         if name == "list":
-            sub.add_argument("--limit", type=int, default=100)
+            sub.add_argument("--limit", type=int, default=100, help="at most this many")
         if name == "show":
-            sub.add_argument("message_id")
+            sub.add_argument("message_id", help="the SQS message id (from `dlq list`)")
         if name == "redrive":
             sub.add_argument("--id", action="append", help="a message id (repeatable)")
-            sub.add_argument("--all", action="store_true")
-            sub.add_argument("--to", help="target queue (default: the message's source)")
+            sub.add_argument("--all", action="store_true", help="every message in the queue")
+            sub.add_argument("--to", help="target queue (unset: the message's source)")
             sub.add_argument(
                 "--native",
                 action="store_true",
                 help="use SQS's StartMessageMoveTask (AWS only; moves all)",
             )
 
-    rescan = commands.add_parser(
-        "rescan", help="feed a bucket prefix through the pipeline, or --signals"
-    )
+    rescan = command(commands, "rescan", "feed a bucket prefix through the pipeline, or --signals")
     rescan.add_argument("uri", nargs="?", help="s3://bucket/prefix")
     rescan.add_argument(
         "--signals",
@@ -678,21 +703,48 @@ def parser() -> argparse.ArgumentParser:
         help="instead: check allowed uploads' stored signals against the shared table",
     )
     rescan.add_argument("--tenant", action="append", help="with --signals: only these tenants")
-    rescan.add_argument("--concurrency", type=int, default=4)
+    rescan.add_argument("--concurrency", type=int, default=4, help="objects in flight at once")
     rescan.add_argument("--rate", type=float, default=50.0, help="objects started per second")
-    rescan.add_argument("--page-size", type=int, default=1000)
+    rescan.add_argument("--page-size", type=int, default=1000, help="keys listed per request")
     rescan.add_argument("--restart", action="store_true", help="ignore the saved checkpoint")
-    rescan.add_argument("--dry-run", action="store_true")
-    rescan.add_argument("--checkpoint-dir", type=Path, default=Path(".cordon/rescan"))
-    rescan.add_argument("--json", action="store_true")
+    rescan.add_argument("--dry-run", action="store_true", help="print the verdicts; change nothing")
+    rescan.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        default=Path(".cordon/rescan"),
+        help="where the resumable checkpoint is kept",
+    )
+    rescan.add_argument(
+        "--verbose",
+        "-v",
+        dest="rows",
+        action="store_true",
+        help="a row per object after the summary (unset: the summary alone)",
+    )
+    json_flag(rescan, JSON_LINES)
     rescan.set_defaults(func=cmd_rescan)
 
-    compare.register(commands)
+    compare = command(
+        commands,
+        "compare",
+        "would image B match a shared hash made from image A? through what, how far?",
+    )
+    compare.add_argument("a", help="the image whose hashes are shared (the known one)")
+    compare.add_argument("b", help="the image uploaded")
+    json_flag(compare)
+    compare.add_argument(
+        "--stored",
+        action="store_true",
+        help=(
+            "also say which of A's storable variants (centre crops, masked copies, "
+            "anchored windows) B reaches"
+        ),
+    )
+    compare.set_defaults(func=lazy("cordon_cli.compare", "run"))
 
-    trace = commands.add_parser("trace", help="everything known about an object or a case")
-    trace.add_argument("target", help="s3://bucket/key or a case id")
-    trace.add_argument("--json", action="store_true")
-    trace.set_defaults(func=cmd_trace)
+    from cordon_cli import overview  # its imports are lazy too
+
+    overview.register(commands)
     return root
 
 
@@ -701,15 +753,14 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", "Couldn't determine the remaining time left")
     args = parser().parse_args(argv)
     if not args.verbose and args.command not in ("local", "demo"):
-        # The handlers' per-object JSON logs are for CloudWatch; a shell wants the summary.
-        logs.logger.setLevel(logging.WARNING)
+        _quiet_handler_logs()
     if args.local and args.command != "local":
         if not args.state_file.exists():
             console.print(
                 f"[red]no local stack: {args.state_file} is missing; "
                 "start one with `cordon local`[/]"
             )
-            return 2
+            return EXIT_USAGE
         os.environ.update(json.loads(args.state_file.read_text())["environment"])
         if args.command == "demo":
             args.attach = True
@@ -718,6 +769,15 @@ def main(argv: list[str] | None = None) -> int:
     except UnknownTenantError as error:
         err_console.print(f"[red]{error}[/]")
         return EXIT_USAGE
+
+
+def _quiet_handler_logs() -> None:
+    """The handlers' per-object JSON logs are for CloudWatch; a shell wants the summary."""
+    import logging
+
+    from chalicelib import logs  # powertools' logger (~0.05 s), not boto3
+
+    logs.logger.setLevel(logging.WARNING)
 
 
 if __name__ == "__main__":

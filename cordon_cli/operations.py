@@ -7,9 +7,8 @@ import json
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from chalicelib.adapters.hashes import record_from_item
 from chalicelib.models import (
     ACTIVE,
     DISPUTED,
@@ -21,9 +20,13 @@ from chalicelib.models import (
     Visibility,
     now_iso,
 )
-from chalicelib.signals import SIGNAL_TYPES
-from chalicelib.wiring import Cordon
 from cordon_cli import hashlists
+
+if TYPE_CHECKING:
+    from chalicelib.wiring import Cordon
+
+# boto3, numpy and PIL are imported by the functions that need them: `cordon --help` reads
+# VIA from here and should not pay for them.
 
 NOTIFICATION_ID = "cordon-ingest"
 VIA = ("sqs", "sns", "eventbridge")
@@ -125,6 +128,9 @@ def shared_hashes(
     """Entries of the shared table, type by type, in the order they were written: those in
     force (retired too if asked), and of those, what `viewer` may see, or with no viewer the
     ones shared with all tenants (group and private ones too with `include_restricted`)."""
+    from chalicelib.adapters.hashes import record_from_item
+    from chalicelib.signals import SIGNAL_TYPES
+
     for signal_type in SIGNAL_TYPES:
         for item in cordon.hashes.since(signal_type, 0):
             record = record_from_item(item)
@@ -141,6 +147,8 @@ def shared_hashes(
 def release_hash(cordon: Cordon, signal_type: str, value: str) -> HashRecord:
     """An operator vouches for a hash the flood guard held: it is active again and never held
     again. Raises ValueError when it is not held."""
+    from chalicelib.signals import SIGNAL_TYPES
+
     canonical = SIGNAL_TYPES[signal_type].validate(value)
     released = cordon.hashes.set_status(
         signal_type, canonical, ACTIVE, [HELD], flood_cleared=True, released_at=now_iso()
@@ -153,6 +161,8 @@ def release_hash(cordon: Cordon, signal_type: str, value: str) -> HashRecord:
 def retire_hash(cordon: Cordon, signal_type: str, value: str) -> HashRecord:
     """Take a shared hash out of matching everywhere (subscribers see `retired`). Raises
     ValueError when there is no such hash in force."""
+    from chalicelib.signals import SIGNAL_TYPES
+
     canonical = SIGNAL_TYPES[signal_type].validate(value)
     retired = cordon.hashes.set_status(
         signal_type, canonical, RETIRED, [ACTIVE, DISPUTED, HELD], retired_at=now_iso()
