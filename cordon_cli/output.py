@@ -92,7 +92,8 @@ def emit_rows(
         TextColumn("eta"),
         TimeRemainingColumn(),
     )
-    with Progress(*columns_shown, console=err_console.get(), transient=True, disable=as_json) as bar:
+    shown_on = err_console.get()
+    with Progress(*columns_shown, console=shown_on, transient=True, disable=as_json) as bar:
         task = bar.add_task(title, total=total)
         for row in rows:
             status = str(row.get("status", "done"))

@@ -105,8 +105,8 @@ def test_every_command_that_prints_data_takes_json():
 def test_the_help_texts_pdq_defaults_are_the_signal_types():
     from chalicelib.signals import PDQ
 
-    assert cli.PDQ_MAX_DISTANCE == PDQ.max_distance
-    assert cli.PDQ_DEFAULT_ACTION == PDQ.default_action.value
+    assert PDQ.max_distance == cli.PDQ_MAX_DISTANCE
+    assert PDQ.default_action.value == cli.PDQ_DEFAULT_ACTION
 
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
