@@ -27,6 +27,7 @@ from chalicelib.lifecycle import Case, CaseStatus, Step
 from chalicelib.models import ObjectRef, Outcome
 from chalicelib.settings import Settings
 from chalicelib.wiring import Cordon
+from cordon_cli import overview
 
 # -- reading event files ---------------------------------------------------------------------
 
@@ -536,16 +537,7 @@ def trace(cordon: Cordon, target: str) -> dict[str, Any]:
         bucket, key = parse_s3_uri(target)
         tenant = cordon.tenants.for_bucket(bucket)
         report: dict[str, Any] = {"object": target, "tenant": tenant.tenant_id if tenant else None}
-        try:
-            head = cordon.s3.head_object(Bucket=bucket, Key=key)
-            report["now"] = {
-                "in_bucket": True,
-                "etag": head["ETag"].strip('"'),
-                "version_id": head.get("VersionId"),
-                "size": head["ContentLength"],
-            }
-        except cordon.s3.exceptions.ClientError:
-            report["now"] = {"in_bucket": False}
+        report["now"] = overview.object_now(cordon.s3, bucket, key)
         cases = (
             [
                 c
@@ -567,24 +559,9 @@ def trace(cordon: Cordon, target: str) -> dict[str, Any]:
 
 
 def _compare_with_bucket(case: Case, story: dict[str, Any], now: dict[str, Any]) -> None:
-    """Say whether a case's object is the one in the bucket now, and what that means: a case
-    that removed its object while the same bytes are public again is a re-upload not yet
-    handled, which the case alone would hide."""
-    obj = case.object
-    same = now["in_bucket"] and (
-        obj.get("version_id") == now.get("version_id")
-        if obj.get("version_id")
-        else obj.get("etag") == now.get("etag")
-    )
-    story["in_bucket_now"] = bool(same)
-    step = lifecycle.next_step(case.state, present=bool(same))
-    if step is Step.REMOVE_AGAIN:
-        story["attention"] = (
-            f"the object is in the bucket again although this case {case.status} it "
-            "(a re-upload not yet handled): `cordon replay --force` on it removes it again"
-        )
-    elif step in (Step.FINISH_REMOVAL, Step.RESUME_QUARANTINE):
-        story["attention"] = "the quarantine did not finish: a retry or a replay completes it"
+    story["in_bucket_now"], attention = overview.bucket_state(case, now)
+    if attention:
+        story["attention"] = attention
 
 
 def _case_story(cordon: Cordon, case: dict[str, Any]) -> dict[str, Any]:

@@ -304,10 +304,24 @@ class CaseStore:
         )
         return [from_dynamo(item) for item in response["Items"]]
 
-    def for_tenant(self, tenant_id: str, status: str | None = None) -> list[Case]:
+    def for_tenant(
+        self, tenant_id: str, status: str | None = None, since: str | None = None
+    ) -> list[Case]:
+        """A tenant's cases (in one status), through `by_tenant_status`. With `since` (an ISO
+        time, as `now_iso` writes them), only those that entered the status at or after it:
+        every case created since then, and cases older than that which moved since."""
         condition = KeyCondition("tenant_id").eq(tenant_id)
-        if status:
+        if status and since:
+            # "#" < "$": every key of this status from `since` on, and no other status.
+            condition &= KeyCondition("status_at").between(f"{status}#{since}", f"{status}$")
+        elif status:
             condition &= KeyCondition("status_at").begins_with(f"{status}#")
+        elif since:
+            return [
+                case
+                for each in CaseStatus
+                for case in self.for_tenant(tenant_id, each.value, since)
+            ]
         return self._query_all(TENANT_STATUS_INDEX, condition)
 
     def _query_all(self, index: str, condition: Any) -> list[Case]:

@@ -175,6 +175,23 @@ class IndexSnapshots:
         )
         return len(data)
 
+    def describe(self, signal_type: str) -> dict[str, Any] | None:
+        """What the stored snapshot says of itself (one HEAD): its watermark, count and time;
+        None when there is none."""
+        try:
+            head = self.s3.head_object(Bucket=self.bucket, Key=self.key(signal_type))
+        except ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise
+        metadata = head.get("Metadata", {})
+        return {
+            "watermark": int(metadata.get("watermark", 0)),
+            "count": int(metadata.get("count", 0)),
+            "saved_at": head["LastModified"].isoformat(),
+            "bytes": head["ContentLength"],
+        }
+
     def load(self, signal_type: str) -> tuple[HammingIndex, int] | None:
         """The stored index and its watermark; None when there is no snapshot. Raises
         ValueError when the snapshot is corrupt, ClientError when S3 refuses."""
@@ -382,6 +399,16 @@ class HashTable:
             Key={"signal_type": COUNTER_TYPE, "value": signal_type}, ConsistentRead=True
         ).get("Item")
         return int(item["seq"]) if item else 0
+
+    def newest(self, signal_type: str) -> dict[str, Any] | None:
+        """The item of the type written last (its seq and `added_at`), through `by_seq`."""
+        response = self.table.query(
+            IndexName=SEQ_INDEX,
+            KeyConditionExpression=KeyCondition("feed").eq(signal_type),
+            ScanIndexForward=False,
+            Limit=1,
+        )
+        return response["Items"][0] if response["Items"] else None
 
     def since(self, signal_type: str, after_seq: int) -> Iterable[dict[str, Any]]:
         """Items of one type written after `after_seq`, in order (eventually consistent GSI)."""
