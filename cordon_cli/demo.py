@@ -15,7 +15,7 @@ from rich.table import Table
 from chalicelib import signals
 from chalicelib.lifecycle import CaseStatus
 from chalicelib.models import Action, HashRecord, ObjectRef, Policy
-from chalicelib.policy import action_for
+from chalicelib.policy import action_for, match_distances
 from chalicelib.review import Reviewer
 from chalicelib.sharing import subscription_filter
 from chalicelib.wiring import Cordon
@@ -108,6 +108,11 @@ def location(cordon: Cordon, upload: Upload, case: dict[str, Any] | None) -> str
     return "in place"
 
 
+def distance_header(threshold: int) -> str:
+    """The demo table's distance column: its unit, and the distance a match is within."""
+    return f"distance (bits, match ≤ {threshold})"
+
+
 def expected_action(tenant: str, sample: samples.Sample) -> str:
     if not sample.known_bad:
         return "ALLOW"
@@ -156,8 +161,13 @@ def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
     cases = wait_for_cases(cordon, placed, timeout, console)
 
     table = Table(title="What Cordon did", show_lines=False)
-    for column in ("tenant", "key", "edit", "verdict", "distance", "reason", "now"):
-        table.add_column(column, overflow="fold")
+    threshold = match_distances(Policy(), cordon.settings.match_distances)[signals.PDQ.name]
+    header = distance_header(threshold)
+    for column in ("tenant", "key", "edit", "verdict", header, "reason", "now"):
+        # The header whole on one line: it is the unit and the threshold of the figures.
+        table.add_column(
+            column, overflow="fold", min_width=len(column) if column == header else None
+        )
     correct = 0
     for upload in placed:
         case = cases.get(upload.ref.case_id(upload.tenant_id))
@@ -177,6 +187,12 @@ def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
             location(cordon, upload, case),
         )
     console.print(table)
+    console.print(
+        "distance: bits of PDQ's 256 between the upload's nearest hash and the shared one. "
+        "locked until: S3 Object Lock in COMPLIANCE mode; nobody, the account's root user "
+        "included, can delete or overwrite the evidence copy before that date.",
+        highlight=False,
+    )
     bad = sum(u.sample.known_bad for u in placed)
     by_action: dict[str, int] = {}
     for case in cases.values():

@@ -20,6 +20,8 @@ def test_cordon_local_then_demo_end_to_end(tmp_path: Path):
         demo = local.cordon("demo", "--timeout", "90")
         assert demo.returncode == 0, demo.stdout + demo.stderr
         assert "17/17 as expected" in demo.stdout
+        assert "distance (bits, match ≤ 31)" in demo.stdout
+        assert "S3 Object Lock in COMPLIANCE mode" in demo.stdout
         assert "13 quarantined (7 taken down, 6 held for review), 4 allowed" in demo.stdout
         assert "its hashes are shared" in demo.stdout
         assert "back in the bucket, bit-identical" in demo.stdout
