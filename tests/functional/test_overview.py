@@ -263,3 +263,36 @@ def test_status_of_an_unreachable_stack_says_so(monkeypatch, capsys):
     assert code == 1 and report["stack"]["reachable"] is False
     assert report["stack"]["endpoint"] == "http://127.0.0.1:9"
     assert report["attention"][0].startswith("the stack cannot be reached")
+
+
+# -- rescan's output ------------------------------------------------------------------------
+
+
+def test_rescan_prints_a_summary_and_rows_only_with_verbose(world: World, tmp_path, capsys):
+    world.tenant("alpha", "alpha-uploads")
+    for n in range(12):
+        world.upload("alpha-uploads", f"old/{n:02d}.txt", f"file {n}".encode())
+    argv = ["rescan", "s3://alpha-uploads/old/", "--checkpoint-dir", str(tmp_path), "--rate", "0"]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert "Summary: 12 in" in out and "12 processed" in out
+    assert "old/03.txt" not in out, "a row per object only with --verbose"
+    assert main([*argv, "--verbose"]) == 0
+    out = capsys.readouterr().out
+    assert "old/03.txt" in out and "12 skipped" in out
+
+
+def test_rescan_counts_what_is_left_for_its_progress(world: World, tmp_path):
+    from cordon_cli import oncall
+
+    world.tenant("alpha", "alpha-uploads")
+    for n in range(7):
+        world.upload("alpha-uploads", f"old/{n:02d}.txt", b"x")
+    world.upload("alpha-uploads", "other/a.txt", b"x")
+    settings = Settings.from_env()
+    assert oncall.rescan_total(settings, "s3://alpha-uploads/old/", tmp_path, False) == 7
+    checkpoint = oncall.Checkpoint.for_uri(tmp_path, "s3://alpha-uploads/old/", False)
+    checkpoint.start_after = "old/04.txt"
+    checkpoint.save()
+    assert oncall.rescan_total(settings, "s3://alpha-uploads/old/", tmp_path, False) == 2
+    assert oncall.rescan_total(settings, "s3://alpha-uploads/old/", tmp_path, True) == 7
