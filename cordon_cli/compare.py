@@ -164,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"cannot read: {error}")
         return 2
     result = compare_bytes(shared, upload, stored=args.stored)
-    print(json.dumps(result.to_dict(), indent=2) if args.json else render(result))
+    print(json.dumps(result.to_dict()) if args.json else render(result))
     return 0 if result.matched else 1
 
 
