@@ -15,6 +15,7 @@ import signal
 import sys
 import threading
 import time
+import traceback
 import warnings
 from collections.abc import Iterable
 from datetime import UTC, datetime
@@ -31,9 +32,9 @@ from chalicelib.errors import RequestError, UnknownTenantError
 from chalicelib.models import Action, Policy, Tenant, Visibility
 from chalicelib.review import Reviewer
 from chalicelib.settings import Settings
-from chalicelib.signals import PDQ, indexed_types
+from chalicelib.signals import PDQ, SIGNAL_TYPES, indexed_types
 from chalicelib.wiring import Cordon
-from cordon_cli import compare, hashlists, oncall, operations
+from cordon_cli import compare, errors, hashlists, oncall, operations, state
 
 STATE_FILE = Path(".cordon/local.json")
 # Piped output (CI, `| less`) still gets a table wide enough to read.
@@ -50,12 +51,16 @@ def cmd_local(args: argparse.Namespace) -> int:
 
     stack = LocalStack(port=args.port, api_port=args.api_port, log_file=args.log_file).start()
     environment = stack.environment()
-    args.state_file.parent.mkdir(parents=True, exist_ok=True)
-    args.state_file.write_text(json.dumps({"environment": environment, "api": stack.api_url}))
+    state_file = state.state_file_to_write(args.state_file).resolve()
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(json.dumps({"environment": environment, "api": stack.api_url}))
     console.print(
         f"[bold green]Cordon local stack up[/]: AWS endpoint {stack.endpoint}, API {stack.api_url}"
     )
-    console.print(f"Other shells: `cordon --local ...` (reads {args.state_file}), or export:")
+    console.print(
+        f"Other shells: `cordon --local ...` from this clone (reads {state_file}; elsewhere "
+        f"set {state.STATE_VARIABLE}={state_file}), or export:"
+    )
     for name, value in environment.items():
         print(f"export {name}={value}")
     sys.stdout.flush()
@@ -67,7 +72,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         pass
     finally:
         stack.stop()
-        args.state_file.unlink(missing_ok=True)
+        state_file.unlink(missing_ok=True)
     return 0
 
 
@@ -100,10 +105,18 @@ def cmd_hashes_import(args: argparse.Namespace) -> int:
         source=args.source,
         visibility=Visibility(args.visibility),
         groups=args.group or [],
+        signal_type=args.type,
     )
-    console.print(f"imported {len(parsed.records)} hashes from {args.file}")
-    for why, count in parsed.skipped.items():
-        console.print(f"skipped {count}: {why}")
+    skipped = sum(parsed.skipped.values())
+    console.print(
+        f"imported {len(parsed.records)} hashes from {args.file}, skipped {skipped}",
+        highlight=False,
+    )
+    for line in parsed.report():
+        console.print(escape(line), highlight=False)
+    if not parsed.records:
+        err_console.print(f"cordon: nothing imported from {args.file}", highlight=False)
+        return EXIT_SOME_FAILED
     return EXIT_OK
 
 
@@ -400,9 +413,16 @@ def cmd_index_snapshot(args: argparse.Namespace) -> int:
 
 def _reviewer(args: argparse.Namespace) -> Reviewer:
     key = args.key or os.environ.get("CORDON_API_KEY", "")
+    issue = "`cordon tenants key TENANT --reviewer NAME` issues one"
+    if not key:
+        raise errors.CliError(f"no API key: pass --key KEY or set CORDON_API_KEY ({issue})")
     found = _cordon().tenants.reviewer_for_key(key)
     if found is None:
-        raise SystemExit("an API key is needed: --key KEY or CORDON_API_KEY (cordon tenants key)")
+        where = "--key" if args.key else "CORDON_API_KEY"
+        raise errors.CliError(
+            f"the API key in {where} was refused (401: not a key Cordon issued here, or "
+            f"revoked; with --local, keys of an earlier stack are gone): {issue}"
+        )
     return Reviewer(*found)
 
 
@@ -449,7 +469,14 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument(
         "--local", action="store_true", help="talk to the stack `cordon local` is running"
     )
-    root.add_argument("--state-file", type=Path, default=STATE_FILE, help=argparse.SUPPRESS)
+    root.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        help=f"the local stack's state (default: ${state.STATE_VARIABLE}, else the first "
+        f"{STATE_FILE} here or above)",
+    )
+    root.add_argument("--debug", action="store_true", help="print tracebacks of errors")
     root.add_argument("--verbose", action="store_true", help="show the handlers' JSON logs")
     commands = root.add_subparsers(dest="command", required=True)
 
@@ -479,10 +506,16 @@ def parser() -> argparse.ArgumentParser:
     )
     importer = hashes.add_parser(
         "import",
-        help="import JSON lines, CSV (signal_type, value, labels) or ThreatExchange's "
-        "TYPE HASH lines (detected)",
+        help="import JSON lines, a JSON array, CSV (signal_type, value, labels; header "
+        "optional), ThreatExchange's TYPE HASH lines or bare hashes (detected)",
     )
     importer.add_argument("file", type=Path)
+    importer.add_argument(
+        "--type",
+        choices=sorted(SIGNAL_TYPES),
+        help="the type of values whose line names none (needed for 64 hex digits: PDQ and "
+        "SHA-256 look alike; md5 and phash are told by their length)",
+    )
     importer.add_argument(
         "--source", default="import", help="provenance to record (the owning tenant's id)"
     )
@@ -700,24 +733,37 @@ def main(argv: list[str] | None = None) -> int:
     # Outside Lambda there is no context telling powertools the time left: expected.
     warnings.filterwarnings("ignore", "Couldn't determine the remaining time left")
     args = parser().parse_args(argv)
+    try:
+        return _run(args)
+    except BrokenPipeError:
+        return errors.quiet_broken_pipe()
+    except (Exception, KeyboardInterrupt) as error:
+        # One line, what is wrong and what to do; the traceback only when asked for.
+        if args.debug:
+            traceback.print_exc()
+        failure = errors.describe(error)
+        print(f"cordon: {failure.message}", file=sys.stderr, flush=True)
+        return failure.code
+
+
+def _run(args: argparse.Namespace) -> int:
     if not args.verbose and args.command not in ("local", "demo"):
         # The handlers' per-object JSON logs are for CloudWatch; a shell wants the summary.
         logs.logger.setLevel(logging.WARNING)
     if args.local and args.command != "local":
-        if not args.state_file.exists():
-            console.print(
-                f"[red]no local stack: {args.state_file} is missing; "
-                "start one with `cordon local`[/]"
-            )
-            return 2
-        os.environ.update(json.loads(args.state_file.read_text())["environment"])
+        os.environ.update(state.local_environment(args.state_file))
         if args.command == "demo":
             args.attach = True
-    try:
-        return int(args.func(args))
-    except UnknownTenantError as error:
-        err_console.print(f"[red]{error}[/]")
-        return EXIT_USAGE
+    elif _talks_to_aws(args) and not os.environ.get("AWS_ENDPOINT_URL"):
+        state.announce_aws_target(sys.stderr)
+    return int(args.func(args))
+
+
+def _talks_to_aws(args: argparse.Namespace) -> bool:
+    """Whether the command calls AWS where the environment points (not a stack of its own)."""
+    if args.command in ("local", "compare"):
+        return False
+    return args.command != "demo" or args.attach
 
 
 if __name__ == "__main__":
