@@ -184,6 +184,13 @@ def cmd_tenants_webhook(args: argparse.Namespace) -> int:
 
 
 def cmd_tenants_add(args: argparse.Namespace) -> int:
+    if args.classifier and os.environ.get("AWS_ENDPOINT_URL"):
+        # moto has no Rekognition moderation labels: every unmatched upload would fail.
+        raise errors.CliError(
+            "--classifier needs Amazon Rekognition's moderation labels, which the local stack "
+            "(moto, at AWS_ENDPOINT_URL) does not have: every unmatched upload would be "
+            "dead-lettered; register the tenant without --classifier here, with it on AWS"
+        )
     policy = Policy(
         pdq_distance=args.pdq_distance,
         pdq_action=Action(args.pdq_action) if args.pdq_action else None,
@@ -306,7 +313,8 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         emit_rows(
             rows,
             args.json,
-            f"dead letters in {args.queue or 'the ingest DLQ'}",
+            f"dead letters in {args.queue or 'the ingest DLQ'} (receive counts before "
+            "this listing, which adds one: SQS has no peek)",
             ("message_id", "receive_count", "sent_at", "reason", "objects"),
         )
         return EXIT_OK
@@ -404,11 +412,24 @@ def cmd_index_snapshot(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(report))
         else:
-            console.print(
-                f"{report['snapshot']}: {report['count']} {signal_type.name} hashes up to seq "
-                f"{report['watermark']}, {report['bytes']} bytes, in {report['seconds']} s"
-            )
+            console.print(snapshot_line(signal_type.name, report), highlight=False)
     return EXIT_OK
+
+
+def snapshot_line(signal_type: str, report: dict[str, Any]) -> str:
+    """What a snapshot holds, and what its seq numbers mean."""
+    line = (
+        f"{report['snapshot']}: {report['count']} {signal_type} hashes, {report['bytes']} "
+        f"bytes, in {report['seconds']} s; complete up to write seq {report['watermark']} of "
+        f"the table's {report['table_seq']} (each write to the table takes the next seq)"
+    )
+    if report["watermark"] < report["table_seq"]:
+        line += (
+            f": seq {report['watermark'] + 1} is missing (its hash was written again under a "
+            "later seq, or a writer is at work), so a cold container loads this snapshot and "
+            f"reads the writes after seq {report['watermark']} from the table"
+        )
+    return line
 
 
 def _reviewer(args: argparse.Namespace) -> Reviewer:
@@ -594,7 +615,8 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--classifier",
         action="store_true",
-        help="score unmatched images with Rekognition (REVIEW, never takedown)",
+        help="score unmatched images with Rekognition (REVIEW, never takedown; AWS only: "
+        "refused on the local stack, which has no Rekognition)",
     )
     add.add_argument("--group", action="append", help="a tenant group it belongs to (repeatable)")
     add.add_argument(
@@ -677,7 +699,11 @@ def parser() -> argparse.ArgumentParser:
         dest="dlq_command", required=True
     )
     for name, text in (
-        ("list", "dead-lettered messages with their reason"),
+        (
+            "list",
+            "dead-lettered messages with their reason (SQS has no peek: listing adds one to "
+            "each message's receive count; the counts shown are from before it)",
+        ),
         ("show", "one message in full"),
         ("redrive", "move messages back to their source queue"),
     ):
