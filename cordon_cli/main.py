@@ -90,7 +90,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"local stack up: AWS endpoint {stack.endpoint}; the handlers' logs go "
             f"to {args.log_file}"
         )
-        return 0 if demo.run(_cordon(), console, timeout=args.timeout) else 1
+        return 0 if demo.run(_cordon(), console, timeout=args.timeout, attached=False) else 1
     finally:
         stack.stop()
 
