@@ -164,8 +164,10 @@ with mock_aws():
 
 
 def test_piping_into_head_ends_quietly():
+    # Buffered output, as in a user's shell (with PYTHONUNBUFFERED a write to the closed pipe
+    # is dropped without an error, so the bug does not show).
     environment = {
-        **clean_environment(),
+        **{k: v for k, v in clean_environment().items() if k != "PYTHONUNBUFFERED"},
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_DEFAULT_REGION": "us-east-1",
