@@ -365,10 +365,16 @@ def review_two(
     by_case = {u.ref.case_id(u.tenant_id): u for u in placed}
     held = sum(1 for u in placed if expected_action(u.role, u.sample) == "REVIEW")
     deadline = time.monotonic() + timeout
-    waiting = [row["case_id"] for row in cordon.reviews.queue(reviewer)]
+
+    def waiting_here() -> list[str]:
+        # Only this run's uploads: anything else the tenant holds is left to its reviewers.
+        queue = cordon.reviews.queue(reviewer)
+        return [row["case_id"] for row in queue if row["case_id"] in by_case]
+
+    waiting = waiting_here()
     while len(waiting) < held and time.monotonic() < deadline:
         time.sleep(0.3)
-        waiting = [row["case_id"] for row in cordon.reviews.queue(reviewer)]
+        waiting = waiting_here()
     confirm = next((c for c in waiting if by_case[c].sample.name == EARLY_SAMPLE), None)
     others = [c for c in waiting if c != confirm]
     if confirm is None or not others:

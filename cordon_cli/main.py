@@ -197,8 +197,15 @@ def cmd_tenants_add(args: argparse.Namespace) -> int:
         classifier_enabled=args.classifier,
         share_visibility=args.share_with,
     )
+    cordon = _cordon()
+    if cordon.tenants.get(args.name) is not None:
+        err_console.print(
+            f"tenant {args.name} is registered already: its buckets are added to, the policy "
+            "given replaces its own",
+            highlight=False,
+        )
     tenant = operations.add_tenant(
-        _cordon(),
+        cordon,
         args.name,
         args.bucket,
         via=args.via,

@@ -129,6 +129,15 @@ def test_a_wrong_reviewer_key_is_refused_and_says_how_to_get_one(world: World, c
     assert "no API key" in one_line(capsys)
 
 
+def test_registering_a_tenant_again_says_so(world: World, capsys):
+    assert main(["tenants", "add", "acme", "--bucket", "acme-a", "--create-bucket"]) == 0
+    assert "registered already" not in capsys.readouterr().err
+    assert main(["tenants", "add", "acme", "--bucket", "acme-b", "--create-bucket"]) == 0
+    assert "tenant acme is registered already" in capsys.readouterr().err
+    tenant = world.cordon.tenants.get("acme")
+    assert tenant is not None and tenant.buckets == ("acme-a", "acme-b")
+
+
 # -- the local stack's gaps ----------------------------------------------------------------
 
 
