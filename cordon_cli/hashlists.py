@@ -29,24 +29,30 @@ CORDON_TO_TE_EXACT = {"md5": "video_md5", "sha256": "video_sha256"}
 class Parsed:
     records: list[HashRecord] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)  # why -> how many
-    lines: dict[str, list[int]] = field(default_factory=dict)  # why -> the lines (first few)
+    lines: dict[str, list[str]] = field(default_factory=dict)  # why -> the first few lines
 
-    def skip(self, why: str, line: int | None = None) -> None:
+    def skip(self, why: str, line: int | None = None, value: str | None = None) -> None:
         self.skipped[why] = self.skipped.get(why, 0) + 1
-        if line is not None and len(self.lines.setdefault(why, [])) < 5:
-            self.lines[why].append(line)
+        if line is not None and len(self.lines.setdefault(why, [])) < SHOWN_LINES:
+            self.lines[why].append(f"{line} {value[:20]!r}" if value else str(line))
 
-    def report(self) -> list[str]:
-        """One line a reason: how many were skipped, why, and where."""
+    def report(self, reasons: int = 10) -> list[str]:
+        """One line a reason (the commonest first, at most `reasons`): how many were skipped,
+        why, and where."""
         out = []
-        for why, count in self.skipped.items():
+        ranked = sorted(self.skipped.items(), key=lambda item: -item[1])
+        for why, count in ranked[:reasons]:
             where = self.lines.get(why)
             more = ", ..." if where and count > len(where) else ""
-            at = f" (line {', '.join(map(str, where))}{more})" if where else ""
+            at = f" (line {', '.join(where)}{more})" if where else ""
             out.append(f"skipped {count}: {why}{at}")
+        if len(ranked) > reasons:
+            rest = sum(count for _, count in ranked[reasons:])
+            out.append(f"skipped {rest} more, for {len(ranked) - reasons} other reasons")
         return out
 
 
+SHOWN_LINES = 5
 HEX = frozenset("0123456789abcdef")
 # Lengths in hex digits that name one type; 64 is both PDQ's and SHA-256's, so a bare
 # 64-digit value needs --type (or a column, or a TYPE prefix) and is never guessed.
@@ -129,7 +135,7 @@ def parse(
         elif isinstance(row, dict):
             _row(parsed, row, number, source, signal_type)
         else:
-            parsed.skip(f"not a hash nor an object ({type(row).__name__})", number)
+            parsed.skip(f"not a hash nor an object (a JSON {type(row).__name__})", number)
     return parsed
 
 
@@ -167,7 +173,7 @@ def _line(parsed: Parsed, line: str, number: int, source: str, signal_type: str 
             if kind.isidentifier():
                 parsed.skip(f"ThreatExchange type {kind!r} has no Cordon signal", number)
             else:
-                parsed.skip("not `TYPE HASH` nor a hash", number)
+                parsed.skip("not `TYPE HASH` nor a hash", number, line)
             return
     kind = kind.lower()
     _add(parsed, TE_TO_CORDON.get(kind, kind) or signal_type, value, labels, row_source, number)
@@ -185,15 +191,19 @@ def _add(
     if not signal_type:
         signal_type, why = _type_by_form(value)
         if signal_type is None:
-            parsed.skip(why, number)
+            parsed.skip(why, number, value)
             return
     if signal_type not in SIGNAL_TYPES:
         parsed.skip(f"unknown signal type {signal_type!r}", number)
         return
     try:
         canonical = SIGNAL_TYPES[signal_type].validate(value)
-    except ValueError as error:
-        parsed.skip(str(error), number)
+    except ValueError:
+        parsed.skip(
+            f"{signal_type} values are {SIGNAL_TYPES[signal_type].bits // 4} hex digits",
+            number,
+            value,
+        )
         return
     parsed.records.append(
         HashRecord(signal_type=signal_type, value=canonical, labels=labels, source=source)
@@ -204,12 +214,12 @@ def _type_by_form(value: str) -> tuple[str | None, str]:
     """The type a bare value's form names (md5: 32 hex, pHash: 16), or why there is none."""
     text = value.lower()
     if not text or any(c not in HEX for c in text):
-        return None, f"not a hash: {value[:40]!r} (hex digits expected)"
+        return None, "not a hash (hex digits expected)"
     if len(text) == 64:
         return None, AMBIGUOUS
     found = BY_LENGTH.get(len(text))
     if found is None:
-        return None, f"{len(text)} hex digits is no hash Cordon knows: say its type with --type"
+        return None, "a length no hash type has (md5: 32 hex digits, phash: 16, pdq and sha256: 64)"
     return found, ""
 
 

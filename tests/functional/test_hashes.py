@@ -46,7 +46,7 @@ def test_import_skips_unknown_types_and_bad_values_naming_their_lines(tmp_path: 
     assert [r.value for r in parsed.records] == [PDQ_A]
     assert parsed.report() == [
         "skipped 1: unknown signal type 'tlsh' (line 2)",
-        "skipped 1: pdq values are 64 hex digits, got 'xyz' (line 3)",
+        "skipped 1: pdq values are 64 hex digits (line 3 'xyz')",
     ]
 
 
@@ -85,7 +85,7 @@ def test_bare_64_hex_digits_need_a_type(world: World, tmp_path: Path, capsys):
     assert main(["hashes", "import", str(listing)]) == 1
     captured = capsys.readouterr()
     assert "imported 0 hashes" in captured.out and "skipped 2" in captured.out
-    assert "PDQ or a SHA-256" in captured.out and "(line 1, 2)" in captured.out
+    assert "PDQ or a SHA-256" in captured.out and f"(line 1 '{PDQ_A[:20]}', 2 '" in captured.out
     assert "nothing imported" in captured.err
     assert main(["hashes", "import", str(listing), "--type", "sha256"]) == 0
     assert set(world.cordon.hashes.get_many([("sha256", PDQ_A), ("sha256", SHA)])) == {
@@ -121,6 +121,14 @@ def test_a_file_that_is_no_list_is_named_in_one_line(
     assert main(["hashes", "import", str(path)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and f"cordon: {path}: {message}" in err, err
+
+
+def test_prose_is_reported_in_a_few_lines(world: World, tmp_path: Path, capsys):
+    prose = tmp_path / "notes.txt"
+    prose.write_text("\n".join(f"line {n} of some notes, and no hash" for n in range(300)))
+    assert main(["hashes", "import", str(prose)]) == 1
+    out = capsys.readouterr().out
+    assert "imported 0 hashes" in out and len(out.splitlines()) <= 12
 
 
 def test_a_missing_list_is_named(world: World, tmp_path: Path, capsys):
