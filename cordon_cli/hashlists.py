@@ -1,5 +1,9 @@
 """Hash lists in and out of Cordon: JSON lines, CSV, and the plain list python-threatexchange's
-`local_file` exchange reads (one `TYPE HASH` per line, lowercase hex).
+`local_file` exchange reads (one `TYPE HASH` per line, lowercase hex). Imports also take what
+operators are sent: CSV without its header or with a UTF-8 BOM, a JSON array (of hashes or of
+objects), and bare hashes one a line, whose type is `--type` or their length (never for 64 hex
+digits, which PDQ and SHA-256 share). A line that cannot be imported is skipped and reported
+with its number; a file that is no list at all (broken JSON, an image, not UTF-8) is refused.
 
 ThreatExchange names no exact hash of a photo: its `video_md5` and `video_sha256` are digests of
 a file's bytes, as Cordon's `md5` and `sha256` are, so on import they become Cordon's; on export
