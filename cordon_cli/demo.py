@@ -1,4 +1,10 @@
-"""The demo scenario: known-bad hashes in, two tenants upload, watch what Cordon does."""
+"""The demo scenario: known-bad hashes in, two tenants upload, watch what Cordon does.
+
+It can run again on the same stack: each run registers its own tenants (`alpha`, `beta`, then
+`alpha-2`, `beta-2`...) and uploads its own scenes (`samples.demo_set(run=...)`), so what an
+earlier run shared, confirmed or decided meets none of its uploads, and no tenant is ever
+registered twice.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +29,40 @@ from cordon_cli import samples
 from cordon_cli.operations import add_tenant, subscribe_queue
 
 LABELS = ("terrorist-propaganda", "demo-entity")
-TENANTS = (("alpha", "alpha-uploads", "sqs"), ("beta", "beta-uploads", "eventbridge"))
+# The two tenants' roles: alpha takes PDQ matches down, beta sends them to human review.
+ROLES = (("alpha", "sqs"), ("beta", "eventbridge"))
+
+
+@dataclass(frozen=True)
+class Run:
+    """The names one run of the demo uses; run 1 has the plain ones."""
+
+    number: int
+
+    def tenant(self, role: str) -> str:
+        return role if self.number == 1 else f"{role}-{self.number}"
+
+    def bucket(self, role: str) -> str:
+        return f"{self.tenant(role)}-uploads"
+
+    @property
+    def updates_queue(self) -> str:
+        return f"{self.tenant('alpha')}-hash-updates"
+
+    def taken(self, cordon: Cordon) -> bool:
+        """Whether an earlier run (or anyone) already holds one of its tenants or buckets."""
+        return any(
+            cordon.tenants.get(self.tenant(role)) or cordon.tenants.for_bucket(self.bucket(role))
+            for role, _ in ROLES
+        )
+
+
+def next_run(cordon: Cordon) -> Run:
+    """The first run whose tenants and buckets nobody holds yet."""
+    run = Run(1)
+    while run.taken(cordon):
+        run = Run(run.number + 1)
+    return run
 
 
 @dataclass
@@ -31,6 +70,7 @@ class Upload:
     tenant_id: str
     sample: samples.Sample
     ref: ObjectRef
+    role: str = "alpha"
 
 
 def seed_hashes(cordon: Cordon, originals: list[bytes]) -> int:
@@ -46,16 +86,16 @@ def seed_hashes(cordon: Cordon, originals: list[bytes]) -> int:
     return cordon.hashes.put(records)
 
 
-def upload_all(cordon: Cordon, uploads: list[samples.Sample]) -> list[Upload]:
+def upload_all(cordon: Cordon, run: Run, uploads: list[samples.Sample]) -> list[Upload]:
     done = []
     for index, sample in enumerate(uploads):
-        tenant_id, bucket, _ = TENANTS[index % len(TENANTS)]
-        key = f"uploads/{index:02d} {sample.name}"
+        role = ROLES[index % len(ROLES)][0]
+        bucket, key = run.bucket(role), f"uploads/{index:02d} {sample.name}"
         response = cordon.s3.put_object(
             Bucket=bucket, Key=key, Body=sample.data, ContentType="image/jpeg"
         )
         ref = ObjectRef(bucket, key, response.get("VersionId"), response["ETag"])
-        done.append(Upload(tenant_id, sample, ref))
+        done.append(Upload(run.tenant(role), sample, ref, role))
     return done
 
 
@@ -113,37 +153,47 @@ def distance_header(threshold: int) -> str:
     return f"distance (bits, match ≤ {threshold})"
 
 
-def expected_action(tenant: str, sample: samples.Sample) -> str:
+def expected_action(role: str, sample: samples.Sample) -> str:
     if not sample.known_bad:
         return "ALLOW"
     # beta sends perceptual matches to human review; exact ones are taken down everywhere.
-    if tenant == "beta" and sample.edit != "exact copy":
+    if role == "beta" and sample.edit != "exact copy":
         return "REVIEW"
     return "TAKEDOWN"
 
 
-def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
+def run(cordon: Cordon, console: Console, timeout: float = 120.0, attached: bool = True) -> bool:
     """Run the scenario; True if every upload got the verdict expected and both reviews
-    ended as decided."""
+    ended as decided. `attached`: on a stack that outlives the demo (`cordon local`), so the
+    commands suggested at the end can be run against it."""
     started = time.monotonic()
-    originals, uploads = samples.demo_set()
-    for tenant_id, bucket, via in TENANTS:
-        policy = Policy(pdq_action=Action.REVIEW) if tenant_id == "beta" else Policy()
+    demo_run = next_run(cordon)
+    if demo_run.number > 1:
+        console.print(
+            f"tenants {Run(1).tenant('alpha')} and {Run(1).tenant('beta')} and their buckets "
+            f"are taken (an earlier demo on this stack): this is run {demo_run.number}, with "
+            f"tenants {demo_run.tenant('alpha')} and {demo_run.tenant('beta')} and scenes "
+            "of its own"
+        )
+    originals, uploads = samples.demo_set(run=demo_run.number)
+    for role, via in ROLES:
+        tenant_id, bucket = demo_run.tenant(role), demo_run.bucket(role)
+        policy = Policy(pdq_action=Action.REVIEW) if role == "beta" else Policy()
         add_tenant(cordon, tenant_id, [bucket], via=via, policy=policy, create_buckets=True)
         console.print(
             f"[bold]1.[/] tenant {tenant_id}: bucket {bucket}, notifications via {via}, "
             f"PDQ matches -> {action_for(policy, signals.PDQ).value}"
         )
     # alpha's subscription to the hash updates: new shared hashes, of those it may see.
-    alpha = cordon.tenants.get("alpha")
+    alpha = cordon.tenants.get(demo_run.tenant("alpha"))
     assert alpha is not None
     updates_queue = subscribe_queue(
         cordon,
-        "alpha-hash-updates",
+        demo_run.updates_queue,
         cordon.settings.hash_updates_topic_arn,
         subscription_filter(alpha, {"change": ["added"]}),
     )
-    early = early_upload(cordon, uploads, timeout, console)
+    early = early_upload(cordon, demo_run, uploads, timeout, console)
     console.print(
         f"[bold]2.[/] {seed_hashes(cordon, originals)} known-bad hashes imported "
         f"(PDQ of {len(originals)} images, SHA-256 of one), labels {', '.join(LABELS)}"
@@ -153,7 +203,7 @@ def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
     bound = cordon.settings.index_max_age_seconds
     with console.status(f"waiting {bound:.0f} s: new hashes are matchable everywhere within it"):
         time.sleep(bound)
-    placed = upload_all(cordon, uploads)
+    placed = upload_all(cordon, demo_run, uploads)
     console.print(
         f"[bold]3.[/] {len(placed)} uploads: exact and altered copies of known-bad "
         "images, and clean images"
@@ -175,7 +225,7 @@ def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
         action = verdict.get("action", "—" if case is None else case["status"])
         matches = verdict.get("matches", [])
         distance = str(min(m["distance"] for m in matches)) if matches else ""
-        correct += action == expected_action(upload.tenant_id, upload.sample)
+        correct += action == expected_action(upload.role, upload.sample)
         colour = {"TAKEDOWN": "red", "REVIEW": "yellow", "ALLOW": "green"}.get(action, "white")
         table.add_row(
             upload.tenant_id,
@@ -206,23 +256,44 @@ def run(cordon: Cordon, console: Console, timeout: float = 120.0) -> bool:
         f"({bad} copies of known-bad images, {len(placed) - bad} clean) in "
         f"{time.monotonic() - started:.1f} s"
     )
-    reviewed = review_two(cordon, console, placed, timeout)
-    shared = retro_scan_shown(cordon, console, early, updates_queue, timeout)
+    reviewed = review_two(cordon, console, demo_run, placed, timeout)
+    shared = retro_scan_shown(cordon, console, demo_run, early, updates_queue, timeout)
     again = reupload_shown(cordon, console, placed, timeout)
+    console.print(what_next(demo_run, early, attached))
     return correct == len(placed) and reviewed and shared and again
+
+
+def what_next(run: Run, early: Upload, attached: bool) -> str:
+    """Commands to try next, as they can be typed (the stack must outlive the demo)."""
+    alpha, beta = run.tenant("alpha"), run.tenant("beta")
+    commands = [
+        f"cordon --local trace s3://{early.ref.bucket}/{early.ref.key}"
+        "      # the retro-scanned upload's case and audit",
+        f"cordon --local reviews list --key $(cordon --local tenants key {beta} --reviewer "
+        "you)   # beta's queue",
+        f"cordon --local hashes export --tenant {alpha}      # what alpha may match",
+        "cordon --local dlq list      # dead letters (none expected)",
+        f"cordon --local demo      # again, as {Run(run.number + 1).tenant('alpha')} and "
+        f"{Run(run.number + 1).tenant('beta')}",
+    ]
+    intro = (
+        "[bold]Try next[/] (in another shell, while the stack runs):"
+        if attached
+        else "[bold]Try next:[/] this demo's stack is gone; start one that stays with "
+        "`cordon local` (in another shell), then `cordon --local demo`, and:"
+    )
+    return "\n".join([intro, *(f"  {escape(command)}" for command in commands)])
 
 
 def reupload_shown(cordon: Cordon, console: Console, placed: list[Upload], timeout: float) -> bool:
     """The uploader puts a taken-down file back at its key (the same bytes: same ETag, in
     an unversioned bucket the same case): it is taken down again."""
     upload = next(
-        u
-        for u in placed
-        if u.tenant_id == "alpha" and expected_action("alpha", u.sample) == "TAKEDOWN"
+        u for u in placed if u.role == "alpha" and expected_action("alpha", u.sample) == "TAKEDOWN"
     )
     ref = upload.ref
     cordon.s3.put_object(Bucket=ref.bucket, Key=ref.key, Body=upload.sample.data)
-    case_id = ref.case_id("alpha")
+    case_id = ref.case_id(upload.tenant_id)
 
     def removed_again() -> bool:
         return any(row["event"] == "reupload_removed" for row in cordon.cases.audit_trail(case_id))
@@ -234,39 +305,40 @@ def reupload_shown(cordon: Cordon, console: Console, placed: list[Upload], timeo
     ok = removed_again() and all(obj["Key"] != ref.key for obj in listed)
     outcome = "[green]taken down again[/]" if ok else "[red]still public[/]"
     console.print(
-        f"[bold]6.[/] re-upload: the same bytes put back at alpha's {escape(ref.key)} were "
+        f"[bold]6.[/] re-upload: the same bytes put back at {upload.tenant_id}'s "
+        f"{escape(ref.key)} were "
         f"{outcome} under case {case_id}"
     )
     return ok
 
 
 EARLY_SAMPLE = "bad-0-resized.jpg"
+EARLY_KEY = "archive/poster-from-last-week.jpg"
 
 
 def early_upload(
-    cordon: Cordon, uploads: list[samples.Sample], timeout: float, console: Console
+    cordon: Cordon, run: Run, uploads: list[samples.Sample], timeout: float, console: Console
 ) -> Upload:
     """alpha holds, from before any hash was known, the very bytes beta will later confirm."""
     sample = next(u for u in uploads if u.name == EARLY_SAMPLE)
-    key = "archive/poster-from-last-week.jpg"
-    response = cordon.s3.put_object(Bucket="alpha-uploads", Key=key, Body=sample.data)
+    key, bucket, alpha = EARLY_KEY, run.bucket("alpha"), run.tenant("alpha")
+    response = cordon.s3.put_object(Bucket=bucket, Key=key, Body=sample.data)
     upload = Upload(
-        "alpha",
-        sample,
-        ObjectRef("alpha-uploads", key, response.get("VersionId"), response["ETag"]),
+        alpha, sample, ObjectRef(bucket, key, response.get("VersionId"), response["ETag"])
     )
-    case = wait_for_cases(cordon, [upload], timeout, console).get(upload.ref.case_id("alpha"))
+    case = wait_for_cases(cordon, [upload], timeout, console).get(upload.ref.case_id(alpha))
     action = (case or {}).get("verdict", {}).get("action", "?")
-    console.print(f"    alpha already holds {key}: nothing known matches it yet -> {action}")
+    console.print(f"    {alpha} already holds {key}: nothing known matches it yet -> {action}")
     return upload
 
 
 def retro_scan_shown(
-    cordon: Cordon, console: Console, early: Upload, queue_url: str, timeout: float
+    cordon: Cordon, console: Console, run: Run, early: Upload, queue_url: str, timeout: float
 ) -> bool:
     """beta's confirmation reaches alpha: its earlier copy is quarantined, and its
     subscription queue has the update."""
-    case_id = early.ref.case_id("alpha")
+    alpha, beta = run.tenant("alpha"), run.tenant("beta")
+    case_id = early.ref.case_id(alpha)
     deadline = time.monotonic() + timeout
     case = case_view(cordon, case_id) or {}
     while case.get("status") != "quarantined" and time.monotonic() < deadline:
@@ -285,31 +357,40 @@ def retro_scan_shown(
     from_beta = [
         m
         for m in (json.loads(json.loads(m["Body"])["Message"]) for m in messages)
-        if m["source"] == "beta"
+        if m["source"] == beta
     ]
     stored = sum(1 for m in from_beta if m.get("variant", "original") != "original")
     ok = case.get("status") == "quarantined" and bool(from_beta)
     colour = "green" if ok else "red"
     console.print(
-        f"[bold]5.[/] retro-scan: alpha's {early.ref.key} is now [{colour}]"
-        f"{case.get('status', '?')}[/] (beta's confirmed hash, shared with every tenant); "
-        f"alpha's subscription queue received {len(from_beta)} update(s) from beta "
+        f"[bold]5.[/] retro-scan: {alpha}'s {early.ref.key} is now [{colour}]"
+        f"{case.get('status', '?')}[/] ({beta}'s confirmed hash, shared with every tenant); "
+        f"{alpha}'s subscription queue received {len(from_beta)} update(s) from {beta} "
         f"({len(from_beta) - stored} of the image, {stored} of its stored variants)"
     )
     return ok
 
 
-def review_two(cordon: Cordon, console: Console, placed: list[Upload], timeout: float) -> bool:
+def review_two(
+    cordon: Cordon, console: Console, run: Run, placed: list[Upload], timeout: float
+) -> bool:
     """A reviewer of beta confirms one held upload (the very bytes alpha also holds) and
     rejects another."""
-    reviewer = Reviewer("beta", "demo-reviewer")
+    beta = run.tenant("beta")
+    reviewer = Reviewer(beta, "demo-reviewer")
     by_case = {u.ref.case_id(u.tenant_id): u for u in placed}
-    held = sum(1 for u in placed if expected_action(u.tenant_id, u.sample) == "REVIEW")
+    held = sum(1 for u in placed if expected_action(u.role, u.sample) == "REVIEW")
     deadline = time.monotonic() + timeout
-    waiting = [row["case_id"] for row in cordon.reviews.queue(reviewer)]
+
+    def waiting_here() -> list[str]:
+        # Only this run's uploads: anything else the tenant holds is left to its reviewers.
+        queue = cordon.reviews.queue(reviewer)
+        return [row["case_id"] for row in queue if row["case_id"] in by_case]
+
+    waiting = waiting_here()
     while len(waiting) < held and time.monotonic() < deadline:
         time.sleep(0.3)
-        waiting = [row["case_id"] for row in cordon.reviews.queue(reviewer)]
+        waiting = waiting_here()
     confirm = next((c for c in waiting if by_case[c].sample.name == EARLY_SAMPLE), None)
     others = [c for c in waiting if c != confirm]
     if confirm is None or not others:
@@ -319,7 +400,7 @@ def review_two(cordon: Cordon, console: Console, placed: list[Upload], timeout: 
         (confirm, "confirm", "propaganda poster, re-uploaded"),
         (others[0], "reject", "demo: judged not to be terrorist content"),
     ]
-    table = Table(title="Human review (tenant beta)")
+    table = Table(title=f"Human review (tenant {beta})")
     for column in ("case", "key", "decision", "outcome", "seconds", "check"):
         table.add_column(column, overflow="fold")
     all_good = True
@@ -336,8 +417,8 @@ def review_two(cordon: Cordon, console: Console, placed: list[Upload], timeout: 
         sha256 = next(s["value"] for s in case.get("signals", []) if s["type"] == "sha256")
         if action == "confirm":
             shared = cordon.hashes.get_many([("sha256", sha256)]).get(("sha256", sha256))
-            ok = shared is not None and shared.source == "beta"
-            check = "its hashes are shared (source beta)" if ok else "hash NOT shared"
+            ok = shared is not None and shared.source == beta
+            check = f"its hashes are shared (source {beta})" if ok else "hash NOT shared"
         else:
             try:
                 body = cordon.s3.get_object(Bucket=upload.ref.bucket, Key=upload.ref.key)
@@ -354,6 +435,6 @@ def review_two(cordon: Cordon, console: Console, placed: list[Upload], timeout: 
             f"{seconds:.1f}",
             check,
         )
-    console.print("[bold]4.[/] a reviewer of beta decides two held uploads:")
+    console.print(f"[bold]4.[/] a reviewer of {beta} decides two held uploads:")
     console.print(table)
     return all_good

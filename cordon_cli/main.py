@@ -16,13 +16,14 @@ import argparse
 import json
 import os
 import sys
+import traceback
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import RequestError, UnknownTenantError
 from chalicelib.models import Action, Policy, Visibility
-from cordon_cli import hashlists, operations
+from cordon_cli import errors, hashlists, operations, state
 from cordon_cli.output import (
     EXIT_OK,
     EXIT_SOME_FAILED,
@@ -54,6 +55,8 @@ STATE_FILE = Path(".cordon/local.json")
 # keeps these equal to it).
 PDQ_MAX_DISTANCE = 31
 PDQ_DEFAULT_ACTION = "TAKEDOWN"
+# The registered signal types' names, for `hashes import --type` (kept equal by a unit test).
+SIGNAL_NAMES = ("md5", "pdq", "phash", "sha256")
 
 
 def _cordon() -> Cordon:
@@ -71,12 +74,16 @@ def cmd_local(args: argparse.Namespace) -> int:
 
     stack = LocalStack(port=args.port, api_port=args.api_port, log_file=args.log_file).start()
     environment = stack.environment()
-    args.state_file.parent.mkdir(parents=True, exist_ok=True)
-    args.state_file.write_text(json.dumps({"environment": environment, "api": stack.api_url}))
+    state_file = state.state_file_to_write(args.state_file).resolve()
+    state_file.parent.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(json.dumps({"environment": environment, "api": stack.api_url}))
     console.print(
         f"[bold green]Cordon local stack up[/]: AWS endpoint {stack.endpoint}, API {stack.api_url}"
     )
-    console.print(f"Other shells: `cordon --local ...` (reads {args.state_file}), or export:")
+    console.print(
+        f"Other shells: `cordon --local ...` from this clone (reads {state_file}; elsewhere "
+        f"set {state.STATE_VARIABLE}={state_file}), or export:"
+    )
     for name, value in environment.items():
         print(f"export {name}={value}")
     sys.stdout.flush()
@@ -88,7 +95,7 @@ def cmd_local(args: argparse.Namespace) -> int:
         pass
     finally:
         stack.stop()
-        args.state_file.unlink(missing_ok=True)
+        state_file.unlink(missing_ok=True)
     return 0
 
 
@@ -106,7 +113,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             f"local stack up: AWS endpoint {stack.endpoint}; the handlers' logs go "
             f"to {args.log_file}"
         )
-        return 0 if demo.run(_cordon(), console.get(), timeout=args.timeout) else 1
+        return 0 if demo.run(_cordon(), console.get(), timeout=args.timeout, attached=False) else 1
     finally:
         stack.stop()
 
@@ -121,13 +128,23 @@ def cmd_hashes_import(args: argparse.Namespace) -> int:
         source=args.source,
         visibility=Visibility(args.visibility),
         groups=args.group or [],
+        signal_type=args.type,
     )
+    skipped = sum(parsed.skipped.values())
     if args.json:
         print(json.dumps({"imported": len(parsed.records), "skipped": parsed.skipped}))
-        return EXIT_OK
-    console.print(f"imported {len(parsed.records)} hashes from {args.file}")
-    for why, count in parsed.skipped.items():
-        console.print(f"skipped {count}: {why}")
+        return EXIT_OK if parsed.records else EXIT_SOME_FAILED
+    from rich.markup import escape
+
+    console.print(
+        f"imported {len(parsed.records)} hashes from {args.file}, skipped {skipped}",
+        highlight=False,
+    )
+    for line in parsed.report():
+        console.print(escape(line), highlight=False)
+    if not parsed.records:
+        err_console.print(f"cordon: nothing imported from {args.file}", highlight=False)
+        return EXIT_SOME_FAILED
     return EXIT_OK
 
 
@@ -203,14 +220,28 @@ def cmd_tenants_webhook(args: argparse.Namespace) -> int:
 
 
 def cmd_tenants_add(args: argparse.Namespace) -> int:
+    if args.classifier and os.environ.get("AWS_ENDPOINT_URL"):
+        # moto has no Rekognition moderation labels: every unmatched upload would fail.
+        raise errors.CliError(
+            "--classifier needs Amazon Rekognition's moderation labels, which the local stack "
+            "(moto, at AWS_ENDPOINT_URL) does not have: every unmatched upload would be "
+            "dead-lettered; register the tenant without --classifier here, with it on AWS"
+        )
     policy = Policy(
         pdq_distance=args.pdq_distance,
         pdq_action=Action(args.pdq_action) if args.pdq_action else None,
         classifier_enabled=args.classifier,
         share_visibility=args.share_with,
     )
+    cordon = _cordon()
+    if cordon.tenants.get(args.name) is not None:
+        err_console.print(
+            f"tenant {args.name} is registered already: its buckets are added to, the policy "
+            "given replaces its own",
+            highlight=False,
+        )
     tenant = operations.add_tenant(
-        _cordon(),
+        cordon,
         args.name,
         args.bucket,
         via=args.via,
@@ -291,7 +322,8 @@ def cmd_dlq(args: argparse.Namespace) -> int:
         emit_rows(
             rows,
             args.json,
-            f"dead letters in {args.queue or 'the ingest DLQ'}",
+            f"dead letters in {args.queue or 'the ingest DLQ'} (receive counts before "
+            "this listing, which adds one: SQS has no peek)",
             ("message_id", "receive_count", "sent_at", "reason", "objects"),
         )
         return EXIT_OK
@@ -402,20 +434,40 @@ def cmd_index_snapshot(args: argparse.Namespace) -> int:
         if args.json:
             print(json.dumps(report))
         else:
-            console.print(
-                f"{report['snapshot']}: {report['count']} {signal_type.name} hashes up to seq "
-                f"{report['watermark']}, {report['bytes']} bytes, in {report['seconds']} s"
-            )
+            console.print(snapshot_line(signal_type.name, report), highlight=False)
     return EXIT_OK
+
+
+def snapshot_line(signal_type: str, report: dict[str, Any]) -> str:
+    """What a snapshot holds, and what its seq numbers mean."""
+    line = (
+        f"{report['snapshot']}: {report['count']} {signal_type} hashes, {report['bytes']} "
+        f"bytes, in {report['seconds']} s; complete up to write seq {report['watermark']} of "
+        f"the table's {report['table_seq']} (each write to the table takes the next seq)"
+    )
+    if report["watermark"] < report["table_seq"]:
+        line += (
+            f": seq {report['watermark'] + 1} is missing (its hash was written again under a "
+            "later seq, or a writer is at work), so a cold container loads this snapshot and "
+            f"reads the writes after seq {report['watermark']} from the table"
+        )
+    return line
 
 
 def _reviewer(args: argparse.Namespace) -> Reviewer:
     from chalicelib.review import Reviewer
 
     key = args.key or os.environ.get("CORDON_API_KEY", "")
+    issue = "`cordon tenants key TENANT --reviewer NAME` issues one"
+    if not key:
+        raise errors.CliError(f"no API key: pass --key KEY or set CORDON_API_KEY ({issue})")
     found = _cordon().tenants.reviewer_for_key(key)
     if found is None:
-        raise SystemExit("an API key is needed: --key KEY or CORDON_API_KEY (cordon tenants key)")
+        where = "--key" if args.key else "CORDON_API_KEY"
+        raise errors.CliError(
+            f"the API key in {where} was refused (401: not a key Cordon issued here, or "
+            f"revoked; with --local, keys of an earlier stack are gone): {issue}"
+        )
     return Reviewer(*found)
 
 
@@ -464,7 +516,14 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument(
         "--local", action="store_true", help="talk to the stack `cordon local` is running"
     )
-    root.add_argument("--state-file", type=Path, default=STATE_FILE, help=argparse.SUPPRESS)
+    root.add_argument(
+        "--state-file",
+        type=Path,
+        default=None,
+        help=f"the local stack's state (default: ${state.STATE_VARIABLE}, else the first "
+        f"{STATE_FILE} here or above)",
+    )
+    root.add_argument("--debug", action="store_true", help="print tracebacks of errors")
     root.add_argument("--verbose", action="store_true", help="show the handlers' JSON logs")
     commands = subcommands(root, "command")
 
@@ -497,10 +556,16 @@ def parser() -> argparse.ArgumentParser:
     importer = command(
         hashes,
         "import",
-        "import JSON lines, CSV (signal_type, value, labels) or ThreatExchange's "
-        "TYPE HASH lines (detected)",
+        "import JSON lines, a JSON array, CSV (signal_type, value, labels; header "
+        "optional), ThreatExchange's TYPE HASH lines or bare hashes (detected)",
     )
     importer.add_argument("file", type=Path, help="the list to import")
+    importer.add_argument(
+        "--type",
+        choices=SIGNAL_NAMES,
+        help="the type of values whose line names none (needed for 64 hex digits: PDQ and "
+        "SHA-256 look alike; md5 and phash are told by their length)",
+    )
     importer.add_argument(
         "--source", default="import", help="provenance to record (the owning tenant's id)"
     )
@@ -581,7 +646,8 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument(
         "--classifier",
         action="store_true",
-        help="score unmatched images with Rekognition (REVIEW, never takedown)",
+        help="score unmatched images with Rekognition (REVIEW, never takedown; AWS only: "
+        "refused on the local stack, which has no Rekognition)",
     )
     add.add_argument("--group", action="append", help="a tenant group it belongs to (repeatable)")
     add.add_argument(
@@ -673,7 +739,11 @@ def parser() -> argparse.ArgumentParser:
 
     dlq = subcommands(command(commands, "dlq", "dead-letter queues"), "dlq_command")
     for name, text in (
-        ("list", "dead-lettered messages with their reason"),
+        (
+            "list",
+            "dead-lettered messages with their reason (SQS has no peek: listing adds one to "
+            "each message's receive count; the counts shown are from before it)",
+        ),
         ("show", "one message in full"),
         ("redrive", "move messages back to their source queue"),
     ):
@@ -754,23 +824,36 @@ def main(argv: list[str] | None = None) -> int:
     # Outside Lambda there is no context telling powertools the time left: expected.
     warnings.filterwarnings("ignore", "Couldn't determine the remaining time left")
     args = parser().parse_args(argv)
+    try:
+        return _run(args)
+    except BrokenPipeError:
+        return errors.quiet_broken_pipe()
+    except (Exception, KeyboardInterrupt) as error:
+        # One line, what is wrong and what to do; the traceback only when asked for.
+        if args.debug:
+            traceback.print_exc()
+        failure = errors.describe(error)
+        print(f"cordon: {failure.message}", file=sys.stderr, flush=True)
+        return failure.code
+
+
+def _run(args: argparse.Namespace) -> int:
     if not args.verbose and args.command not in ("local", "demo"):
         _quiet_handler_logs()
     if args.local and args.command != "local":
-        if not args.state_file.exists():
-            console.print(
-                f"[red]no local stack: {args.state_file} is missing; "
-                "start one with `cordon local`[/]"
-            )
-            return EXIT_USAGE
-        os.environ.update(json.loads(args.state_file.read_text())["environment"])
+        os.environ.update(state.local_environment(args.state_file))
         if args.command == "demo":
             args.attach = True
-    try:
-        return int(args.func(args))
-    except UnknownTenantError as error:
-        err_console.print(f"[red]{error}[/]")
-        return EXIT_USAGE
+    elif _talks_to_aws(args) and not os.environ.get("AWS_ENDPOINT_URL"):
+        state.announce_aws_target(sys.stderr)
+    return int(args.func(args))
+
+
+def _talks_to_aws(args: argparse.Namespace) -> bool:
+    """Whether the command calls AWS where the environment points (not a stack of its own)."""
+    if args.command in ("local", "compare"):
+        return False
+    return args.command != "demo" or args.attach
 
 
 def _quiet_handler_logs() -> None:

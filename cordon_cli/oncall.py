@@ -289,7 +289,11 @@ def _describe(message: dict[str, Any], body: dict[str, Any] | None) -> dict[str,
 
 
 def dlq_list(cordon: Cordon, queue: str | None, limit: int = 100) -> list[dict[str, Any]]:
-    return [_describe(m, _json_body(m)) for m in _peek(cordon, queue_url(cordon, queue), limit)]
+    """The queue's messages, described. SQS has no peek: listing receives each message once,
+    which adds one to its receive count; `receive_count` is the count from before this
+    listing (each earlier `dlq list` or `dlq show` counted one)."""
+    rows = [_describe(m, _json_body(m)) for m in _peek(cordon, queue_url(cordon, queue), limit)]
+    return [{**row, "receive_count": max(row["receive_count"] - 1, 0)} for row in rows]
 
 
 def dlq_show(cordon: Cordon, queue: str | None, message_id: str) -> dict[str, Any] | None:

@@ -98,10 +98,17 @@ def subscribe_queue(
     return url
 
 
-def read_hash_file(path: Path, source: str = "import") -> hashlists.Parsed:
-    """Hash records from a list: JSON lines, CSV (signal_type, value, labels; labels split on
-    ';') or ThreatExchange's plain `TYPE HASH` lines."""
-    return hashlists.parse(path.read_text(), source)
+def read_hash_file(
+    path: Path, source: str = "import", signal_type: str | None = None
+) -> hashlists.Parsed:
+    """Hash records from a list: JSON lines or a JSON array, CSV (with or without a header:
+    signal_type, value, labels split on ';'), ThreatExchange's plain `TYPE HASH` lines, or
+    bare hashes (of `signal_type`, else of the type their length names). ValueError, naming
+    the file, for one that is not such a list."""
+    try:
+        return hashlists.parse(hashlists.decode(path.read_bytes()), source, None, signal_type)
+    except ValueError as error:
+        raise ValueError(f"{path}: {error}") from error
 
 
 def import_hashes(
@@ -110,8 +117,9 @@ def import_hashes(
     source: str = "import",
     visibility: Visibility = Visibility.ALL,
     groups: list[str] | None = None,
+    signal_type: str | None = None,
 ) -> hashlists.Parsed:
-    parsed = read_hash_file(path, source)
+    parsed = read_hash_file(path, source, signal_type)
     shared = [
         replace(r, visibility=visibility.value, groups=tuple(groups or ())) for r in parsed.records
     ]

@@ -98,24 +98,67 @@ EDITS: dict[str, Callable[[Image.Image], bytes]] = {
 
 # Seeds whose scenes have PDQ quality >= 80: flat scenes (quality < 50) are not matched on.
 KNOWN_BAD_SEEDS = (1001, 1004, 1005, 1003, 1009)
+# A later run of the demo on the same stack takes its scenes from its own range of seeds, so
+# nothing an earlier run shared (or a reviewer confirmed) knows its images.
+SEEDS_PER_RUN = 100
 
 
-def known_bad(count: int = 3) -> list[Image.Image]:
-    return [poster(seed) for seed in KNOWN_BAD_SEEDS[:count]]
+def known_bad(count: int = 3, run: int = 1) -> list[Image.Image]:
+    seeds = KNOWN_BAD_SEEDS[:count] if run == 1 else demo_seeds(run, count)
+    return [poster(seed) for seed in seeds]
 
 
-def clean(count: int = 4) -> list[Image.Image]:
-    return [poster(5000 + i) for i in range(count)]
+def clean(count: int = 4, run: int = 1) -> list[Image.Image]:
+    return [poster(5000 + SEEDS_PER_RUN * (run - 1) + i) for i in range(count)]
 
 
-def demo_set(bad_count: int = 3, clean_count: int = 4) -> tuple[list[bytes], list[Sample]]:
-    """(originals whose hashes go into the shared table, uploads to make)."""
-    originals = [jpeg(im) for im in known_bad(bad_count)]
+def demo_seeds(run: int, count: int) -> list[int]:
+    """The first `count` seeds of the run's range whose scene Cordon matches through every
+    edit of `EDITS` with its plain PDQ hash (quality >= 80, each edit within PDQ's match
+    distance), as run 1's `KNOWN_BAD_SEEDS` are."""
+    start = 1000 + SEEDS_PER_RUN * (run - 1)
+    found = [seed for seed in range(start, start + SEEDS_PER_RUN) if _matched_by_edits(seed)]
+    if len(found) < count:
+        raise ValueError(f"run {run}: only {len(found)} usable scenes among its seeds")
+    return found[:count]
+
+
+def _matched_by_edits(seed: int) -> bool:
+    from chalicelib.signals import PDQ  # the hashing stack only for runs after the first
+
+    image = poster(seed)
+    value, quality = _pdq(jpeg(image))
+    if quality < 80:
+        return False
+    return all(
+        bin(int(value, 16) ^ int(_pdq(apply(image))[0], 16)).count("1") <= PDQ.max_distance
+        for apply in EDITS.values()
+    )
+
+
+def _pdq(data: bytes) -> tuple[str, int]:
+    from chalicelib.signals import examine_bytes
+
+    found = next(
+        s
+        for s in examine_bytes(data, WIDTH * HEIGHT * 4).signals
+        if s.type == "pdq" and s.variant == "original"
+    )
+    return found.value, found.quality or 0
+
+
+def demo_set(
+    bad_count: int = 3, clean_count: int = 4, run: int = 1
+) -> tuple[list[bytes], list[Sample]]:
+    """(originals whose hashes go into the shared table, uploads to make), for the demo's
+    `run`-th run on one stack (its own scenes: see `SEEDS_PER_RUN`)."""
+    bad = known_bad(bad_count, run)
+    originals = [jpeg(im) for im in bad]
     uploads: list[Sample] = [Sample("bad-0-exact.jpg", originals[0], True, "exact copy")]
-    for index, image in enumerate(known_bad(bad_count)):
+    for index, image in enumerate(bad):
         for edit, apply in EDITS.items():
             slug = edit.split()[0].lower()
             uploads.append(Sample(f"bad-{index}-{slug}.jpg", apply(image), True, edit))
-    for index, image in enumerate(clean(clean_count)):
+    for index, image in enumerate(clean(clean_count, run)):
         uploads.append(Sample(f"clean-{index}.jpg", jpeg(image), False, "unrelated image"))
     return originals, uploads

@@ -437,16 +437,26 @@ class HashTable:
 
     def save_snapshot(self, signal_type: str) -> dict[str, int]:
         """Build one type's index from the table alone (from seq 0, no snapshot) and store it
-        as the snapshot cold containers start from. Returns its count, bytes and watermark."""
+        as the snapshot cold containers start from. Returns its count, bytes, watermark (every
+        write up to it is in the snapshot) and the table's seq when the build started. A seq
+        whose hash was written again since under a later one looks like a writer still at work,
+        so the watermark stops below it: a cold container then reads the table from there."""
         if self.snapshots is None:
             raise ValueError("no index bucket: set CORDON_INDEX_BUCKET")
         empty = SIGNAL_TYPES[signal_type].new_index()
         if empty is None:
             raise ValueError(f"{signal_type} has no index: its values are looked up exactly")
         cache = _IndexCache(self, signal_type, empty, use_snapshot=False)
+        top = self.current_seq(signal_type)
         index = cache.fresh()
         size = self.snapshots.save(signal_type, index, cache.watermark)
-        return {"count": len(index), "bytes": size, "watermark": cache.watermark}
+        watermark = cache.watermark
+        return {
+            "count": len(index),
+            "bytes": size,
+            "watermark": watermark,
+            "table_seq": max(top, watermark),
+        }
 
 
 class _IndexCache:

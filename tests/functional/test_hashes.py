@@ -39,15 +39,102 @@ def test_import_csv_and_json_lines(world: World, tmp_path: Path):
     assert ("md5", "0" * 32) not in found
 
 
-def test_import_rejects_unknown_types_and_bad_values(tmp_path: Path):
-    bad_type = tmp_path / "a.csv"
-    bad_type.write_text("signal_type,value,labels\ntlsh,abc,x\n")
-    with pytest.raises(ValueError, match="unknown signal type"):
-        read_hash_file(bad_type)
-    bad_value = tmp_path / "b.csv"
-    bad_value.write_text("signal_type,value,labels\npdq,xyz,x\n")
-    with pytest.raises(ValueError, match="line 1: pdq values are 64 hex digits"):
-        read_hash_file(bad_value)
+def test_import_skips_unknown_types_and_bad_values_naming_their_lines(tmp_path: Path):
+    listing = tmp_path / "a.csv"
+    listing.write_text(f"signal_type,value,labels\ntlsh,abc,x\npdq,xyz,x\npdq,{PDQ_A},x\n")
+    parsed = read_hash_file(listing)
+    assert [r.value for r in parsed.records] == [PDQ_A]
+    assert parsed.report() == [
+        "skipped 1: unknown signal type 'tlsh' (line 2)",
+        "skipped 1: pdq values are 64 hex digits (line 3 'xyz')",
+    ]
+
+
+MD5 = "0123456789abcdef0123456789abcdef"
+# Every shape an operator's list comes in (issue 16 item 5), and what it holds.
+SHAPES = {
+    "header.csv": (f"signal_type,value,labels\npdq,{PDQ_A},a;b\n", [("pdq", PDQ_A)]),
+    "bom.csv": (f"\ufeffsignal_type,value,labels\nsha256,{SHA},a\n", [("sha256", SHA)]),
+    "no-header.csv": (f"pdq,{PDQ_A},a\nmd5,{MD5}\n", [("pdq", PDQ_A), ("md5", MD5)]),
+    "strings.json": (json.dumps([MD5, SHA.upper()]), [("md5", MD5)]),
+    "objects.json": (
+        json.dumps([{"type": "sha256", "hash": SHA}, {"signal_type": "md5", "value": MD5}]),
+        [("sha256", SHA), ("md5", MD5)],
+    ),
+    "lines.jsonl": (json.dumps({"signal_type": "pdq", "value": PDQ_A}) + "\n", [("pdq", PDQ_A)]),
+    "bare.txt": (f"{MD5}\n\n{MD5.upper()}\n", [("md5", MD5)] * 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(SHAPES))
+def test_import_reads_every_shape(world: World, tmp_path: Path, capsys, name: str):
+    text, expected = SHAPES[name]
+    listing = tmp_path / name
+    listing.write_text(text, encoding="utf-8")
+    assert main(["hashes", "import", str(listing)]) == 0
+    out = capsys.readouterr().out
+    assert f"imported {len(expected)} hashes" in out
+    found = world.cordon.hashes.get_many(expected)
+    assert set(found) == set(expected)
+
+
+def test_bare_64_hex_digits_need_a_type(world: World, tmp_path: Path, capsys):
+    # PDQ and SHA-256 are both 64 hex digits: never guessed.
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{PDQ_A}\n{SHA}\n")
+    assert main(["hashes", "import", str(listing)]) == 1
+    captured = capsys.readouterr()
+    assert "imported 0 hashes" in captured.out and "skipped 2" in captured.out
+    assert "PDQ or a SHA-256" in captured.out and f"(line 1 '{PDQ_A[:20]}', 2 '" in captured.out
+    assert "nothing imported" in captured.err
+    assert main(["hashes", "import", str(listing), "--type", "sha256"]) == 0
+    assert set(world.cordon.hashes.get_many([("sha256", PDQ_A), ("sha256", SHA)])) == {
+        ("sha256", PDQ_A),
+        ("sha256", SHA),
+    }
+
+
+def test_a_broken_line_is_skipped_and_the_rest_imported(world: World, tmp_path: Path, capsys):
+    listing = tmp_path / "list.jsonl"
+    listing.write_text('{"signal_type": "md5", "value": "' + MD5 + '"}\n{"signal_type": md5\n')
+    assert main(["hashes", "import", str(listing)]) == 0
+    out = capsys.readouterr().out
+    assert "imported 1 hashes" in out and "skipped 1: not JSON" in out and "(line 2)" in out
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("broken.json", b'[{"signal_type": "md5", ', "not valid JSON (line 1"),
+        ("poster.jpg", None, "not a list of hashes but image/jpeg"),
+        ("zeros.bin", b"\0" * 64, "not a list of hashes but binary data"),
+        ("latin1.txt", "caf\xe9".encode("latin-1"), "not UTF-8 text"),
+    ],
+)
+def test_a_file_that_is_no_list_is_named_in_one_line(
+    world: World, tmp_path: Path, capsys, name: str, content: bytes | None, message: str
+):
+    from cordon_cli import samples
+
+    path = tmp_path / name
+    path.write_bytes(content if content is not None else samples.jpeg(samples.clean(1)[0]))
+    assert main(["hashes", "import", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"cordon: {path}: {message}" in err, err
+
+
+def test_prose_is_reported_in_a_few_lines(world: World, tmp_path: Path, capsys):
+    prose = tmp_path / "notes.txt"
+    prose.write_text("\n".join(f"line {n} of some notes, and no hash" for n in range(300)))
+    assert main(["hashes", "import", str(prose)]) == 1
+    out = capsys.readouterr().out
+    assert "imported 0 hashes" in out and len(out.splitlines()) <= 12
+
+
+def test_a_missing_list_is_named(world: World, tmp_path: Path, capsys):
+    assert main(["hashes", "import", str(tmp_path / "nowhere.csv")]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "no such file" in err and "nowhere.csv" in err
 
 
 def test_threatexchange_lists_move_both_ways(world: World, tmp_path: Path, capsys):
@@ -59,6 +146,7 @@ def test_threatexchange_lists_move_both_ways(world: World, tmp_path: Path, capsy
     assert main(["hashes", "import", str(te_list), "--source", "te-exchange"]) == 0
     out = capsys.readouterr().out
     assert "imported 3 hashes" in out and "skipped 1: ThreatExchange type 'url'" in out
+    assert "(line 4)" in out
     found = world.cordon.hashes.get_many([("pdq", PDQ_A), ("md5", "a" * 32), ("sha256", SHA)])
     assert len(found) == 3 and found[("pdq", PDQ_A)].source == "te-exchange"
     world.cordon.hashes.put([HashRecord("phash", "d1d1b9c7c6c68a8e")])

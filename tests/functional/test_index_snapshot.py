@@ -182,3 +182,18 @@ def test_snapshot_replaced_during_a_load_is_fetched_again(world: World, snapshot
     racing = IndexSnapshots(Racing(), snapshots.bucket, part_bytes=1024, connections=1)
     index, watermark = racing.load("pdq")
     assert (len(index), watermark) == (105, 105)
+
+
+def test_cli_index_snapshot_says_what_its_seq_means(world: World, capsys: pytest.CaptureFixture):
+    # GIVEN a hash written again (a confirmation of an imported one): its first seq is gone
+    value = random_pdq(random.Random(11))
+    world.cordon.hashes.put([HashRecord("pdq", value)])
+    world.cordon.hashes.put([HashRecord("pdq", value, ("relabelled",))])
+    capsys.readouterr()
+    assert main(["index", "snapshot"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    # THEN the line names the table's seq beside the snapshot's, and why they differ
+    assert "1 pdq hashes" in out
+    assert "complete up to write seq 0 of the table's 2" in out
+    assert "seq 1 is missing (its hash was written again under a later seq" in out
+    assert "reads the writes after seq 0 from the table" in out

@@ -328,3 +328,14 @@ def test_the_readme_replay_example_works_as_written(world: World, capsys):
     assert main([*args, "--json"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert (rows[0]["status"], rows[0]["outcome"]) == ("dry-run", "gone")
+
+
+def test_dlq_list_counts_the_receives_before_it(world: World, capsys):
+    # SQS has no peek: a listing receives each message, which adds one to its count.
+    dlq = world.stack.refs["IngestDeadLetterQueue"]
+    world.cordon.sqs.send_message(QueueUrl=dlq, MessageBody=json.dumps({"bucket": "b", "key": "k"}))
+    assert [row["receive_count"] for row in oncall.dlq_list(world.cordon, None)] == [0]
+    assert [row["receive_count"] for row in oncall.dlq_list(world.cordon, None)] == [1]
+    assert main(["dlq", "list"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "receive counts before this listing, which adds one: SQS has no peek" in out

@@ -109,6 +109,12 @@ def test_the_help_texts_pdq_defaults_are_the_signal_types():
     assert PDQ.default_action.value == cli.PDQ_DEFAULT_ACTION
 
 
+def test_hashes_import_offers_every_registered_signal_type():
+    from chalicelib.signals import SIGNAL_TYPES
+
+    assert tuple(sorted(SIGNAL_TYPES)) == cli.SIGNAL_NAMES
+
+
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 
 
