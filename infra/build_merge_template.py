@@ -371,6 +371,10 @@ def overrides(resources: dict[str, Any]) -> dict[str, Any]:
                         "Properties": {
                             # Chalice writes the placeholder ARN it was given at build time.
                             "Stream": {"Fn::GetAtt": ["HashesTable", "StreamArn"]},
+                            # The handler names the first record it could not publish, so
+                            # Lambda retries from there, not the whole batch (a record that
+                            # does not read is parked by the handler, never retried).
+                            "FunctionResponseTypes": ["ReportBatchItemFailures"],
                             "MaximumRetryAttempts": 10,
                             "BisectBatchOnFunctionError": True,
                             # A batch that still fails is not dropped unseen: its shard and

@@ -703,3 +703,18 @@ def test_a_stream_batch_that_keeps_failing_is_parked_not_dropped(merge):
         "Type": "SQS",
         "Destination": {"Fn::GetAtt": ["HashUpdatesDeadLetterQueue", "Arn"]},
     }
+
+
+def test_the_stream_reports_partial_batch_failures(merged):
+    # The handler names the first record it could not publish; without this setting Lambda
+    # ignores that answer and retries (then parks) the whole batch.
+    source = merged["Resources"]["HashUpdates"]["Properties"]["Events"][
+        "HashUpdatesDynamodbEventSource"
+    ]["Properties"]
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["BisectBatchOnFunctionError"] is True
+    assert source["MaximumRetryAttempts"] == 10
+    variables = merged["Resources"]["HashUpdates"]["Properties"]["Environment"]["Variables"]
+    assert variables["CORDON_HASH_UPDATES_DLQ"] == {
+        "Fn::GetAtt": ["HashUpdatesDeadLetterQueue", "QueueName"]
+    }
