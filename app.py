@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from chalice import AuthResponse, Chalice, ConvertToMiddleware, Response
-from chalice.app import AuthRequest, DynamoDBEvent, SQSEvent
+from chalice import AuthResponse, Chalice, ConvertToMiddleware, Rate, Response
+from chalice.app import AuthRequest, CloudWatchEvent, DynamoDBEvent, SQSEvent
 
 from chalicelib import requests
+from chalicelib.claims import STUCK_AFTER_SECONDS
 from chalicelib.errors import RequestError
 from chalicelib.logs import logger
 from chalicelib.models import Tenant
@@ -88,6 +89,14 @@ def hash_updates(event: DynamoDBEvent) -> dict[str, Any]:
         after,
         services.hash_updates_dlq,
     )
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def sweep_decisions(event: CloudWatchEvent) -> dict[str, Any]:
+    """Decisions stuck `deciding` (the answer to the claim, or the Lambda, was lost) sent to
+    the workflow again, or given back (`cordon reviews sweep` does the same on demand)."""
+    swept = cordon().reviews.sweep_claims(STUCK_AFTER_SECONDS)
+    return {"swept": len(swept), "cases": swept}
 
 
 # -- the reviewers' API ----------------------------------------------------------------------

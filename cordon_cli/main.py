@@ -33,7 +33,7 @@ from chalicelib.review import Reviewer
 from chalicelib.settings import Settings
 from chalicelib.signals import PDQ, indexed_types
 from chalicelib.wiring import Cordon
-from cordon_cli import compare, hashlists, oncall, operations
+from cordon_cli import compare, hashlists, oncall, operations, sweep_cmd
 
 STATE_FILE = Path(".cordon/local.json")
 # Piped output (CI, `| less`) still gets a table wide enough to read.
@@ -619,6 +619,7 @@ def parser() -> argparse.ArgumentParser:
             sub.add_argument("action", choices=["confirm", "reject", "escalate"])
             sub.add_argument("--reason", default="")
             sub.add_argument("--labels", help="comma-separated")
+    sweep_cmd.register(reviews)
 
     replay = commands.add_parser("replay", help="replay event files through the pipeline")
     replay.add_argument(
