@@ -33,7 +33,13 @@ from chalicelib.adapters.hashes import HashTable
 from chalicelib.adapters.storage import ObjectStore
 from chalicelib.adapters.tenants import TenantRegistry
 from chalicelib.adapters.workflow import ReviewWorkflow
-from chalicelib.claims import ClaimMove, after_token_gone, is_stuck, same_decision
+from chalicelib.claims import (
+    STUCK_AFTER_SECONDS,
+    ClaimMove,
+    after_token_gone,
+    is_stuck,
+    same_decision,
+)
 from chalicelib.errors import (
     ConflictError,
     ForbiddenError,
@@ -506,7 +512,7 @@ class Reviews:
             execution = (case.review or {}).get("execution_arn", "")
             move = after_token_gone(self.workflow.status(execution))
             if move is ClaimMove.RESTARTED:
-                self._restart(case, claim, f"{type(error).__name__}: {error}")
+                self._restart(case, claim, decision, f"{type(error).__name__}: {error}")
                 return move
             if not seen_before or not self._audited(case_id, decision):
                 self.cases.audit(case_id, "decision", decision, actor=actor)
@@ -514,7 +520,7 @@ class Reviews:
         except Exception as error:
             # The workflow did not take the answer: give the token back, so the case is not
             # left deciding with nobody able to decide it (the reviewer may try again).
-            self._release(case_id, claim, f"{type(error).__name__}: {error}", actor)
+            self._release(case_id, claim, decision, f"{type(error).__name__}: {error}")
             if reraise:
                 raise
             return ClaimMove.RELEASED
@@ -529,8 +535,14 @@ class Reviews:
         )
 
     def _release(
-        self, case_id: str, claim: dict[str, Any], error: str, actor: str, token_back: bool = True
+        self,
+        case_id: str,
+        claim: dict[str, Any],
+        decision: dict[str, Any],
+        error: str,
+        token_back: bool = True,
     ) -> bool:
+        """The claim undone (audit `decision_undone`); False if the case moved since."""
         released = self.cases.release_decision(
             case_id,
             claim["token"],
@@ -541,29 +553,33 @@ class Reviews:
             give_token_back=token_back,
         )
         if released:
-            self.cases.audit(case_id, "decision_undone", {"error": error}, actor=actor)
+            self.cases.audit(
+                case_id,
+                "decision_undone",
+                {"action": decision.get("action"), "error": error},
+                actor=decision.get("reviewer", "cordon"),
+            )
         return released
 
-    def _restart(self, case: Case, claim: dict[str, Any], error: str) -> None:
+    def _restart(
+        self, case: Case, claim: dict[str, Any], decision: dict[str, Any], error: str
+    ) -> None:
         """The execution ended without the decision: undone, and a new review started, whose
         first await brings the case a live token (the token kept is dead)."""
-        if not self._release(case.case_id, claim, error, "cordon", token_back=False):
+        if not self._release(case.case_id, claim, decision, error, token_back=False):
             return  # something else moved the case since it was read
         review = case.review or {}
         kind = review.get("kind", "review")
         excluded = list(case.excluded)
         index = claim.get("excluded_index")
         if index is not None and index < len(excluded):
-            del excluded[index]
-        if kind == "appeal":
-            seconds = APPEAL_SECONDS
-        else:
-            seconds = (self.tenants.get(case.tenant_id) or Tenant(case.tenant_id)).policy
-            seconds = seconds.review_timeout_seconds
+            del excluded[index]  # the escalation undone is no exclusion
+        tenant = self.tenants.get(case.tenant_id) or Tenant(case.tenant_id)
+        seconds = APPEAL_SECONDS if kind == "appeal" else tenant.policy.review_timeout_seconds
         attempt = int(review.get("attempt", 1)) + 1
         self.start(case.case_id, case.tenant_id, kind, seconds, excluded, attempt)
 
-    def sweep_claims(self, older_than_seconds: float = 300.0) -> list[dict[str, str]]:
+    def sweep_claims(self, older_than_seconds: float = STUCK_AFTER_SECONDS) -> list[dict[str, str]]:
         """Decisions stuck `deciding` (the answer to the claim, or the Lambda, lost): each
         claimed longer ago than `older_than_seconds` is sent to the workflow again and settled
         by its answer (`ClaimMove`). One query of the status index per tenant."""
@@ -577,10 +593,12 @@ class Reviews:
             for case in stuck:
                 if not is_stuck(case.claim, now, older_than_seconds):
                     continue
+                decision = _claimed(case)
+                if decision is None:
+                    logger.error("claim names no decision", extra={"case_id": case.case_id})
+                    continue
                 try:
-                    move = self._answer(
-                        case, case.claim or {}, _claimed(case) or {}, seen_before=True
-                    )
+                    move = self._answer(case, case.claim or {}, decision, seen_before=True)
                 except Exception as error:
                     logger.exception("stuck decision not settled", extra={"case_id": case.case_id})
                     move_name = f"failed: {type(error).__name__}"
