@@ -7,17 +7,19 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from chalice import AuthResponse, Chalice, ConvertToMiddleware, Response
-from chalice.app import AuthRequest, DynamoDBEvent, SQSEvent
+from chalice import AuthResponse, Chalice, ConvertToMiddleware, Rate, Response
+from chalice.app import AuthRequest, CloudWatchEvent, DynamoDBEvent, SQSEvent
 
 from chalicelib import requests
+from chalicelib.claims import STUCK_AFTER_SECONDS
 from chalicelib.errors import RequestError
 from chalicelib.logs import logger
 from chalicelib.models import Tenant
 from chalicelib.opinions import canonical_hash
 from chalicelib.review import Reviewer, handle_work_batch
 from chalicelib.settings import Settings
-from chalicelib.sharing import deliver_webhooks, fan_out, updates_from_stream
+from chalicelib.sharing import deliver_webhooks, handle_stream_batch
+from chalicelib.updates import HashUpdate
 from chalicelib.wiring import Cordon
 
 # Chalice's own log setup would take over the "cordon" logger, powertools' (the same name):
@@ -71,16 +73,30 @@ def review_worker(event: SQSEvent) -> dict[str, Any]:
 
 
 @app.on_dynamodb_record(stream_arn=Settings().hashes_stream_arn, batch_size=100)
-def hash_updates(event: DynamoDBEvent) -> dict[str, int]:
-    """Every change to the shared hash table, published for the tenants subscribed to it."""
+def hash_updates(event: DynamoDBEvent) -> dict[str, Any]:
+    """Every change to the shared hash table, published for the tenants subscribed to it;
+    a partial batch response (ReportBatchItemFailures) names the first record not published."""
     services = cordon()
-    records = event.to_dict().get("Records", [])
-    updates = list(updates_from_stream(records))
-    published = fan_out(updates, services.update_publisher)
-    hooks = services.tenants.webhooks()
-    delivered = deliver_webhooks(updates, hooks, services.webhook_dead_letters) if hooks else {}
-    rescanned = services.retro_scanner.scan(updates)
-    return {"published": published, "rescanned": len(rescanned), **delivered}
+
+    def after(updates: list[HashUpdate]) -> dict[str, int]:
+        hooks = services.tenants.webhooks()
+        delivered = deliver_webhooks(updates, hooks, services.webhook_dead_letters) if hooks else {}
+        return {"rescanned": len(services.retro_scanner.scan(updates)), **delivered}
+
+    return handle_stream_batch(
+        event.to_dict().get("Records", []),
+        services.update_publisher.publish,
+        after,
+        services.hash_updates_dlq,
+    )
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def sweep_decisions(event: CloudWatchEvent) -> dict[str, Any]:
+    """Decisions stuck `deciding` (the answer to the claim, or the Lambda, was lost) sent to
+    the workflow again, or given back (`cordon reviews sweep` does the same on demand)."""
+    swept = cordon().reviews.sweep_claims(STUCK_AFTER_SECONDS)
+    return {"swept": len(swept), "cases": swept}
 
 
 # -- the reviewers' API ----------------------------------------------------------------------

@@ -232,6 +232,28 @@ MEASURED_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 ARN_BYTES_PER_LINE = 62  # the function ARN each log line carries on Lambda (empty locally)
 
+# The stuck-decision sweeper (`app.sweep_decisions`, `rate(5 minutes)`): a fixed monthly cost,
+# not per upload. Each run scans the tenants table (eventually consistent: 0.5 RRU per 4 KB) and
+# queries `by_tenant_status` once per tenant (at least 0.5 RRU each, even when it finds nothing).
+SWEEPS_PER_MONTH = 30 * 24 * 60 // 5
+SWEEP_RUN_MS = 300.0  # a cold-ish container, one scan and a query per tenant; errs high
+
+
+def sweep_monthly(tenants: int, tenants_table_mb: float, memory_mb: int) -> tuple[float, str]:
+    """Dollars a month for the decision sweeper when nothing is stuck (the usual run)."""
+    scan_rru = max(0.5, tenants_table_mb * 1024 * 1024 / 4096 * 0.5)
+    rru = scan_rru + 0.5 * tenants
+    reads = SWEEPS_PER_MONTH * rru * PRICES["dynamodb_read_request_unit"]
+    compute = SWEEPS_PER_MONTH * (
+        SWEEP_RUN_MS / 1000 * memory_mb / 1024 * PRICES["lambda_gb_second_arm64"]
+        + PRICES["lambda_request"]
+    )
+    detail = (
+        f"{SWEEPS_PER_MONTH:,} runs/month x {rru:g} RRU (tenants scan {scan_rru:g} +"
+        f" {tenants} status queries x 0.5) = ${reads:.3f}, Lambda ${compute:.3f}"
+    )
+    return reads + compute, detail
+
 
 def _detail(units: dict[str, float]) -> str:
     return ", ".join(f"{name} {value:g}" for name, value in units.items())
@@ -277,6 +299,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     arg("--batch-size", type=int, default=20, help="the ingest's SQS batch size (app.py)")
     arg("--quarantined-share", type=float, default=0.01)
     arg("--reviewed-share", type=float, default=0.005)
+    arg("--tenants", type=int, default=100, help="tenants (the decision sweeper's queries)")
+    arg(
+        "--tenants-table-mb",
+        type=float,
+        default=1.0,
+        help="the tenants table's size: the sweeper scans it once a run for the tenant list",
+    )
     arg(
         "--sfn-transitions",
         type=int,
@@ -440,6 +469,11 @@ def main(argv: list[str] | None = None) -> None:
         f" ${2 * month_gb * PRICES['dynamodb_standard_gb_month']:.2f}; evidence"
         f" ({args.quarantined_share:.1%} of 500 KB images)"
         f" ${MILLION * args.quarantined_share * 0.5e-3 * PRICES['s3_standard_gb_month']:.2f}"
+    )
+    sweep, sweep_detail = sweep_monthly(args.tenants, args.tenants_table_mb, args.memory_mb)
+    print(
+        f"  stuck-decision sweeper, a fixed ${sweep:.3f}/month (not per upload): {sweep_detail};"
+        " a stuck claim found adds a SendTaskSuccess, a DescribeExecution and 1-3 writes"
     )
     print(
         "  cold start with a 10M index snapshot (~0.9 GB GET from S3, a few s at 2048 MB):"

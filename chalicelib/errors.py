@@ -27,6 +27,11 @@ class ChecksumMismatchError(QuarantineError):
     """The evidence copy does not hold the same bytes as the original."""
 
 
+class TaskTokenGoneError(CordonError):
+    """The workflow no longer waits on this task token: it was answered, it timed out, or its
+    execution ended."""
+
+
 class UnknownTenantError(CordonError):
     """No tenant is registered for a bucket or an id."""
 

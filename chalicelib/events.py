@@ -10,8 +10,9 @@ Accepted message bodies (each may arrive as the body of an SQS message):
 - Cordon's replay form, ``{"bucket": ..., "key": ..., "version_id": ...}`` with a raw key.
 
 ``s3:TestEvent`` messages, deletions and notifications with no records are recognised and
-ignored. Anything else raises `MalformedEventError`: retrying a body nobody can read cannot
-help.
+ignored. Anything else raises `MalformedEventError`, and so does a known shape whose fields have
+the wrong types (a numeric key, a null bucket, a size that is no count of bytes): retrying a
+body nobody can read cannot help, so it is dead-lettered at once with the reason.
 
 Saved documents (`cordon replay`) may hold several bodies: `message_bodies` reads a Lambda SQS
 event and what ``aws sqs receive-message`` prints (``{"Messages": [...]}``).
@@ -51,7 +52,8 @@ def parse_body(body: str | dict[str, Any]) -> ParsedBody:
 def _load(text: str) -> Any:
     try:
         return json.loads(text)
-    except (TypeError, ValueError) as error:
+    except (TypeError, ValueError, RecursionError) as error:
+        # RecursionError: nesting deeper than the parser's stack, which no event has.
         raise MalformedEventError(f"message body is not JSON: {error}") from error
 
 
@@ -111,12 +113,13 @@ def _parse_notification(records: list[Any], envelope: str) -> ParsedBody:
         except (KeyError, TypeError) as error:
             raise MalformedEventError(f"S3 record lacks {error}") from error
         _require_text(name=name, bucket=bucket, key=raw_key)
+        _require_object(obj)
         key = unquote_plus(raw_key)
         if not name.startswith("ObjectCreated:"):
             ignored.append(f"{name} for s3://{bucket}/{key}")
             continue
         refs.append(
-            ObjectRef(
+            _checked_ref(
                 bucket=bucket,
                 key=key,
                 version_id=obj.get("versionId"),
@@ -138,10 +141,11 @@ def _parse_eventbridge(message: dict[str, Any]) -> ParsedBody:
         key = obj["key"]
     except (KeyError, TypeError) as error:
         raise MalformedEventError(f"EventBridge S3 event lacks {error}") from error
-    _require_text(bucket=bucket, key=key)
+    _require_text(bucket=bucket, key=key, detail_type=message["detail-type"])
+    _require_object(obj)
     if message["detail-type"] != "Object Created":
         return ParsedBody(ignored=(f"{message['detail-type']} for s3://{bucket}/{key}",))
-    ref = ObjectRef(
+    ref = _checked_ref(
         bucket=bucket,
         key=key,
         version_id=obj.get("version-id"),
@@ -157,18 +161,40 @@ def _parse_eventbridge(message: dict[str, Any]) -> ParsedBody:
 def _require_text(**fields: Any) -> None:
     for name, value in fields.items():
         if not isinstance(value, str) or not value:
-            raise MalformedEventError(f"event's {name} is {value!r}, not a non-empty string")
+            raise MalformedEventError(f"event's {name} is {value!r:.80}, not a non-empty string")
+
+
+def _require_object(obj: Any) -> None:
+    if not isinstance(obj, dict):
+        raise MalformedEventError(f"event's object is a {type(obj).__name__}, not an object")
+
+
+def _checked_ref(**fields: Any) -> ObjectRef:
+    """An `ObjectRef` whose every field has the type the pipeline reads it as: a wrong one
+    fails here, as the malformed event it is, not later in a retry that cannot help."""
+    _require_text(bucket=fields["bucket"], key=fields["key"])
+    for name in ("version_id", "etag", "event_time", "sequencer"):
+        value = fields[name]
+        if value is not None and not isinstance(value, str):
+            raise MalformedEventError(f"event's {name} is {value!r:.80}, not a string")
+    size = fields["size"]
+    if size is not None and (isinstance(size, bool) or not isinstance(size, int) or size < 0):
+        raise MalformedEventError(f"event's size is {size!r:.80}, not a count of bytes")
+    return ObjectRef(**fields)
 
 
 def _event_time(value: Any) -> str | None:
     """ISO 8601 text; moto's EventBridge events carry a Unix time number instead."""
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC).isoformat()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        try:
+            return datetime.fromtimestamp(value, UTC).isoformat()
+        except (OverflowError, OSError, ValueError) as error:
+            raise MalformedEventError(f"event's time {value!r:.80} is no time: {error}") from error
     return value
 
 
 def _replay_ref(message: dict[str, Any]) -> ObjectRef:
-    return ObjectRef(
+    return _checked_ref(
         bucket=message["bucket"],
         key=message["key"],
         version_id=message.get("version_id"),

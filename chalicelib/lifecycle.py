@@ -144,6 +144,12 @@ class Case:
         return (self.review or {}).get("token")
 
     @property
+    def claim(self) -> dict[str, Any] | None:
+        """A reviewer's decision that took the token and is not yet known to have reached the
+        workflow (`review.claim`: the token, when, the status before, where the decision is)."""
+        return (self.review or {}).get("claim")
+
+    @property
     def excluded(self) -> list[str]:
         """Reviewers who may not decide it (they escalated, or decided before an appeal)."""
         return list((self.review or {}).get("excluded", []))

@@ -33,12 +33,20 @@ from chalicelib.adapters.hashes import HashTable
 from chalicelib.adapters.storage import ObjectStore
 from chalicelib.adapters.tenants import TenantRegistry
 from chalicelib.adapters.workflow import ReviewWorkflow
+from chalicelib.claims import (
+    STUCK_AFTER_SECONDS,
+    ClaimMove,
+    after_token_gone,
+    is_stuck,
+    same_decision,
+)
 from chalicelib.errors import (
     ConflictError,
     ForbiddenError,
     NotFoundError,
     ObjectReplacedError,
     RequestError,
+    TaskTokenGoneError,
 )
 from chalicelib.lifecycle import Case, CaseStatus, Ruling
 from chalicelib.models import HashRecord, Signal, Tenant, Visibility, now_iso
@@ -63,6 +71,14 @@ class Reviewer:
 
 def _seconds_between(start: str, end: str) -> int:
     return int((datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds())
+
+
+def _claimed(case: Case) -> dict[str, Any] | None:
+    """The decision the case's claim holds the token for."""
+    index = (case.claim or {}).get("decision_index")
+    if index is None or index >= len(case.decisions):
+        return None
+    return case.decisions[index]
 
 
 class Reviews:
@@ -162,7 +178,20 @@ class Reviews:
         review.update(
             {"token": message["task_token"], "stage": message["stage"], "waiting_since": now_iso()}
         )
-        self.cases.set_status(case_id, status, {"review": review})
+        fields: dict[str, Any] = {"review": review}
+        claimed = _claimed(case)
+        if review.pop("claim", None) and claimed and claimed["action"] != "escalate":
+            # A confirm or reject the workflow never took (the review timed out first, and
+            # this await is the escalation's): it is no decision of the case.
+            decisions = list(case.decisions)
+            decisions.remove(claimed)
+            fields["decisions"] = decisions
+            self.cases.audit(
+                case_id,
+                "decision_undone",
+                {"action": claimed["action"], "error": "the review timed out before it"},
+            )
+        self.cases.set_status(case_id, status, fields)
         if message["stage"] == "escalated" and self._timed_out(case_id):
             logger.warning("review deadline passed: escalated", extra={"case_id": case_id})
             self.cases.audit(case_id, "deadline_breached", {"deadline": review.get("deadline")})
@@ -378,6 +407,8 @@ class Reviews:
         }
         review = dict(case.review or {})
         review.pop("token", None)  # the token is the workflow's, never the client's
+        if "claim" in review:
+            review["claim"] = {k: v for k, v in review["claim"].items() if k != "token"}
         view["review"] = review
         view["audit"] = self.cases.audit_trail(case_id)
         if case.evidence:
@@ -402,6 +433,8 @@ class Reviews:
                 f"case {case_id} holds a copy of the bytes of case {case.attached_to}, "
                 "whose decision it follows: decide that case"
             )
+        if case.status is DECIDING and case.claim:
+            return self._decide_again(reviewer, case, action)
         if not case.status.awaits_review or not token:
             raise ConflictError(
                 f"case {case_id} is not waiting for a decision "
@@ -423,37 +456,161 @@ class Reviews:
             "stage": review.get("stage"),
             "kind": review.get("kind"),
         }
-        status = ESCALATED if action == "escalate" else DECIDING
+        # An escalation too is `deciding` until the workflow's second await gives the case its
+        # next token: every claim is where the sweeper looks, none sits in the queue undecidable.
         exclude = reviewer.reviewer_id if action == "escalate" else None
-        if not self.cases.claim_decision(case_id, token, decision, status, exclude):
+        claim = {
+            "back_to": case.status.value,
+            "decision_index": len(case.decisions),
+            "excluded_index": len(case.excluded) if exclude else None,
+        }
+        if not self.cases.claim_decision(case_id, token, decision, DECIDING, exclude, claim):
             raise ConflictError(f"case {case_id} was decided by someone else just now")
+        move = self._answer(case, {**claim, "token": token}, decision, reraise=True)
+        return self._decided(case_id, move, decision)
+
+    def _decide_again(self, reviewer: Reviewer, case: Case, action: str) -> dict[str, Any]:
+        """A reviewer sending again the decision they claimed (the answer to it was lost):
+        it is sent to the workflow again; anyone else's decision is refused as before."""
+        claim = case.claim or {}
+        decision = _claimed(case)
+        if not same_decision(decision, reviewer.reviewer_id, action):
+            raise ConflictError(
+                f"case {case.case_id} was already decided (status {case.status}): "
+                "the decision is being applied"
+            )
+        move = self._answer(case, claim, decision or {}, reraise=True, seen_before=True)
+        return self._decided(case.case_id, move, decision or {})
+
+    def _decided(self, case_id: str, move: ClaimMove, decision: dict[str, Any]) -> dict[str, Any]:
+        if move is ClaimMove.RESTARTED:
+            raise ConflictError(
+                f"case {case_id}'s review had ended before the decision reached it: "
+                "a new review is started, decide again"
+            )
+        return {"case_id": case_id, "status": DECIDING, "decision": decision}
+
+    def _answer(
+        self,
+        case: Case,
+        claim: dict[str, Any],
+        decision: dict[str, Any],
+        reraise: bool = False,
+        seen_before: bool = False,
+    ) -> ClaimMove:
+        """Send the claimed decision to the workflow, and settle the claim by its answer."""
+        case_id, token = case.case_id, claim["token"]
+        actor = decision.get("reviewer", "cordon")
         try:
-            if action == "escalate":
+            if decision["action"] == "escalate":
                 # The workflow catches this error and waits for a second reviewer: a branch
                 # without a Choice state, so confirm and reject go straight to being applied.
                 self.workflow.fail(token, ESCALATED_ERROR, json.dumps(decision))
             else:
                 self.workflow.succeed(token, decision)
+        except TaskTokenGoneError as error:
+            execution = (case.review or {}).get("execution_arn", "")
+            move = after_token_gone(self.workflow.status(execution))
+            if move is ClaimMove.RESTARTED:
+                self._restart(case, claim, decision, f"{type(error).__name__}: {error}")
+                return move
+            if not seen_before or not self._audited(case_id, decision):
+                self.cases.audit(case_id, "decision", decision, actor=actor)
+            return move
         except Exception as error:
             # The workflow did not take the answer: give the token back, so the case is not
             # left deciding with nobody able to decide it (the reviewer may try again).
-            self.cases.release_decision(
-                case_id,
-                token,
-                claimed=status,
-                back_to=case.status,
-                decision_index=len(case.decisions),
-                excluded_index=len(case.excluded) if exclude else None,
-            )
+            self._release(case_id, claim, decision, f"{type(error).__name__}: {error}")
+            if reraise:
+                raise
+            return ClaimMove.RELEASED
+        if not seen_before or not self._audited(case_id, decision):
+            self.cases.audit(case_id, "decision", decision, actor=actor)
+        return ClaimMove.ANSWERED
+
+    def _audited(self, case_id: str, decision: dict[str, Any]) -> bool:
+        return any(
+            row["event"] == "decision" and row.get("detail", {}).get("at") == decision.get("at")
+            for row in self.cases.audit_trail(case_id)
+        )
+
+    def _release(
+        self,
+        case_id: str,
+        claim: dict[str, Any],
+        decision: dict[str, Any],
+        error: str,
+        token_back: bool = True,
+    ) -> bool:
+        """The claim undone (audit `decision_undone`); False if the case moved since."""
+        released = self.cases.release_decision(
+            case_id,
+            claim["token"],
+            claimed=DECIDING,
+            back_to=claim["back_to"],
+            decision_index=claim["decision_index"],
+            excluded_index=claim.get("excluded_index"),
+            give_token_back=token_back,
+        )
+        if released:
             self.cases.audit(
                 case_id,
                 "decision_undone",
-                {"action": action, "error": f"{type(error).__name__}: {error}"},
-                actor=reviewer.reviewer_id,
+                {"action": decision.get("action"), "error": error},
+                actor=decision.get("reviewer", "cordon"),
             )
-            raise
-        self.cases.audit(case_id, "decision", decision, actor=reviewer.reviewer_id)
-        return {"case_id": case_id, "status": status, "decision": decision}
+        return released
+
+    def _restart(
+        self, case: Case, claim: dict[str, Any], decision: dict[str, Any], error: str
+    ) -> None:
+        """The execution ended without the decision: undone, and a new review started, whose
+        first await brings the case a live token (the token kept is dead)."""
+        if not self._release(case.case_id, claim, decision, error, token_back=False):
+            return  # something else moved the case since it was read
+        review = case.review or {}
+        kind = review.get("kind", "review")
+        excluded = list(case.excluded)
+        index = claim.get("excluded_index")
+        if index is not None and index < len(excluded):
+            del excluded[index]  # the escalation undone is no exclusion
+        tenant = self.tenants.get(case.tenant_id) or Tenant(case.tenant_id)
+        seconds = APPEAL_SECONDS if kind == "appeal" else tenant.policy.review_timeout_seconds
+        attempt = int(review.get("attempt", 1)) + 1
+        self.start(case.case_id, case.tenant_id, kind, seconds, excluded, attempt)
+
+    def sweep_claims(self, older_than_seconds: float = STUCK_AFTER_SECONDS) -> list[dict[str, str]]:
+        """Decisions stuck `deciding` (the answer to the claim, or the Lambda, lost): each
+        claimed longer ago than `older_than_seconds` is sent to the workflow again and settled
+        by its answer (`ClaimMove`). One query of the status index per tenant."""
+        now = now_iso()
+        before = datetime.fromisoformat(now) - timedelta(seconds=older_than_seconds)
+        swept = []
+        for tenant in self.tenants.all():
+            stuck = self.cases.claimed_before(
+                tenant.tenant_id, before.isoformat(timespec="milliseconds")
+            )
+            for case in stuck:
+                if not is_stuck(case.claim, now, older_than_seconds):
+                    continue
+                decision = _claimed(case)
+                if decision is None:
+                    logger.error("claim names no decision", extra={"case_id": case.case_id})
+                    continue
+                try:
+                    move = self._answer(case, case.claim or {}, decision, seen_before=True)
+                except Exception as error:
+                    logger.exception("stuck decision not settled", extra={"case_id": case.case_id})
+                    move_name = f"failed: {type(error).__name__}"
+                else:
+                    move_name = move.value
+                logger.warning(
+                    "stuck decision swept", extra={"case_id": case.case_id, "move": move_name}
+                )
+                swept.append(
+                    {"case_id": case.case_id, "tenant_id": tenant.tenant_id, "move": move_name}
+                )
+        return swept
 
     def appeal(self, reviewer: Reviewer, case_id: str, reason: str) -> dict[str, Any]:
         """The tenant, for its uploader, contests a takedown: a new review by someone else."""

@@ -27,6 +27,9 @@ CORDON_HASH_UPDATES_TOPIC_ARN, CORDON_HASHES_STREAM_ARN
     and the table's stream that feeds it.
 CORDON_WEBHOOK_DLQ
     The queue where webhook deliveries that kept failing wait for `cordon dlq redrive`.
+CORDON_HASH_UPDATES_DLQ
+    The hash stream's on-failure destination, where the stream handler also parks a record
+    it cannot read, with the reason.
 CORDON_DISPUTE_THRESHOLD
     How many tenants (other than its source) must dispute a shared hash before it stops
     triggering automatic takedowns anywhere (REVIEW only) and its source is told.
@@ -81,6 +84,7 @@ class Settings:
         "arn:aws:dynamodb:us-east-1:123456789012:table/cordon-hashes/stream/latest"
     )
     webhook_dlq: str = "cordon-webhook-dlq"
+    hash_updates_dlq: str = "cordon-hash-updates-dlq"
     dispute_threshold: int = 2
     flood_limit: int = 100
     flood_window_seconds: int = 600
@@ -128,6 +132,7 @@ class Settings:
             ),
             hashes_stream_arn=text("CORDON_HASHES_STREAM_ARN", default.hashes_stream_arn),
             webhook_dlq=text("CORDON_WEBHOOK_DLQ", default.webhook_dlq),
+            hash_updates_dlq=text("CORDON_HASH_UPDATES_DLQ", default.hash_updates_dlq),
             dispute_threshold=int(number("CORDON_DISPUTE_THRESHOLD", default.dispute_threshold)),
             flood_limit=int(number("CORDON_FLOOD_LIMIT", default.flood_limit)),
             flood_window_seconds=int(

@@ -16,10 +16,13 @@ from functools import partial
 from typing import Any, Protocol
 
 from chalicelib import logs, webhooks
-from chalicelib.adapters.streams import item_images
+from chalicelib.adapters.streams import item_images, sequence_number
+from chalicelib.errors import MalformedEventError
 from chalicelib.models import Tenant, Visibility, audience_tags, tenant_tags
 from chalicelib.updates import HashUpdate, WebhookSubscription, change_between
 from chalicelib.webhooks import DeliveryResult, WebhookDeadLetters
+
+REASON_ATTRIBUTE = "cordon-failure-reason"  # as the ingest DLQ's messages carry it
 
 
 def change_of(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -39,28 +42,137 @@ def _without_opinions(image: dict[str, Any]) -> dict[str, Any]:
 
 
 def updates_from_stream(records: Iterable[dict[str, Any]]) -> Iterator[HashUpdate]:
-    """Hash updates in a DynamoDB Stream batch (Lambda's event records), in stream order."""
+    """Hash updates in a DynamoDB Stream batch (Lambda's event records), in stream order. A
+    record that cannot be read raises `MalformedEventError` (see `handle_stream_batch`)."""
     for record in records:
-        old, new = item_images(record)
-        item = new or old
-        if not item or str(item.get("signal_type", "")).startswith("_"):
-            continue  # counters and other bookkeeping
-        if old and new and _without_opinions(old) == _without_opinions(new):
-            continue
-        yield HashUpdate(
+        update = update_from_record(record)
+        if update is not None:
+            yield update
+
+
+def update_from_record(record: Any) -> HashUpdate | None:
+    """The hash update one stream record holds; None for bookkeeping items and changes of
+    opinions alone. A field of the wrong type raises `MalformedEventError`: retrying the
+    record cannot change what it holds."""
+    old, new = item_images(record)
+    item = new or old
+    if not item or str(item.get("signal_type", "")).startswith("_"):
+        return None  # counters and other bookkeeping
+    if old and new and _without_opinions(old) == _without_opinions(new):
+        return None
+    try:
+        return HashUpdate(
             change=change_of(old, new),
-            signal_type=item["signal_type"],
-            value=item["value"],
-            labels=tuple(item.get("labels") or ()),
-            source=item.get("source", ""),
-            status=item.get("status", "active"),
+            signal_type=_text(item, "signal_type"),
+            value=_text(item, "value"),
+            labels=_texts(item, "labels"),
+            source=_text(item, "source", ""),
+            status=_text(item, "status", "active"),
             seq=int(item["seq"]) if item.get("seq") is not None else None,
-            case_id=item.get("case_id"),
-            visibility=item.get("visibility", Visibility.ALL),
-            groups=tuple(sorted(item.get("groups") or ())),
-            variant=item.get("variant", "original"),
-            variant_of=item.get("variant_of"),
+            case_id=_text(item, "case_id", None),
+            visibility=Visibility(item.get("visibility", Visibility.ALL)),
+            groups=tuple(sorted(_texts(item, "groups"))),
+            variant=_text(item, "variant", "original"),
+            variant_of=_text(item, "variant_of", None),
         )
+    except (KeyError, TypeError, ValueError, ArithmeticError) as error:
+        raise MalformedEventError(f"hash item does not read: {error!r:.200}") from error
+
+
+# SQS takes 256 KiB a message; a stream record holds up to two 400 KB images.
+PARKED_BODY_LIMIT = 200_000
+
+
+def _parked_body(record: Any) -> str:
+    body = json.dumps(record, default=str)
+    if len(body) <= PARKED_BODY_LIMIT:
+        return body
+    stream = record.get("dynamodb", {}) if isinstance(record, dict) else {}
+    keys = stream.get("Keys") if isinstance(stream, dict) else None
+    # Too big to park whole: its keys and place, by which the table and stream still find it.
+    return json.dumps({"truncated": True, "Keys": keys, "eventID": record.get("eventID")})
+
+
+_REQUIRED: Any = object()
+
+
+def _text(item: dict[str, Any], name: str, default: Any = _REQUIRED) -> Any:
+    value = item.get(name)
+    if value is None and default is not _REQUIRED:
+        return default
+    if not isinstance(value, str) or not value:
+        raise TypeError(f"{name} is {value!r:.80}, not a non-empty string")
+    return value
+
+
+def _texts(item: dict[str, Any], name: str) -> tuple[str, ...]:
+    values = item.get(name) or ()
+    if isinstance(values, str) or not all(isinstance(v, str) for v in values):
+        raise TypeError(f"{name} is {values!r:.80}, not a list of strings")
+    return tuple(values)
+
+
+class StreamDeadLetters(Protocol):
+    """Where a stream record nobody can read is parked with its reason (the hash-updates
+    DLQ, which the stream's on-failure destination also writes to)."""
+
+    def send(self, body: str, attributes: Mapping[str, str]) -> str: ...
+
+
+def handle_stream_batch(
+    records: Sequence[Any],
+    publish: Callable[[HashUpdate], None],
+    after: Callable[[list[HashUpdate]], dict[str, int]],
+    dead_letters: StreamDeadLetters,
+) -> dict[str, Any]:
+    """One stream batch, record by record, with Lambda's partial batch response.
+
+    A record that does not read is parked with its reason and passed over; the first record
+    whose update cannot be published is reported (`itemIdentifier`: its SequenceNumber) and
+    nothing after it is published, since Lambda retries from the lowest one reported.
+    `after` (webhooks, the retro-scan) gets the updates published."""
+    published: list[HashUpdate] = []
+    malformed = 0
+    failed: str | None = None
+    for record in records:
+        number = sequence_number(record)
+        try:
+            update = update_from_record(record)
+        except MalformedEventError as error:
+            reason = f"malformed stream record: {error}"
+            logs.logger.error("stream record parked", extra={"sequence": number, "reason": reason})
+            try:
+                dead_letters.send(
+                    _parked_body(record),
+                    {REASON_ATTRIBUTE: reason[:1000], "cordon-sequence-number": number or ""},
+                )
+            except Exception:
+                if number is None:
+                    raise  # nothing to name: the whole batch is retried
+                logs.logger.exception("could not park a stream record")
+                failed = number
+                break
+            malformed += 1
+            continue
+        if update is None:
+            continue
+        try:
+            publish(update)
+        except Exception:
+            if number is None:
+                raise
+            logs.logger.exception("hash update not published", extra={"sequence": number})
+            failed = number
+            break
+        published.append(update)
+    counts = after(published) if published else {}
+    failures = [{"itemIdentifier": failed}] if failed else []
+    return {
+        "batchItemFailures": failures,
+        "published": len(published),
+        "malformed": malformed,
+        **counts,
+    }
 
 
 class UpdatesTopic(Protocol):

@@ -159,6 +159,10 @@ class Cordon:
         return WebhookDeadLetters(self.webhook_dlq)
 
     @cached_property
+    def hash_updates_dlq(self) -> Queue:
+        return Queue.named(self.sqs, self.settings.hash_updates_dlq)
+
+    @cached_property
     def ingest_dlq(self) -> Queue:
         return Queue.named(self.sqs, self.settings.ingest_dlq)
 

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from chalicelib.errors import RequestError, UnknownTenantError
 from chalicelib.models import Action, Policy, Visibility
-from cordon_cli import errors, hashlists, operations, state
+from cordon_cli import errors, hashlists, operations, state, sweep_cmd
 from cordon_cli.output import (
     EXIT_OK,
     EXIT_SOME_FAILED,
@@ -712,6 +712,7 @@ def parser() -> argparse.ArgumentParser:
             )
             sub.add_argument("--reason", default="", help="why (recorded, shown to the tenant)")
             sub.add_argument("--labels", help="labels for confirmed hashes, comma-separated")
+    sweep_cmd.register(reviews)
 
     replay = command(commands, "replay", "replay event files through the pipeline")
     replay.add_argument(

@@ -8,11 +8,13 @@ as a visibility timeout would.
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from chalicelib import logs
@@ -171,10 +173,40 @@ class QueueRunner(_Background):
         return self.poll_once(wait_seconds=1)
 
 
+def lambda_stream_record(record: dict[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
+    """One record of boto3's `GetRecords` as Lambda delivers it: JSON, so binary values
+    (`B`, `BS`, within maps and lists too) as base64 text and the creation time as Unix
+    seconds, with the stream's ARN and region."""
+    stream = dict(record["dynamodb"])
+    for name in ("Keys", "NewImage", "OldImage"):
+        if name in stream:
+            stream[name] = {k: _json_value(v) for k, v in stream[name].items()}
+    created = stream.get("ApproximateCreationDateTime")
+    if isinstance(created, datetime):
+        stream["ApproximateCreationDateTime"] = int(created.timestamp())
+    return {**record, "dynamodb": stream, "eventSourceARN": stream_arn, "awsRegion": region}
+
+
+def _json_value(value: dict[str, Any]) -> dict[str, Any]:
+    ((kind, inner),) = value.items()
+    if kind == "B":
+        return {"B": base64.b64encode(inner).decode()}
+    if kind == "BS":
+        return {"BS": [base64.b64encode(member).decode() for member in inner]}
+    if kind == "M":
+        return {"M": {k: _json_value(v) for k, v in inner.items()}}
+    if kind == "L":
+        return {"L": [_json_value(v) for v in inner]}
+    return value
+
+
 class StreamRunner(_Background):
     """A local stand-in for Lambda's DynamoDB Streams event source mapping: reads every shard
     of a table's stream from where it was when started (LATEST, as Chalice configures it) and
-    hands the handler Lambda's event shape. A failed batch is retried, as Lambda does."""
+    hands the handler the event Lambda would (`lambda_stream_record`). As the deployed mapping
+    is set up (ReportBatchItemFailures, MaximumRetryAttempts), a batch is retried from the
+    first record the handler reports, or whole if it raises, at most `max_retries` times;
+    then it is passed over, logged, as Lambda hands it to its on-failure destination."""
 
     def __init__(
         self,
@@ -183,14 +215,17 @@ class StreamRunner(_Background):
         handler: Callable[[dict[str, Any], Any], Any],
         function_name: str,
         batch_size: int = 100,
+        max_retries: int = 10,
     ) -> None:
         self.streams = streams
         self.stream_arn = stream_arn
         self.handler = handler
         self.function_name = function_name
         self.batch_size = batch_size
+        self.max_retries = max_retries
         self.region = stream_arn.split(":")[3]
         self._iterators: dict[str, str] = {}
+        self._retries: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._discover()
@@ -212,21 +247,55 @@ class StreamRunner(_Background):
                 continue
             response = self.streams.get_records(ShardIterator=iterator, Limit=self.batch_size)
             records = response.get("Records", [])
+            following = response.get("NextShardIterator", "")
             if records:
-                event = {
-                    "Records": [
-                        {**record, "eventSourceARN": self.stream_arn, "awsRegion": self.region}
-                        for record in records
-                    ]
-                }
-                try:
-                    self.handler(event, LocalContext(self.function_name))
-                except Exception:
-                    logger.exception("stream handler failed; the batch will be retried")
-                    continue  # keep the old iterator: the same records come again
+                retry_from = self._run(records)
+                if retry_from is not None:
+                    # Lambda's checkpoint: the records before the first failure are done.
+                    following = self._iterator_at(shard, iterator, retry_from)
                 moved += len(records)
-            self._iterators[shard] = response.get("NextShardIterator", "")
+            self._iterators[shard] = following
         return moved
+
+    def _run(self, records: list[dict[str, Any]]) -> str | None:
+        """The sequence number to read again from, or None when the batch is done."""
+        event = {
+            "Records": [lambda_stream_record(r, self.stream_arn, self.region) for r in records]
+        }
+        first = records[0]["dynamodb"]["SequenceNumber"]
+        try:
+            response = self.handler(event, LocalContext(self.function_name)) or {}
+            failures = [f.get("itemIdentifier") for f in response.get("batchItemFailures", [])]
+        except Exception:
+            logger.exception("stream handler failed; the batch will be retried")
+            failures = [first]
+        if not failures:
+            self._retries.pop(first, None)
+            return None
+        # An empty or unknown identifier fails the whole batch, as Lambda reads it.
+        known = {r["dynamodb"]["SequenceNumber"] for r in records}
+        retry_from = min(failures, key=int) if set(failures) <= known else first
+        attempts = self._retries.pop(retry_from, 0) + 1
+        if attempts > self.max_retries:
+            logger.error(
+                "stream records given up after retries (Lambda: the on-failure destination)",
+                extra={"function": self.function_name, "from_sequence": retry_from},
+            )
+            return None
+        self._retries[retry_from] = attempts
+        return retry_from
+
+    def _iterator_at(self, shard: str, iterator: str, sequence: str) -> str:
+        try:
+            return self.streams.get_shard_iterator(
+                StreamArn=self.stream_arn,
+                ShardId=shard,
+                ShardIteratorType="AT_SEQUENCE_NUMBER",
+                SequenceNumber=sequence,
+            )["ShardIterator"]
+        except Exception:
+            logger.exception("no iterator at the failed record; the batch is read again")
+            return iterator
 
     def _poll(self) -> int:
         return self.poll_once()

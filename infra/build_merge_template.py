@@ -47,6 +47,9 @@ HASH_UPDATES_EVENT = "HashUpdatesDynamodbEventSource"
 # invoking (the handler drops them too, for the local stack, which has no filters).
 BOOKKEEPING_TYPES = ["_feed", "_seq", "_flood", "_opinion"]
 API_FUNCTION = "APIHandler"
+# `app.sweep_decisions`, run every 5 minutes (Chalice's Schedule event `SweepDecisionsEvent`):
+# it reads the cases table and answers task tokens, as the API's handler does.
+SWEEP_FUNCTION = "SweepDecisions"
 # The API's Lambda authorizer (`app.reviewer_key`): its own function, which reads the tenants
 # table, so it needs the resource names as much as the API's handler.
 AUTHORIZER_FUNCTION = "ReviewerKey"
@@ -62,6 +65,7 @@ CHALICE_IDS = frozenset(
         INGEST_FUNCTION,
         REVIEW_FUNCTION,
         API_FUNCTION,
+        SWEEP_FUNCTION,
         API_REST_API,
         "APIHandlerInvokePermission",
         AUTHORIZER_FUNCTION,
@@ -371,6 +375,10 @@ def overrides(resources: dict[str, Any]) -> dict[str, Any]:
                         "Properties": {
                             # Chalice writes the placeholder ARN it was given at build time.
                             "Stream": {"Fn::GetAtt": ["HashesTable", "StreamArn"]},
+                            # The handler names the first record it could not publish, so
+                            # Lambda retries from there, not the whole batch (a record that
+                            # does not read is parked by the handler, never retried).
+                            "FunctionResponseTypes": ["ReportBatchItemFailures"],
                             "MaximumRetryAttempts": 10,
                             "BisectBatchOnFunctionError": True,
                             # A batch that still fails is not dropped unseen: its shard and
@@ -406,6 +414,9 @@ def overrides(resources: dict[str, Any]) -> dict[str, Any]:
             }
         },
         API_FUNCTION: {
+            "Properties": {"Environment": {"Variables": copy.deepcopy(variables)}},
+        },
+        SWEEP_FUNCTION: {
             "Properties": {"Environment": {"Variables": copy.deepcopy(variables)}},
         },
         AUTHORIZER_FUNCTION: {

@@ -162,9 +162,12 @@ class CaseStore:
         decision: dict[str, Any],
         status: str,
         exclude: str | None = None,
+        claim: dict[str, Any] | None = None,
     ) -> bool:
         """Record a reviewer's decision if the case still waits on `token`; False if another
-        decision took it first. The token goes with it, so it is answered exactly once."""
+        decision took it first. The token goes with it, so it is answered exactly once: it
+        moves to `review.claim` (with `claim`'s details), where a retry of the same decision
+        or the sweeper finds it if the answer to this write, or the Lambda, is lost."""
         at = now_iso()
         values: dict[str, Any] = {
             ":token": token,
@@ -174,11 +177,13 @@ class CaseStore:
             ":at": at,
             ":entry": [{"status": status, "at": at}],
             ":none": [],
+            ":claim": {**(claim or {}), "token": token, "at": at},
         }
         expression = (
             "SET #status = :status, status_at = :status_at, updated_at = :at, "
             "history = list_append(history, :entry), "
-            "decisions = list_append(if_not_exists(decisions, :none), :decision)"
+            "decisions = list_append(if_not_exists(decisions, :none), :decision), "
+            "#review.claim = :claim"
         )
         if exclude:
             values[":exclude"] = [exclude]
@@ -202,6 +207,15 @@ class CaseStore:
                 return False
             raise
         return True
+
+    def claimed_before(self, tenant_id: str, before: str) -> list[Case]:
+        """The tenant's cases `deciding` since before `before` (ISO time): one query of the
+        status index, reading only those."""
+        status = CaseStatus.DECIDING.value
+        condition = KeyCondition("tenant_id").eq(tenant_id) & KeyCondition("status_at").between(
+            f"{status}#", f"{status}#{before}"
+        )
+        return self._query_all(TENANT_STATUS_INDEX, condition)
 
     # -- the tenant's standing decision on some bytes, wherever they are uploaded again -----
     def precedent(self, tenant_id: str, sha256: str) -> Precedent | None:
@@ -238,38 +252,42 @@ class CaseStore:
         back_to: str,
         decision_index: int,
         excluded_index: int | None = None,
+        give_token_back: bool = True,
     ) -> bool:
-        """Undo `claim_decision` when the workflow did not take the answer: the token and the
-        status back, the decision (and an escalation's exclusion) taken off again. Only while
+        """Undo `claim_decision` when the workflow did not take the answer: the status back,
+        the decision (and an escalation's exclusion) taken off again, the claim dropped, and
+        the token back (unless it is dead: a new review then brings a new one). Only while
         the case is as the claim left it; False if something else moved it since."""
         at = now_iso()
-        removes = [f"decisions[{decision_index}]"]
+        removes = [f"decisions[{decision_index}]", "#review.claim"]
         if excluded_index is not None:
             removes.append(f"#review.excluded[{excluded_index}]")
+        sets = "SET #status = :back, status_at = :status_at, updated_at = :at, "
+        sets += "history = list_append(history, :entry)"
+        values: dict[str, Any] = {
+            ":back": str(back_to),
+            ":claimed": str(claimed),
+            ":status_at": f"{back_to}#{at}",
+            ":at": at,
+            ":entry": [{"status": str(back_to), "at": at}],
+        }
+        if give_token_back:
+            sets += ", #review.#token = :token"
+            values[":token"] = token
         try:
             self.table.update_item(
                 Key={"pk": case_id, "sk": CASE_SK},
-                UpdateExpression=(
-                    "SET #status = :back, status_at = :status_at, updated_at = :at, "
-                    "#review.#token = :token, history = list_append(history, :entry) "
-                    "REMOVE " + ", ".join(removes)
+                UpdateExpression=sets + " REMOVE " + ", ".join(removes),
+                ConditionExpression=(
+                    "#status = :claimed AND attribute_not_exists(#review.#token) "
+                    "AND #review.claim.#token = :claimed_token"
                 ),
-                ConditionExpression="#status = :claimed AND attribute_not_exists(#review.#token)",
                 ExpressionAttributeNames={
                     "#status": "status",
                     "#review": "review",
                     "#token": "token",
                 },
-                ExpressionAttributeValues=to_dynamo(
-                    {
-                        ":back": str(back_to),
-                        ":claimed": str(claimed),
-                        ":status_at": f"{back_to}#{at}",
-                        ":at": at,
-                        ":token": token,
-                        ":entry": [{"status": str(back_to), "at": at}],
-                    }
-                ),
+                ExpressionAttributeValues=to_dynamo({**values, ":claimed_token": token}),
             )
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":

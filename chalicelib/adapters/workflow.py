@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from chalicelib.errors import TaskTokenGoneError
+
+# What Step Functions answers for a token it no longer waits on (answered or timed out:
+# TaskTimedOut; an execution that ended: TaskDoesNotExist; InvalidToken for one it never had).
+TOKEN_GONE = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
 
 class ReviewWorkflow:
@@ -30,7 +38,23 @@ class ReviewWorkflow:
             return self.execution_arn(name)
 
     def succeed(self, token: str, output: dict[str, Any]) -> None:
-        self.sfn.send_task_success(taskToken=token, output=json.dumps(output, default=str))
+        with _token_gone():
+            self.sfn.send_task_success(taskToken=token, output=json.dumps(output, default=str))
 
     def fail(self, token: str, error: str, cause: str) -> None:
-        self.sfn.send_task_failure(taskToken=token, error=error[:256], cause=cause[:32768])
+        with _token_gone():
+            self.sfn.send_task_failure(taskToken=token, error=error[:256], cause=cause[:32768])
+
+    def status(self, execution_arn: str) -> str:
+        """RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED."""
+        return self.sfn.describe_execution(executionArn=execution_arn)["status"]
+
+
+@contextmanager
+def _token_gone() -> Iterator[None]:
+    try:
+        yield
+    except ClientError as error:
+        if error.response["Error"]["Code"] in TOKEN_GONE:
+            raise TaskTokenGoneError(str(error)) from error
+        raise

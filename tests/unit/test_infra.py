@@ -110,6 +110,7 @@ def test_merge_template_overrides_only_chalices_resources(resources, merge):
         "ReviewWorker",
         "HashUpdates",
         "APIHandler",
+        "SweepDecisions",
         "ReviewerKey",
         "RestAPI",
     }
@@ -325,6 +326,11 @@ def _chalice_shaped_template() -> dict[str, Any]:
     }
     authorizer = copy.deepcopy(function)
     authorizer["Properties"]["Handler"] = "app.reviewer_key"
+    sweep = copy.deepcopy(function)
+    sweep["Properties"]["Handler"] = "app.sweep_decisions"
+    sweep["Properties"]["Events"] = {
+        "SweepDecisionsEvent": {"Type": "Schedule", "Properties": {"Schedule": "rate(5 minutes)"}}
+    }
     return {
         "AWSTemplateFormatVersion": "2010-09-09",
         "Transform": "AWS::Serverless-2016-10-31",
@@ -364,6 +370,7 @@ def _chalice_shaped_template() -> dict[str, Any]:
             "HashUpdates": hash_updates,
             "APIHandler": function,
             "ReviewerKey": authorizer,
+            "SweepDecisions": sweep,
             "RestAPI": {
                 "Type": "AWS::Serverless::Api",
                 "Properties": {
@@ -703,3 +710,37 @@ def test_a_stream_batch_that_keeps_failing_is_parked_not_dropped(merge):
         "Type": "SQS",
         "Destination": {"Fn::GetAtt": ["HashUpdatesDeadLetterQueue", "Arn"]},
     }
+
+
+def test_the_stream_reports_partial_batch_failures(merged):
+    # The handler names the first record it could not publish; without this setting Lambda
+    # ignores that answer and retries (then parks) the whole batch.
+    source = merged["Resources"]["HashUpdates"]["Properties"]["Events"][
+        "HashUpdatesDynamodbEventSource"
+    ]["Properties"]
+    assert source["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert source["BisectBatchOnFunctionError"] is True
+    assert source["MaximumRetryAttempts"] == 10
+    variables = merged["Resources"]["HashUpdates"]["Properties"]["Environment"]["Variables"]
+    assert variables["CORDON_HASH_UPDATES_DLQ"] == {
+        "Fn::GetAtt": ["HashUpdatesDeadLetterQueue", "QueueName"]
+    }
+
+
+def test_stuck_decisions_are_swept_every_five_minutes_with_the_tables_and_the_workflow(packaged):
+    function = packaged["Resources"]["SweepDecisions"]["Properties"]
+    assert function["Handler"] == "app.sweep_decisions"
+    assert function["Events"]["SweepDecisionsEvent"] == {
+        "Type": "Schedule",
+        "Properties": {"Schedule": "rate(5 minutes)"},
+    }
+    assert function["Role"] == {"Fn::GetAtt": ["DefaultRole", "Arn"]}
+    for name, value in REQUIRED_ENVIRONMENT.items():
+        assert function["Environment"]["Variables"][name] == value
+    variables = function["Environment"]["Variables"]
+    assert variables["CORDON_REVIEW_STATE_MACHINE_ARN"] == {"Ref": "ReviewStateMachine"}
+    # What it does: query the status index, read a stuck case's execution, answer its token.
+    cases_index = {"Fn::Sub": "${CasesTable.Arn}/index/*"}
+    assert cases_index in _allowed(packaged, "dynamodb:Query")
+    assert _allowed(packaged, "states:DescribeExecution")
+    assert _allowed(packaged, "states:SendTaskSuccess") == ["*"]
