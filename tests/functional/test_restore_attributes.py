@@ -144,3 +144,15 @@ def test_the_reviewers_image_url_serves_the_bytes_whatever_type_the_uploader_set
     url = world.cordon.store.presigned_evidence_url(evidence)
     assert "response-content-type=binary%2Foctet-stream" in url
     assert "response-content-encoding=identity" in url
+
+
+def test_an_upload_that_claims_gzip_is_still_taken_down_and_restored_bit_identical(world, client):
+    # GIVEN a known-bad image whose uploader says it is gzip-compressed (it is not): the
+    # evidence copy keeps the claim, and no reader on the way decodes it
+    case_id = held(world, "claims-gzip.jpg", ContentEncoding="gzip")
+    assert not world.exists("alpha-uploads", "claims-gzip.jpg")
+    evidence = world.cordon.cases.get(case_id).evidence
+    assert world.cordon.store.read_evidence(evidence) == COPY
+    reject(world, client, case_id)
+    back = world.s3.get_object(Bucket="alpha-uploads", Key="claims-gzip.jpg")
+    assert back["ContentEncoding"] == "gzip" and back["Body"].read() == COPY
