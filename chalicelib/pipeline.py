@@ -414,7 +414,9 @@ class Pipeline:
             "verdict": verdict.action.value,
         }
         try:
-            evidence = self.store.store_evidence(ref, evidence_key, fetched.data, sha256, metadata)
+            evidence = self.store.store_evidence(
+                ref, evidence_key, fetched.data, sha256, metadata, head=fetched.head
+            )
         except CordonError as error:
             self.cases.audit(case_id, "evidence_failed", {"error": str(error)})
             raise

@@ -30,6 +30,7 @@ class Objects(Protocol):
         data: bytes | None,
         sha256_hex: str,
         metadata: dict[str, str],
+        head: ObjectHead | None = None,
     ) -> EvidenceCopy: ...
 
     def delete_original(self, ref: ObjectRef, head: ObjectHead | None) -> None: ...

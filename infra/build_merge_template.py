@@ -152,11 +152,16 @@ def role_policy(resources: dict[str, Any]) -> dict[str, Any]:
             # Tenants' buckets are registered at run time: any bucket. HeadObject is GetObject.
             "Sid": "TenantObjects",
             "Effect": "Allow",
-            # PutObject: a rejected takedown restores the object where it was.
+            # PutObject: a rejected takedown restores the object where it was. The tagging
+            # actions: the upload's tags are kept in evidence and put back with it (S3 asks
+            # PutObjectTagging of a PutObject that carries tags).
             "Action": [
                 "s3:GetObject",
                 "s3:GetObjectVersion",
+                "s3:GetObjectTagging",
+                "s3:GetObjectVersionTagging",
                 "s3:PutObject",
+                "s3:PutObjectTagging",
                 "s3:DeleteObject",
                 "s3:DeleteObjectVersion",
             ],
@@ -172,13 +177,17 @@ def role_policy(resources: dict[str, Any]) -> dict[str, Any]:
         },
         {
             # GetObjectRetention: without it S3 leaves ObjectLockRetainUntilDate out of
-            # GetObject, and the case records no retain-until date.
+            # GetObject, and the case records no retain-until date. The tagging actions: the
+            # evidence copy carries the upload's tags, for a restore to put back.
             "Sid": "EvidenceWrite",
             "Effect": "Allow",
             "Action": [
                 "s3:PutObject",
+                "s3:PutObjectTagging",
                 "s3:GetObject",
                 "s3:GetObjectVersion",
+                "s3:GetObjectTagging",
+                "s3:GetObjectVersionTagging",
                 "s3:GetObjectRetention",
             ],
             "Resource": evidence_objects,

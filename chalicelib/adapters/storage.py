@@ -6,7 +6,7 @@ import base64
 import hashlib
 from collections.abc import Iterator
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
@@ -14,6 +14,13 @@ from urllib.parse import quote
 from botocore.exceptions import ClientError
 from botocore.response import StreamingBody
 
+from chalicelib.adapters.attributes import (
+    MAX_METADATA_BYTES,
+    ObjectAttributes,
+    evidence_metadata,
+    put_arguments,
+    upload_metadata,
+)
 from chalicelib.errors import (
     ChecksumMismatchError,
     ObjectGoneError,
@@ -37,6 +44,8 @@ class ObjectHead:
     etag: str
     version_id: str | None
     content_type: str
+    # Headers, user metadata and tag count: kept in evidence, put back by a restore.
+    attributes: ObjectAttributes = field(default_factory=ObjectAttributes)
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,10 @@ class EvidenceCopy:
     version_id: str | None
     checksum_sha256: str
     retain_until: str | None
+    # The upload's user metadata when it did not fit on the evidence object beside Cordon's.
+    upload_metadata: dict[str, str] = field(default_factory=dict)
+    # Why the upload's tags could not be read (the evidence, and a restore, lack them).
+    tags_error: str | None = None
 
     @property
     def uri(self) -> str:
@@ -75,6 +88,9 @@ class EvidenceCopy:
             "version_id": self.version_id,
             "checksum_sha256": self.checksum_sha256,
             "retain_until": self.retain_until,
+            # Only when there is something to say: the case item stays small.
+            **({"upload_metadata": self.upload_metadata} if self.upload_metadata else {}),
+            **({"tags_error": self.tags_error} if self.tags_error else {}),
         }
 
 
@@ -106,11 +122,8 @@ def _head_of(response: dict[str, Any]) -> ObjectHead:
         etag=response["ETag"].strip('"'),
         version_id=response.get("VersionId"),
         content_type=response.get("ContentType", ""),
+        attributes=ObjectAttributes.of(response),
     )
-
-
-# S3 takes at most 2 KB of user metadata (names and values, UTF-8) on an object.
-MAX_METADATA_BYTES = 2048
 
 
 def _user_metadata(metadata: dict[str, str]) -> dict[str, str]:
@@ -189,9 +202,28 @@ class ObjectStore:
 
     def read_evidence(self, evidence: dict[str, Any]) -> bytes:
         """The bytes of an evidence copy, as recorded on its case."""
+        return self._get_evidence(evidence)["Body"].read()
+
+    def _get_evidence(self, evidence: dict[str, Any]) -> dict[str, Any]:
         version = {"VersionId": evidence["version_id"]} if evidence.get("version_id") else {}
-        response = self.s3.get_object(Bucket=evidence["bucket"], Key=evidence["key"], **version)
-        return response["Body"].read()
+        return self.s3.get_object(Bucket=evidence["bucket"], Key=evidence["key"], **version)
+
+    def _tags(self, bucket: str, key: str, version_id: str | None) -> dict[str, str]:
+        version = {"VersionId": version_id} if version_id and version_id != "null" else {}
+        response = self.s3.get_object_tagging(Bucket=bucket, Key=key, **version)
+        return {tag["Key"]: tag["Value"] for tag in response.get("TagSet", [])}
+
+    def _restorable(self, evidence: dict[str, Any], stored: dict[str, Any]) -> dict[str, Any]:
+        """PutObject's arguments that give the restored object the upload's headers, user
+        metadata and tags, as its evidence copy keeps them."""
+        kept = ObjectAttributes.of(stored)
+        tags = (
+            self._tags(evidence["bucket"], evidence["key"], evidence.get("version_id"))
+            if kept.tag_count
+            else {}
+        )
+        metadata = upload_metadata(kept.metadata, evidence.get("upload_metadata"))
+        return put_arguments(kept.headers, metadata, tags)
 
     def reinstate(
         self, evidence: dict[str, Any], bucket: str, key: str, sha256_hex: str, judged_at: str
@@ -200,8 +232,10 @@ class ObjectStore:
         arrival and again on read-back); returns the new version id, if any. The evidence
         copy stays, locked, as the record of what was restored. An object put at the key after
         the upload was judged (`judged_at`) is never overwritten (ObjectReplacedError); an
-        older one (a versioned bucket's previous version) is, conditionally on its ETag."""
-        data = self.read_evidence(evidence)
+        older one (a versioned bucket's previous version) is, conditionally on its ETag. The
+        upload's headers, user metadata and tags come back with it, from the evidence copy."""
+        stored = self._get_evidence(evidence)
+        data = stored["Body"].read()
         if hashlib.sha256(data).hexdigest() != sha256_hex:
             raise ChecksumMismatchError(f"evidence of s3://{bucket}/{key} no longer matches")
         try:
@@ -227,6 +261,7 @@ class ObjectStore:
                 Body=data,
                 ChecksumAlgorithm="SHA256",
                 ChecksumSHA256=sha256_b64(sha256_hex),
+                **self._restorable(evidence, stored),
                 **condition,  # a newer upload racing the restore is not overwritten either
             )
         except ClientError as error:
@@ -245,7 +280,14 @@ class ObjectStore:
         return version or ""
 
     def presigned_evidence_url(self, evidence: dict[str, Any], seconds: int = 300) -> str:
-        params = {"Bucket": evidence["bucket"], "Key": evidence["key"]}
+        params = {
+            "Bucket": evidence["bucket"],
+            "Key": evidence["key"],
+            # The evidence keeps the uploader's Content-Type and Content-Encoding (for the
+            # restore); the reviewer is served the bytes as hashed, never as HTML or decoded.
+            "ResponseContentType": "binary/octet-stream",
+            "ResponseContentEncoding": "identity",
+        }
         if evidence.get("version_id"):
             params["VersionId"] = evidence["version_id"]
         return self.s3.generate_presigned_url("get_object", Params=params, ExpiresIn=seconds)
@@ -257,19 +299,27 @@ class ObjectStore:
         data: bytes | None,
         sha256_hex: str,
         metadata: dict[str, str],
+        head: ObjectHead | None = None,
     ) -> EvidenceCopy:
         """Write the evidence copy, then read it back and check its SHA-256 against ours.
+
+        The copy keeps the upload's headers, user metadata (beside Cordon's, or on the record
+        when both do not fit in S3's 2 KB) and tags (`head`: what the GET answered), for a
+        restore to put back.
 
         Objects Cordon holds in memory are written from the very bytes it hashed, with their
         SHA-256 for S3 to check on arrival; objects over the size cap are copied server-side.
         The read-back check holds on any backend, whatever it verifies itself.
         """
+        upload = head.attributes if head is not None else ObjectAttributes()
+        tags, tags_error = self._upload_tags(ref, upload, head)
+        on_object, kept = evidence_metadata(_user_metadata(metadata), upload.metadata)
         common: dict[str, Any] = {
             "Bucket": self.evidence_bucket,
             "Key": evidence_key,
             "ChecksumAlgorithm": "SHA256",
-            "Metadata": _user_metadata(metadata),
             "ServerSideEncryption": "AES256",
+            **put_arguments(upload.headers, on_object, tags),
         }
         try:
             if data is not None:
@@ -278,7 +328,8 @@ class ObjectStore:
                 )
             else:
                 source = {"Bucket": ref.bucket, "Key": ref.key, **self._version(ref)}
-                # Tags are not copied: evidence carries Cordon's metadata, not the uploader's.
+                # REPLACE: the metadata and tags written are the ones above (Cordon's beside the
+                # upload's), as for a PUT.
                 response = self.s3.copy_object(
                     CopySource=source,
                     MetadataDirective="REPLACE",
@@ -310,7 +361,23 @@ class ObjectStore:
             version_id=version,
             checksum_sha256=sha256_hex,
             retain_until=retain.isoformat() if retain else None,
+            upload_metadata=kept,
+            tags_error=tags_error,
         )
+
+    def _upload_tags(
+        self, ref: ObjectRef, upload: ObjectAttributes, head: ObjectHead | None
+    ) -> tuple[dict[str, str], str | None]:
+        """The upload's tags (a request only when the GET counted some), and why they could
+        not be read: a takedown never waits on them (a bucket policy may deny the read)."""
+        if not upload.tag_count:
+            return {}, None
+        version = ref.version_id or (head.version_id if head else None)
+        try:
+            return self._tags(ref.bucket, ref.key, version), None
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "error")
+            return {}, f"the upload's {upload.tag_count} tags could not be read: {code}"
 
     def delete_original(self, ref: ObjectRef, head: ObjectHead | None) -> None:
         """Remove the version that was copied (not just hide it behind a delete marker). In an

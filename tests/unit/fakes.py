@@ -56,6 +56,7 @@ class FakeObjects:
         data: bytes | None,
         sha256_hex: str,
         metadata: dict[str, str],
+        head: ObjectHead | None = None,
     ) -> EvidenceCopy:
         versions = self.evidence.setdefault(evidence_key, [])
         versions.append(data or b"")

@@ -234,6 +234,15 @@ def test_role_reads_and_deletes_tenant_objects(merge):
         assert tenants in _allowed(merge, action), action
 
 
+def test_role_reads_and_writes_the_tags_an_upload_carries_into_evidence_and_back(merge):
+    # moto checks no IAM: without these S3 refuses the tag reads and a PutObject with tags.
+    tenants = {"Fn::Sub": "arn:${AWS::Partition}:s3:::*/*"}
+    evidence = {"Fn::Sub": "${EvidenceBucket.Arn}/*"}
+    for action in ("s3:GetObjectTagging", "s3:GetObjectVersionTagging", "s3:PutObjectTagging"):
+        assert tenants in _allowed(merge, action), action
+        assert evidence in _allowed(merge, action), action
+
+
 def test_role_uses_the_queues_and_rekognition(merge):
     ingest = {"Fn::GetAtt": ["IngestQueue", "Arn"]}
     review_work = {"Fn::GetAtt": ["ReviewWorkQueue", "Arn"]}
