@@ -58,9 +58,8 @@ class FakeObjects:
         metadata: dict[str, str],
     ) -> EvidenceCopy:
         versions = self.evidence.setdefault(evidence_key, [])
-        if not versions:  # a conditional write, as the S3 store's: a retry finds the first
-            versions.append(data or b"")
-        return EvidenceCopy("evidence", evidence_key, "1", sha256_hex, None)
+        versions.append(data or b"")
+        return EvidenceCopy("evidence", evidence_key, str(len(versions)), sha256_hex, None)
 
     def delete_original(self, ref: ObjectRef, head: ObjectHead | None) -> None:
         if self.deletes_to_fail:
