@@ -38,6 +38,7 @@ import pytest
 from botocore.exceptions import ConnectionClosedError
 from moto import mock_aws
 
+from chalicelib.errors import ChecksumMismatchError
 from chalicelib.models import HashRecord, ObjectRef, Policy
 from chalicelib.settings import Settings
 from chalicelib.wiring import Cordon
@@ -72,6 +73,7 @@ class Faults:
     crash: tuple[int, str, str] | None = None
     dead: bool = False
     lose: float = 0.0
+    lose_next: int = 0  # answers to lose, whatever `lose` says
     seed: int = 0
     lost: int = 0
     _rng: random.Random = field(default_factory=random.Random)
@@ -89,7 +91,7 @@ class Faults:
 
     def arm(self, crash: tuple[int, str, str] | None = None, lose: float = 0.0) -> None:
         self.calls.clear()
-        self.crash, self.dead, self.lose, self.lost = crash, False, lose, 0
+        self.crash, self.dead, self.lose, self.lost, self.lose_next = crash, False, lose, 0, 0
         self._rng = random.Random(self.seed)
 
     def _record(self, event_name: str, params: dict[str, Any], **_: Any) -> None:
@@ -114,7 +116,8 @@ class Faults:
             raise InjectedCrash(f"crash {when} call {index} ({self.calls[-1]})")
 
     def _send(self, request: Any, **_: Any) -> None:
-        if self.lose and self._rng.random() < self.lose:
+        if self.lose_next or (self.lose and self._rng.random() < self.lose):
+            self.lose_next = max(0, self.lose_next - 1)
             self.lost += 1
             raise LostAnswer(endpoint_url=request.url)
 
@@ -387,3 +390,44 @@ def test_two_workers_on_one_upload_at_once_write_one_evidence_and_one_trail(swee
     # THEN one evidence version and one set of audit rows
     assert len(results) == 2
     assert sweep.outcome(ref) == EXPECTED, results
+
+
+def test_a_resent_audit_put_succeeds_and_every_distinct_event_is_kept(sweep: Sweep):
+    # GIVEN the case store of a container whose first answer will be lost
+    cases = sweep.container().cases
+    sweep.faults.arm()
+    sweep.faults.lose_next = 1
+    # WHEN it records two retries, then the same verdict step twice (a retried step)
+    cases.audit("case-resent", "retry", {"n": 1})
+    cases.audit("case-resent", "retry", {"n": 2})
+    cases.audit("case-resent", "verdict", {"action": "TAKEDOWN"}, once="q1")
+    cases.audit("case-resent", "verdict", {"action": "TAKEDOWN", "again": True}, once="q1")
+    # THEN the resent put succeeded, both retries are kept and the verdict is there once
+    assert sweep.faults.lost == 1
+    trail = sweep.setup.cases.audit_trail("case-resent")
+    assert [(row["event"], row["detail"]) for row in trail] == [
+        ("retry", {"n": 1}),
+        ("retry", {"n": 2}),
+        ("verdict", {"action": "TAKEDOWN"}),
+    ]
+
+
+def test_evidence_stored_again_for_a_case_is_the_one_version_there(sweep: Sweep):
+    # GIVEN the evidence copy of a case, written once
+    store = sweep.container().store
+    ref = ObjectRef(BUCKET, "again.jpg", None, "etag")
+    key = f"{TENANT}/case-again/again.jpg"
+    sha256 = hashlib.sha256(BAD).hexdigest()
+    sweep.faults.arm()
+    first = store.store_evidence(ref, key, BAD, sha256, {"cordon-case": "case-again"})
+    # WHEN a retry (or a second worker) stores it again
+    again = store.store_evidence(ref, key, BAD, sha256, {"cordon-case": "case-again"})
+    # THEN it is the copy already there: one version, checked, and other bytes are refused
+    assert again == first
+    versions = sweep.setup.s3.list_object_versions(
+        Bucket=sweep.settings.evidence_bucket, Prefix=key
+    )["Versions"]
+    assert [v["VersionId"] for v in versions] == [first.version_id]
+    other = hashlib.sha256(b"other bytes").hexdigest()
+    with pytest.raises(ChecksumMismatchError):
+        store.store_evidence(ref, key, b"other bytes", other, {})
