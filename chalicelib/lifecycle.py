@@ -116,6 +116,9 @@ class Case:
     detail: str = ""  # why nothing could be judged (gone)
     attached: tuple[str, ...] = ()  # copies of the same bytes held with this case's review
     attached_to: str | None = None  # the case whose review this copy follows
+    # How often the object was taken into quarantine (a gone or reinstated one may come back):
+    # numbers the audit rows written once per quarantine, so a retry writes none twice.
+    quarantines: int = 0
     extra: dict[str, Any] = field(default_factory=dict)  # any other stored attribute
 
     @property
@@ -188,6 +191,7 @@ class Case:
             "detail": self.detail or None,
             "attached": list(self.attached) or None,
             "attached_to": self.attached_to,
+            "quarantines": self.quarantines or None,
         }
         data.update({k: v for k, v in optional.items() if v is not None})
         return data

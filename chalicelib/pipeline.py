@@ -62,6 +62,17 @@ def evidence_key_for(tenant_id: str, case_id: str, key: str) -> str:
     return prefix + tail
 
 
+def _quarantines(case: Case | None) -> int:
+    """The quarantine a case in (or just out of) quarantine is in; cases opened before they
+    were counted are in their first."""
+    return (case.quarantines if case else 0) or 1
+
+
+def _once(quarantines: int) -> str:
+    """The occurrence that audit rows written once per quarantine belong to."""
+    return f"q{quarantines}"
+
+
 @dataclass
 class Timer:
     """Milliseconds spent per stage of one object."""
@@ -189,8 +200,10 @@ class Pipeline:
             elif step is Step.REJUDGE_HELD:
                 result = self._reevaluate_held(tenant, ref, case_id, existing)
             elif step is Step.MARK_GONE:
+                # The row first: a retry after the status would find the case done.
+                once = _once(_quarantines(existing))
+                self.cases.audit(case_id, "gone", {"reason": why}, once=once)
                 self.cases.set_status(case_id, CaseStatus.GONE, {"detail": why})
-                self.cases.audit(case_id, "gone", {"reason": why})
                 result = Result(Outcome.GONE, ref, tenant.tenant_id, case_id, detail=why)
             else:
                 result = Result(
@@ -389,20 +402,33 @@ class Pipeline:
                 self.cases.set_status(case_id, CaseStatus.ALLOWED, fields)
                 self.cases.audit(case_id, "reappeared", {"after": "ALLOW"})
             return Result(Outcome.ALLOWED, ref, tenant.tenant_id, case_id, verdict, ref.uri)
+        # Each step is written so that a retry (after a crash, a lost answer, or beside a
+        # concurrent delivery) can do it again: rows once per quarantine, the evidence once.
         if before is None:
-            if self.cases.open(case_id, tenant.tenant_id, CaseStatus.QUARANTINING, fields):
-                self.cases.audit(case_id, "verdict", verdict.to_dict())
-            else:  # opened between our read and now: a concurrent delivery
-                self.cases.audit(case_id, "retry", {"reason": "earlier attempt did not finish"})
+            count = 1
+            opened = self.cases.open(
+                case_id, tenant.tenant_id, CaseStatus.QUARANTINING, {**fields, "quarantines": 1}
+            )
+            if not opened:  # opened between our read and now: a concurrent delivery
+                self.cases.audit(case_id, "retry", {"reason": "a concurrent delivery opened it"})
         elif before is CaseStatus.QUARANTINING:
+            count = _quarantines(existing)
             self.cases.audit(case_id, "retry", {"reason": "earlier attempt did not finish"})
         else:
-            # Allowed, reinstated or gone before, and now to act on: the one case moves on.
-            self.cases.set_status(case_id, CaseStatus.QUARANTINING, fields)
+            # Allowed, reinstated or gone before, and now to act on: the one case moves on,
+            # its row first (a retry after the move finds the case quarantining).
+            count = (existing.quarantines if existing else 0) + 1
             self.cases.audit(
-                case_id, "re-evaluated", {"before": str(before), "after": verdict.action.value}
+                case_id,
+                "re-evaluated",
+                {"before": str(before), "after": verdict.action.value},
+                once=_once(count),
             )
-            self.cases.audit(case_id, "verdict", verdict.to_dict())
+            self.cases.set_status(
+                case_id, CaseStatus.QUARANTINING, {**fields, "quarantines": count}
+            )
+        once = _once(count)
+        self.cases.audit(case_id, "verdict", verdict.to_dict(), once=once)
         sha256 = fields["sha256"]
         evidence_key = evidence_key_for(tenant.tenant_id, case_id, ref.key)
         metadata = {
@@ -421,9 +447,9 @@ class Pipeline:
             self.cases.audit(case_id, "evidence_failed", {"error": str(error)})
             raise
         self.cases.update_fields(case_id, {"evidence": evidence.to_dict()})
-        self.cases.audit(case_id, "evidence_stored", evidence.to_dict())
+        self.cases.audit(case_id, "evidence_stored", evidence.to_dict(), once=once)
         return self._remove_original(
-            tenant, ref, case_id, verdict, fetched.head, evidence.uri, sha256
+            tenant, ref, case_id, verdict, fetched.head, evidence.uri, sha256, once
         )
 
     def _remove_original(
@@ -435,25 +461,39 @@ class Pipeline:
         head: ObjectHead | None,
         evidence_uri: str,
         sha256: str,
+        once: str,
     ) -> Result:
+        """Remove the original and give the case its final status: each step done again by
+        a retry is harmless (a delete of what is gone, rows `once` per quarantine), and the
+        status comes last, since a retry takes it as done."""
         try:
             self.store.delete_original(ref, head)
         except ObjectReplacedError as error:
             # The bytes judged are no longer at the key (a newer upload replaced them, and is
             # judged on its own event): nothing of them is public, the case goes on.
-            self.cases.audit(case_id, "original_replaced", {"uri": ref.uri, "detail": str(error)})
+            self.cases.audit(
+                case_id,
+                "original_replaced",
+                {"uri": ref.uri, "detail": str(error)},
+                once=once,
+            )
         except Exception as error:
             self.cases.audit(case_id, "remove_failed", {"error": str(error)})
             raise
         else:
-            self.cases.audit(case_id, "original_removed", {"uri": ref.uri})
+            self.cases.audit(case_id, "original_removed", {"uri": ref.uri}, once=once)
         rules = tenant.policy
         needs_review = verdict.action is Action.REVIEW or rules.review_takedowns
         if verdict.held_with:
             # The same bytes already await a review: held with it, whose decision they share.
             self.cases.attach(verdict.held_with, case_id)
-            self.cases.audit(verdict.held_with, "copy_held", {"case_id": case_id, "uri": ref.uri})
-            self.cases.audit(case_id, "held_with", {"case_id": verdict.held_with})
+            self.cases.audit(
+                verdict.held_with,
+                "copy_held",
+                {"case_id": case_id, "uri": ref.uri},
+                once=f"{case_id}-{once}",
+            )
+            self.cases.audit(case_id, "held_with", {"case_id": verdict.held_with}, once=once)
             self.cases.set_status(case_id, CaseStatus.ATTACHED, {"attached_to": verdict.held_with})
         elif needs_review:
             if self.reviews is not None:
@@ -465,12 +505,14 @@ class Pipeline:
             self.cases.set_precedent(tenant.tenant_id, sha256, case_id, Ruling.PENDING)
             self.cases.set_status(case_id, CaseStatus.PENDING_REVIEW)
         else:
-            self.cases.set_precedent(tenant.tenant_id, sha256, case_id, Ruling.REMOVED)
-            self.cases.set_status(case_id, CaseStatus.QUARANTINED)
+            # An automated takedown: its statement of reasons, then the ruling, then the
+            # final status (a retry after it would not write the notice).
             case = self.cases.get(case_id)
-            if case is not None:  # an automated takedown: its statement of reasons now
+            if case is not None:
                 notice = statement_of_reasons(case.to_dict(), "removed")
                 self.cases.update_fields(case_id, {"notice": notice})
+            self.cases.set_precedent(tenant.tenant_id, sha256, case_id, Ruling.REMOVED)
+            self.cases.set_status(case_id, CaseStatus.QUARANTINED)
         logger.info(
             "quarantined",
             extra={
@@ -485,8 +527,12 @@ class Pipeline:
     def _finish_quarantine(
         self, tenant: Tenant, ref: ObjectRef, case_id: str, case: Case
     ) -> Result:
-        """An earlier attempt stored the evidence but did not remove the original."""
+        """An earlier attempt stored the evidence but did not remove the original (or did,
+        and stopped before the case said so)."""
         self.cases.audit(case_id, "retry", {"reason": "evidence stored, original not removed"})
+        once = _once(_quarantines(case))
+        # It may have stopped between recording the evidence on the case and its row.
+        self.cases.audit(case_id, "evidence_stored", case.evidence or {}, once=once)
         verdict = case.verdict or Verdict(Action.TAKEDOWN, ())
         return self._remove_original(
             tenant,
@@ -496,6 +542,7 @@ class Pipeline:
             None,
             case.evidence_uri,
             case.sha256 or "",
+            once,
         )
 
     def _remove_again(

@@ -61,7 +61,12 @@ class Cases(Protocol):
     def update_fields(self, case_id: str, fields: dict[str, Any]) -> None: ...
 
     def audit(
-        self, case_id: str, event: str, detail: dict[str, Any] | None = None, actor: str = ...
+        self,
+        case_id: str,
+        event: str,
+        detail: dict[str, Any] | None = None,
+        actor: str = ...,
+        once: str | None = None,
     ) -> None: ...
 
     def precedent(self, tenant_id: str, sha256: str) -> Precedent | None: ...

@@ -1,7 +1,10 @@
 """Cases and their audit trail (DynamoDB).
 
-One table: the case item (`pk` = case id, `sk` = "CASE") and its audit events under it
-(`sk` = "AUDIT#<time>#<n>"), written once and never updated. The GSI `by_tenant_status`
+One table: the case item (`pk` = case id, `sk` = "CASE") and its audit events under it,
+written once and never updated: `sk` = "AUDIT#<time>#<n>" for an event that may recur (a
+retry, a re-upload removed), "AUDIT#<occurrence>#<event>" for one written once per occurrence
+(the verdict of the case's first quarantine: "AUDIT#q1#verdict"), so that a retried step finds
+its row there. The GSI `by_tenant_status`
 (`tenant_id`, `status_at`) lists a tenant's cases by status, oldest first; only case items
 carry those attributes, so audit events stay out of it. Every case write is billed in the
 table and again in the index, per KB started.
@@ -15,8 +18,10 @@ from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.conditions import Key as KeyCondition
+from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
+from chalicelib.errors import CordonError
 from chalicelib.lifecycle import Case, CaseStatus, Precedent, Ruling
 from chalicelib.models import Verdict, now_iso
 
@@ -51,7 +56,7 @@ _FIELDS = frozenset(
     {
         "case_id", "tenant_id", "status", "created_at", "updated_at", "object", "sha256",
         "signals", "verdict", "history", "evidence", "review", "decisions", "notice", "detail",
-        "attached", "attached_to",
+        "attached", "attached_to", "quarantines",
     }
 )  # fmt: skip
 
@@ -84,17 +89,44 @@ def case_from_item(item: dict[str, Any]) -> Case:
         detail=data.get("detail") or "",
         attached=tuple(data.get("attached") or ()),
         attached_to=data.get("attached_to"),
+        quarantines=data.get("quarantines", 0),
         extra={k: v for k, v in data.items() if k not in _FIELDS | _STORE_ONLY},
     )
+
+
+def _time_order(row: dict[str, Any]) -> tuple[str, str]:
+    return row["at"], row["sk"]
 
 
 def _precedent_key(tenant_id: str, sha256: str) -> dict[str, str]:
     return {"pk": f"{PRECEDENT_PREFIX}{tenant_id}#{sha256}", "sk": PRECEDENT_SK}
 
 
+def _is_conditional_failure(error: ClientError) -> bool:
+    return error.response["Error"]["Code"] == "ConditionalCheckFailedException"
+
+
 class CaseStore:
     def __init__(self, table: Any) -> None:
         self.table = table
+
+    def _put_new(self, item: dict[str, Any]) -> bool:
+        """Put `item` unless its key is taken; False if another item holds it. The item
+        already there being this very one counts as written: botocore sends a request again
+        when its answer is lost, and the second send must not fail what the first did."""
+        try:
+            self.table.put_item(
+                Item=item,
+                ConditionExpression="attribute_not_exists(pk)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ClientError as error:
+            if not _is_conditional_failure(error):
+                raise
+            stored = error.response.get("Item") or {}
+            deserialize = TypeDeserializer().deserialize
+            return {name: deserialize(value) for name, value in stored.items()} == item
+        return True
 
     def get(self, case_id: str) -> Case | None:
         item = self.table.get_item(Key={"pk": case_id, "sk": CASE_SK}, ConsistentRead=True)
@@ -116,15 +148,7 @@ class CaseStore:
             "history": [{"status": status, "at": at}],
             **fields,
         }
-        try:
-            self.table.put_item(
-                Item=to_dynamo(item), ConditionExpression="attribute_not_exists(pk)"
-            )
-        except ClientError as error:
-            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
-            raise
-        return True
+        return self._put_new(to_dynamo(item))
 
     def set_status(self, case_id: str, status: str, fields: dict[str, Any] | None = None) -> None:
         """Move the case to `status` (kept in its history), setting `fields` alongside."""
@@ -296,23 +320,32 @@ class CaseStore:
         return True
 
     def audit(
-        self, case_id: str, event: str, detail: dict[str, Any] | None = None, actor: str = "cordon"
+        self,
+        case_id: str,
+        event: str,
+        detail: dict[str, Any] | None = None,
+        actor: str = "cordon",
+        once: str | None = None,
     ) -> None:
-        """Append one audit event; the condition makes an overwrite impossible."""
+        """Append one audit event; the condition makes an overwrite impossible.
+
+        `once` names the occurrence the event belongs to (`q1`: the case's first quarantine):
+        it is then written at most once, and a retry of the step (after a crash, or by a
+        concurrent delivery) finds the first row and keeps it. Events without `once` each get
+        a row; botocore's resend of one whose answer was lost finds its own row and succeeds.
+        """
         at = now_iso()
-        self.table.put_item(
-            Item=to_dynamo(
-                {
-                    "pk": case_id,
-                    "sk": f"{AUDIT_PREFIX}{at}#{uuid.uuid4().hex[:8]}",
-                    "event": event,
-                    "actor": actor,
-                    "at": at,
-                    "detail": detail or {},
-                }
-            ),
-            ConditionExpression="attribute_not_exists(pk)",
-        )
+        sk = f"{once}#{event}" if once else f"{at}#{uuid.uuid4().hex[:8]}"
+        item = {
+            "pk": case_id,
+            "sk": AUDIT_PREFIX + sk,
+            "event": event,
+            "actor": actor,
+            "at": at,
+            "detail": detail or {},
+        }
+        if not self._put_new(to_dynamo(item)) and not once:
+            raise CordonError(f"audit row {item['sk']} of {case_id} holds another event")
 
     def audit_trail(self, case_id: str) -> list[dict[str, Any]]:
         response = self.table.query(
@@ -320,7 +353,8 @@ class CaseStore:
             & KeyCondition("sk").begins_with(AUDIT_PREFIX),
             ConsistentRead=True,
         )
-        return [from_dynamo(item) for item in response["Items"]]
+        # In the order they happened: rows written once are keyed by what they record.
+        return sorted((from_dynamo(item) for item in response["Items"]), key=_time_order)
 
     def for_tenant(
         self, tenant_id: str, status: str | None = None, since: str | None = None

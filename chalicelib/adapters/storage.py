@@ -309,7 +309,10 @@ class ObjectStore:
 
         Objects Cordon holds in memory are written from the very bytes it hashed, with their
         SHA-256 for S3 to check on arrival; objects over the size cap are copied server-side.
-        The read-back check holds on any backend, whatever it verifies itself.
+        The read-back check holds on any backend, whatever it verifies itself. The key is the
+        case's, and the write is conditional (`If-None-Match: *`): a retry, or a concurrent
+        delivery, finds the copy an earlier attempt wrote and checks that one, so the locked
+        bucket never holds a second version of it.
         """
         upload = head.attributes if head is not None else ObjectAttributes()
         tags, tags_error = self._upload_tags(ref, upload, head)
@@ -320,6 +323,7 @@ class ObjectStore:
             "ChecksumAlgorithm": "SHA256",
             "ServerSideEncryption": "AES256",
             **put_arguments(upload.headers, on_object, tags),
+            "IfNoneMatch": "*",
         }
         try:
             if data is not None:
@@ -337,15 +341,19 @@ class ObjectStore:
                     **common,
                 )
         except ClientError as error:
-            if _is_gone(error):
-                raise ObjectGoneError(f"{ref.uri} vanished before it was copied") from error
-            raise QuarantineError(f"evidence copy of {ref.uri} failed: {error}") from error
+            if error.response.get("Error", {}).get("Code") != "PreconditionFailed":
+                if _is_gone(error):
+                    raise ObjectGoneError(f"{ref.uri} vanished before it was copied") from error
+                # 409 ConditionalRequestConflict (a concurrent write) included: retried.
+                raise QuarantineError(f"evidence copy of {ref.uri} failed: {error}") from error
+            response = {}  # written already: the copy there is read back and checked
         version = response.get("VersionId")
         stored = self.s3.get_object(
             Bucket=self.evidence_bucket,
             Key=evidence_key,
             **({"VersionId": version} if version else {}),
         )
+        version = version or stored.get("VersionId")
         digest = hashlib.sha256()
         for chunk in stored["Body"].iter_chunks(CHUNK_BYTES):
             digest.update(chunk)

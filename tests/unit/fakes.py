@@ -127,9 +127,17 @@ class FakeCases:
         self.items[case_id].update(fields)
 
     def audit(
-        self, case_id: str, event: str, detail: dict[str, Any] | None = None, actor: str = "cordon"
+        self,
+        case_id: str,
+        event: str,
+        detail: dict[str, Any] | None = None,
+        actor: str = "cordon",
+        once: str | None = None,
     ) -> None:
-        self.audits.setdefault(case_id, []).append({"event": event, "detail": detail or {}})
+        rows = self.audits.setdefault(case_id, [])
+        if once and any(row.get("once") == once and row["event"] == event for row in rows):
+            return  # written once per occurrence, as the DynamoDB store keys it
+        rows.append({"event": event, "detail": detail or {}, "once": once})
 
     def events(self, case_id: str) -> list[str]:
         return [row["event"] for row in self.audits.get(case_id, [])]
