@@ -260,6 +260,17 @@ def edits() -> dict[str, Callable[..., Image.Image]]:
         "caption over 6% bottom": caption(0.06, over=True),
         "caption over 10% bottom": caption(0.10, over=True),
         "caption over 15% bottom": caption(0.15, over=True),
+        # One geometric and one framing edit together, and colours inverted.
+        "mirror + border 10% black": lambda im: border(0.10, (0, 0, 0))(ImageOps.mirror(im)),
+        "rotate 90 + letterbox 15%": lambda im: letterbox(0.15)(im.rotate(90, expand=True)),
+        "rotate 180 + caption added 10% bottom": lambda im: caption(0.10, over=False)(
+            im.rotate(180)
+        ),
+        "caption added 15% top + rotate 270": lambda im: caption(0.15, over=False, top=True)(
+            im
+        ).rotate(270, expand=True),
+        "inverted": ImageOps.invert,
+        "inverted + mirror": lambda im: ImageOps.invert(ImageOps.mirror(im)),
     }
     out: dict[str, Callable[..., Image.Image]] = {
         name: _ignore_seed(f) for name, f in plain.items()

@@ -54,6 +54,9 @@ from chalicelib import anchored, pdq
 from chalicelib.models import Signal
 
 ORIGINAL = "original"
+# An inverted copy's PDQ is the complement of its original's (inverting negates every DCT
+# coefficient): `chalicelib.matching` looks up each signal's complement under this name.
+INVERTED = "inverted"
 PDQ_TYPE = "pdq"
 
 # The reduced copy's short side is at least this many pixels: enough to place a border or a
@@ -95,6 +98,17 @@ DIHEDRAL = {
     "rot270": lambda a: np.rot90(a, 1),
 }
 
+# The boxes that normalise the picture's framing (a frame, a letterbox, a caption band cut
+# off), each also hashed turned back by every one of `DIHEDRAL` (``trimmed+mirror`` ..).
+FRAMES = (
+    "trimmed",
+    "trimmed-even",
+    "caption-top",
+    "caption-bottom",
+    "caption-left",
+    "caption-right",
+)
+
 Box = tuple[int, int, int, int]  # top, bottom, left, right: rows/columns [top:bottom, left:right]
 
 
@@ -132,14 +146,17 @@ class Work:
             out[k] = _apply(self.grey[top:bottom, left:right], row_taps, col_taps)
         return out
 
-    def dihedral_buffers(self) -> dict[str, np.ndarray]:
-        """The buffers of the whole picture as it is and turned back by each of `DIHEDRAL`.
+    def dihedral_buffers(self, box: Box | None = None) -> dict[str, np.ndarray]:
+        """The buffers of the region under `box` (the whole picture by default) as it is and
+        turned back by each of `DIHEDRAL`.
 
         One pass: turning the picture is the same as reversing the operators that sample it,
         so the buffers of all five come out of one product with the operators stacked with
         their reverses (a quarter turn is a reversal and a transposition of the buffer).
         """
-        rows, cols = self.grey.shape
+        top, bottom, left, right = box or self.whole
+        region = self.grey[top:bottom, left:right]
+        rows, cols = region.shape
         (row_index, row_weights), (col_index, col_weights) = self._taps(rows, cols)
         # A reversed operator reads input n - 1 - i where the operator reads i.
         both_rows = (
@@ -150,7 +167,7 @@ class Work:
             np.concatenate([col_index, cols - 1 - col_index]),
             np.tile(col_weights, (2, 1)),
         )
-        both = _apply(self.grey, both_rows, both_cols)
+        both = _apply(region, both_rows, both_cols)
         straight, reversed_ = both[:64], both[64:]
         return {
             ORIGINAL: straight[:, :64],
@@ -329,16 +346,26 @@ def _caption_height(lines: np.ndarray) -> int:
 
 
 def caption_boxes(grey: np.ndarray, box: Box) -> dict[str, Box]:
-    """`box` without a caption band at its top, and at its bottom, where there is one."""
+    """`box` without a caption band at its top, at its bottom, and at its left or right (a
+    captioned picture turned by a quarter), where there is one."""
     top, bottom, left, right = box
     region = grey[top:bottom, left:right]
     found: dict[str, Box] = {}
-    height = _caption_height(region)
-    if height:
-        found["caption-top"] = (top + height, bottom, left, right)
-    height = _caption_height(region[::-1])
-    if height:
-        found["caption-bottom"] = (top, bottom - height, left, right)
+    for name, lines in (
+        ("caption-top", region),
+        ("caption-bottom", region[::-1]),
+        ("caption-left", region.T),
+        ("caption-right", region.T[::-1]),
+    ):
+        height = _caption_height(lines)
+        if height:
+            cut = {
+                "caption-top": (top + height, bottom, left, right),
+                "caption-bottom": (top, bottom - height, left, right),
+                "caption-left": (top, bottom, left + height, right),
+                "caption-right": (top, bottom, left, right - height),
+            }
+            found[name] = cut[name]
     return found
 
 
@@ -473,6 +500,14 @@ def variant_signals(image: Image.Image, full_size: tuple[int, int] | None = None
             whole_buffers[f"enlarged-{factor}"] = work.enlarged_buffer(factor)
     whole_buffers.update(work.masked_buffers(whole_buffers[ORIGINAL]))
     regions = region_boxes(work)
+    # The picture inside a frame or beside a caption is hashed turned back too (one pass a
+    # box), so a mirrored or rotated copy that was framed afterwards matches as well.
+    for frame in FRAMES:
+        box = regions.pop(frame, None)
+        if box is not None:
+            turned = work.dihedral_buffers(box)
+            whole_buffers[frame] = turned.pop(ORIGINAL)
+            whole_buffers.update({compose(frame, turn): b for turn, b in turned.items()})
     names = [*whole_buffers, *regions]
     # Every buffer hashed in one batch: the DCT, the quality and the median of each are the
     # same few numpy calls whatever the number of variants.
@@ -537,8 +572,16 @@ def shared_variants(image: Image.Image, full_size: tuple[int, int] | None = None
     ]
 
 
+def compose(*steps: str) -> str:
+    """The name of a variant made of several (``trimmed+mirror``: trimmed, then turned back;
+    ``inverted+...`` in `chalicelib.matching`), the first applied first."""
+    return "+".join(step for step in steps if step != ORIGINAL) or ORIGINAL
+
+
 def describe(variant: str) -> str:
     """A variant's name in words, for verdict reasons and `cordon compare`."""
+    if "+" in variant:
+        return ", then ".join(describe(step) for step in variant.split("+"))
     if variant.startswith("trimmed-tile-"):
         return "a tile of a 2x2 grid inside a frame, " + describe(variant[len("trimmed-") :])
     if variant.startswith("tile-"):
@@ -561,6 +604,7 @@ def describe(variant: str) -> str:
         return f"the image hashed as a 1/{factor} reduction of a larger one (a downscaled copy)"
     return {
         ORIGINAL: "the image as uploaded",
+        INVERTED: "the image with its colours inverted (PDQ's complement)",
         "mirror": "the image mirrored left to right",
         "rot90": "the image rotated by 90 degrees",
         "rot180": "the image rotated by 180 degrees",
@@ -569,6 +613,8 @@ def describe(variant: str) -> str:
         "trimmed-even": "the image with its uniform borders trimmed evenly on opposite sides",
         "caption-top": "the image without the caption band at its top",
         "caption-bottom": "the image without the caption band at its bottom",
+        "caption-left": "the image without the caption band at its left",
+        "caption-right": "the image without the caption band at its right",
         "masked-top": f"the image with the top {MASK_SHARE:.0%} painted over (a caption on it)",
         "masked-bottom": (
             f"the image with the bottom {MASK_SHARE:.0%} painted over (a caption on it)"
