@@ -10,7 +10,14 @@ what it can at query time: from one decoded upload it derives the hashes of
 - the picture with near-uniform borders of any colour trimmed (``trimmed``), and trimmed evenly
   on opposite sides (``trimmed-even``) where one side's trim ran on into a flat picture edge;
 - the picture without a caption or logo band at the top or bottom (``caption-top``,
-  ``caption-bottom``);
+  ``caption-bottom``), or at a side (``caption-left``, ``caption-right``: a captioned copy
+  turned by a quarter);
+- the picture inside a frame or beside a caption turned back by each dihedral transform too
+  (``trimmed+mirror``, ``caption-top+rot90`` ..: `FRAMES`), so one geometric and one framing
+  edit together match as either alone does. Each box's five buffers come out of one product
+  with the reversed operators, as the whole picture's do; flipping signs in the DCT block
+  instead is exact only where PDQ's sampling of the box happens to be symmetric, and lands up
+  to 28 bits off elsewhere (measured on PyWavelets' photographs framed at four sizes);
 - the picture with a fixed share of its height painted over at the top or the bottom
   (``masked-top``, ``masked-bottom``), for captions pasted over the picture: they meet the
   shared side's stored masked copies;
@@ -20,6 +27,10 @@ what it can at query time: from one decoded upload it derives the hashes of
   divide it into (``region-0`` ..), each of these trimmed of its own borders;
 - windows around the picture's most distinctive spots (``anchor-0`` ..), which a crop leaves
   in place (`chalicelib.anchored`).
+
+An inverted copy (colours negated) needs no variant here: its PDQ is the complement of its
+original's, so `chalicelib.matching` looks up the complement of every signal (``inverted``,
+``inverted+mirror`` ..) in the same index query.
 
 Crops cannot be undone from the upload (the removed pixels are gone), so crop tolerance is a
 shared-side expansion: `shared_variants` gives the extra hashes to store for a shared image
@@ -450,6 +461,10 @@ def _even(box: Box, whole: Box) -> Box:
     return (whole[0] + rows, whole[1] - rows, whole[2] + cols, whole[3] - cols)
 
 
+def _near(box: Box, other: Box) -> bool:
+    return all(abs(a - b) <= 1 for a, b in zip(box, other, strict=True))
+
+
 def region_boxes(work: Work) -> dict[str, Box]:
     """Every region of the upload worth hashing on its own, by variant name."""
     whole = work.whole
@@ -501,13 +516,19 @@ def variant_signals(image: Image.Image, full_size: tuple[int, int] | None = None
     whole_buffers.update(work.masked_buffers(whole_buffers[ORIGINAL]))
     regions = region_boxes(work)
     # The picture inside a frame or beside a caption is hashed turned back too (one pass a
-    # box), so a mirrored or rotated copy that was framed afterwards matches as well.
+    # box), so a mirrored or rotated copy that was framed afterwards matches as well. A box
+    # within a pixel of one already turned (an even trim one JPEG-blurred line off) would
+    # only repeat its hashes.
+    turned_boxes: list[Box] = []
     for frame in FRAMES:
-        box = regions.pop(frame, None)
-        if box is not None:
-            turned = work.dihedral_buffers(box)
-            whole_buffers[frame] = turned.pop(ORIGINAL)
-            whole_buffers.update({compose(frame, turn): b for turn, b in turned.items()})
+        box = regions.get(frame)
+        if box is None or any(_near(box, other) for other in turned_boxes):
+            continue
+        del regions[frame]
+        turned_boxes.append(box)
+        turned = work.dihedral_buffers(box)
+        whole_buffers[frame] = turned.pop(ORIGINAL)
+        whole_buffers.update({compose(frame, turn): b for turn, b in turned.items()})
     names = [*whole_buffers, *regions]
     # Every buffer hashed in one batch: the DCT, the quality and the median of each are the
     # same few numpy calls whatever the number of variants.
