@@ -28,6 +28,15 @@ def usable_signals(signals: Iterable[Signal]) -> list[Signal]:
     return [signal for signal in signals if usable(signal)]
 
 
+def complements(signal_type: str, values: Iterable[str]) -> list[str]:
+    """The complements of `values` if an inverted copy's value of this type is the
+    complement of its original's (`MatchesHamming.inverts`: PDQ), else none."""
+    kind = SIGNAL_TYPES[signal_type]
+    if not (issubclass(kind, MatchesHamming) and kind.inverts):
+        return []
+    return [kind.complement(value) for value in values]
+
+
 def with_complements(signals: Iterable[Signal]) -> list[Signal]:
     """`signals`, then the complement of each whose type says an inverted copy hashes to it
     (`MatchesHamming.inverts`: PDQ), as the variant ``inverted`` (``inverted+mirror`` for
@@ -39,14 +48,10 @@ def with_complements(signals: Iterable[Signal]) -> list[Signal]:
     signals = list(signals)
     extra = [
         Signal(
-            signal.type,
-            signal_type.complement(signal.value),
-            quality=signal.quality,
-            variant=compose(INVERTED, signal.variant),
+            signal.type, value, quality=signal.quality, variant=compose(INVERTED, signal.variant)
         )
         for signal in signals
-        if issubclass(signal_type := SIGNAL_TYPES[signal.type], MatchesHamming)
-        and signal_type.inverts
+        for value in complements(signal.type, [signal.value])
     ]
     return signals + extra
 

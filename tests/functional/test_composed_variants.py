@@ -1,7 +1,8 @@
 """Edits combined, through the real handler against moto: a known-bad photograph mirrored or
 rotated and then framed (a black or white border, letterbox bands, a caption band), and its
 colour-inverted copy, are each held for review or taken down as the tenant's policy says for
-a match found through a variant. On PyWavelets' photographs."""
+a match found through a variant; an inverted copy let through before its original was shared
+is found by the retro-scan. On PyWavelets' photographs."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from chalicelib.models import Action, ObjectRef
 from tests.conftest import World
+from tests.functional.test_sharing import stream_runner
 from tests.unit.test_browser_formats import NAMES, encode, photo, shared_pdq
 
 pytestmark = pytest.mark.skipif(not NAMES, reason="PyWavelets' photographs not installed")
@@ -139,3 +141,21 @@ def test_composed_edits_are_taken_down_when_the_policy_says_so(world: World):
         if seen[:3] != ("quarantined", "TAKEDOWN", False) or seen[3] not in EDITS[edit][1]
     }
     assert not wrong, "\n".join(f"{edit}: {seen}" for edit, seen in wrong.items())
+
+
+def test_inverted_copy_let_through_before_its_hash_was_shared_is_found_by_the_retro_scan(
+    world: World,
+):
+    # GIVEN an inverted copy of a photograph, let through while nothing was shared (its case
+    # keeps its own signals only: the retro-scan compares those)
+    bad = photo(NAMES[0])
+    world.tenant("alpha", "alpha-uploads")
+    ref = world.upload("alpha-uploads", "old/inverted.jpg", encode(ImageOps.invert(bad), "JPEG"))
+    world.drain()
+    assert outcome(world, "alpha", ref)[0] == "allowed"
+    runner = stream_runner(world)
+    # WHEN the photograph's PDQ is shared, and the retro-scan runs on the stream
+    world.share("pdq", shared_pdq(bad), ("terrorist-propaganda",))
+    runner.poll_once()
+    # THEN the copy is judged again and held for review, through the inverted variant
+    assert outcome(world, "alpha", ref) == ("pending_review", "REVIEW", False, "inverted")
