@@ -469,7 +469,8 @@ def timing(pictures: list[Image.Image], passes: int) -> None:
         f"{statistics.median(add):.2f} ms, p90 {np.percentile(add, 90):.2f} ms "
         f"({statistics.median(add) / statistics.median(own):.1f}x the upload's own PDQ, "
         f"{statistics.median(own):.2f} ms), median "
-        f"{statistics.median(counts):.0f} variant hashes (so as many more index queries); whole "
+        f"{statistics.median(counts):.0f} variant hashes (so twice as many more index "
+        f"queries, with their complements); whole "
         f"examine_bytes median {statistics.median(whole):.2f} ms; shared-side variants "
         f"{statistics.median(shared_ms):.2f} ms per shared image"
     )
