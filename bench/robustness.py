@@ -260,6 +260,17 @@ def edits() -> dict[str, Callable[..., Image.Image]]:
         "caption over 6% bottom": caption(0.06, over=True),
         "caption over 10% bottom": caption(0.10, over=True),
         "caption over 15% bottom": caption(0.15, over=True),
+        # One geometric and one framing edit together, and colours inverted.
+        "mirror + border 10% black": lambda im: border(0.10, (0, 0, 0))(ImageOps.mirror(im)),
+        "rotate 90 + letterbox 15%": lambda im: letterbox(0.15)(im.rotate(90, expand=True)),
+        "rotate 180 + caption added 10% bottom": lambda im: caption(0.10, over=False)(
+            im.rotate(180)
+        ),
+        "caption added 15% top + rotate 270": lambda im: caption(0.15, over=False, top=True)(
+            im
+        ).rotate(270, expand=True),
+        "inverted": ImageOps.invert,
+        "inverted + mirror": lambda im: ImageOps.invert(ImageOps.mirror(im)),
     }
     out: dict[str, Callable[..., Image.Image]] = {
         name: _ignore_seed(f) for name, f in plain.items()
@@ -458,7 +469,8 @@ def timing(pictures: list[Image.Image], passes: int) -> None:
         f"{statistics.median(add):.2f} ms, p90 {np.percentile(add, 90):.2f} ms "
         f"({statistics.median(add) / statistics.median(own):.1f}x the upload's own PDQ, "
         f"{statistics.median(own):.2f} ms), median "
-        f"{statistics.median(counts):.0f} variant hashes (so as many more index queries); whole "
+        f"{statistics.median(counts):.0f} variant hashes (so twice as many more index "
+        f"queries, with their complements); whole "
         f"examine_bytes median {statistics.median(whole):.2f} ms; shared-side variants "
         f"{statistics.median(shared_ms):.2f} ms per shared image"
     )

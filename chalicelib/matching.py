@@ -13,7 +13,8 @@ from dataclasses import replace
 from chalicelib.index import HammingIndex
 from chalicelib.models import ACTIVE, RETIRED, REVIEW_ONLY_STATUSES, HashRecord, Match, Signal
 from chalicelib.signals import SIGNAL_TYPES, indexed_types, usable
-from chalicelib.variants import ORIGINAL
+from chalicelib.signals.base import MatchesHamming
+from chalicelib.variants import INVERTED, ORIGINAL, compose
 
 Key = tuple[str, str]
 MATCHING_STATUSES = frozenset({ACTIVE, *REVIEW_ONLY_STATUSES})  # not retired, nor unknown
@@ -25,6 +26,34 @@ IndexOf = Callable[[str], HammingIndex | None]
 def usable_signals(signals: Iterable[Signal]) -> list[Signal]:
     """Signals good enough, by their type's rule, to match on (PDQ of quality < 50 is not)."""
     return [signal for signal in signals if usable(signal)]
+
+
+def complements(signal_type: str, values: Iterable[str]) -> list[str]:
+    """The complements of `values` if an inverted copy's value of this type is the
+    complement of its original's (`MatchesHamming.inverts`: PDQ), else none."""
+    kind = SIGNAL_TYPES[signal_type]
+    if not (issubclass(kind, MatchesHamming) and kind.inverts):
+        return []
+    return [kind.complement(value) for value in values]
+
+
+def with_complements(signals: Iterable[Signal]) -> list[Signal]:
+    """`signals`, then the complement of each whose type says an inverted copy hashes to it
+    (`MatchesHamming.inverts`: PDQ), as the variant ``inverted`` (``inverted+mirror`` for
+    the mirror variant's...): an inverted upload's hash lies as near its original's
+    complement as a plain copy's does to the original.
+
+    A query for the shared hashes within d of an inverted copy is a query of the complement,
+    so the complements join the same `query_many` batch."""
+    signals = list(signals)
+    extra = [
+        Signal(
+            signal.type, value, quality=signal.quality, variant=compose(INVERTED, signal.variant)
+        )
+        for signal in signals
+        for value in complements(signal.type, [signal.value])
+    ]
+    return signals + extra
 
 
 def follow_image(
@@ -60,9 +89,10 @@ def find_matches(
     lookup. Only hashes `visible` admits count (those shared with the tenant asking); retired
     ones (or of a status unknown here) never do; disputed and held ones do, with their status
     (policy caps them at REVIEW). A variant stored with an image goes by the image's status
-    (`follow_image`)."""
+    (`follow_image`). The complements of the signals of types an inversion complements are
+    looked up too (`with_complements`): a match through one is the ``inverted`` variant."""
     by_type: dict[str, list[Signal]] = {}
-    for signal in usable_signals(signals):
+    for signal in with_complements(usable_signals(signals)):
         by_type.setdefault(signal.type, []).append(signal)
     wanted: dict[Key, Signal] = {}
     near: dict[Key, tuple[Signal, int]] = {}

@@ -3,9 +3,10 @@
 `decide` turns an examination, its matches and any classifier scores into a `Verdict` whose
 reasons are the statement a reviewer, the uploader and a regulator will read. The strongest
 action any reason calls for wins. A match found only through a match variant (the image
-mirrored, trimmed, a tile of a collage...) calls for at most `Policy.variant_action` (REVIEW
-unless the tenant says otherwise), and its reason names the variant. An image that could not be
-judged (`unscannable`) is held for review by default; other bytes are not.
+mirrored, trimmed, trimmed and mirrored, inverted, a tile of a collage...) calls for at most
+`Policy.variant_action` (REVIEW unless the tenant says otherwise), and its reason names the
+variant. An image that could not be judged (`unscannable`) is held for review by default;
+other bytes are not.
 
 What a match of each signal type calls for, and within what distance a perceptual type
 matches, is the type's own declaration (`chalicelib.signals`), which the tenant's policy may

@@ -3,7 +3,8 @@
 Every processed object keeps its signals on its case. For each tenant a new hash is shared
 with, its allowed uploads are read once (the `by_tenant_status` index) and their stored
 signals compared with the new hashes: types with an index (PDQ) through an index of the
-stored signals, at the tenant's distance, the others by value. Each object found goes
+stored signals, at the tenant's distance (the new hashes' complements too, for inverted
+copies: `matching.complements`), the others by value. Each object found goes
 through its tenant's policy again, as if just uploaded, in its one case
 (`Pipeline.process(force=True)`), so a confirmed takedown at one platform reaches the copies
 the others already hold.
@@ -116,6 +117,8 @@ class RetroScanner:
                 continue
             index.add(list(by_value))
             wanted = [u.value for u in updates if u.signal_type == signal_type]
+            # An inverted copy's stored signals lie near the new hash's complement.
+            wanted += matching.complements(signal_type, wanted)
             for hits in index.query_many(wanted, distances[signal_type]):
                 for value, _ in hits:
                     matches.extend(by_value[value])

@@ -10,7 +10,14 @@ what it can at query time: from one decoded upload it derives the hashes of
 - the picture with near-uniform borders of any colour trimmed (``trimmed``), and trimmed evenly
   on opposite sides (``trimmed-even``) where one side's trim ran on into a flat picture edge;
 - the picture without a caption or logo band at the top or bottom (``caption-top``,
-  ``caption-bottom``);
+  ``caption-bottom``), or at a side (``caption-left``, ``caption-right``: a captioned copy
+  turned by a quarter);
+- the picture inside a frame or beside a caption turned back by each dihedral transform too
+  (``trimmed+mirror``, ``caption-top+rot90`` ..: `FRAMES`), so one geometric and one framing
+  edit together match as either alone does. Each box's five buffers come out of one product
+  with the reversed operators, as the whole picture's do; flipping signs in the DCT block
+  instead is exact only where PDQ's sampling of the box happens to be symmetric, and lands up
+  to 28 bits off elsewhere (measured on PyWavelets' photographs framed at four sizes);
 - the picture with a fixed share of its height painted over at the top or the bottom
   (``masked-top``, ``masked-bottom``), for captions pasted over the picture: they meet the
   shared side's stored masked copies;
@@ -20,6 +27,10 @@ what it can at query time: from one decoded upload it derives the hashes of
   divide it into (``region-0`` ..), each of these trimmed of its own borders;
 - windows around the picture's most distinctive spots (``anchor-0`` ..), which a crop leaves
   in place (`chalicelib.anchored`).
+
+An inverted copy (colours negated) needs no variant here: its PDQ is the complement of its
+original's, so `chalicelib.matching` looks up the complement of every signal (``inverted``,
+``inverted+mirror`` ..) in the same index query.
 
 Crops cannot be undone from the upload (the removed pixels are gone), so crop tolerance is a
 shared-side expansion: `shared_variants` gives the extra hashes to store for a shared image
@@ -54,6 +65,9 @@ from chalicelib import anchored, pdq
 from chalicelib.models import Signal
 
 ORIGINAL = "original"
+# An inverted copy's PDQ is the complement of its original's (inverting negates every DCT
+# coefficient): `chalicelib.matching` looks up each signal's complement under this name.
+INVERTED = "inverted"
 PDQ_TYPE = "pdq"
 
 # The reduced copy's short side is at least this many pixels: enough to place a border or a
@@ -95,6 +109,17 @@ DIHEDRAL = {
     "rot270": lambda a: np.rot90(a, 1),
 }
 
+# The boxes that normalise the picture's framing (a frame, a letterbox, a caption band cut
+# off), each also hashed turned back by every one of `DIHEDRAL` (``trimmed+mirror`` ..).
+FRAMES = (
+    "trimmed",
+    "trimmed-even",
+    "caption-top",
+    "caption-bottom",
+    "caption-left",
+    "caption-right",
+)
+
 Box = tuple[int, int, int, int]  # top, bottom, left, right: rows/columns [top:bottom, left:right]
 
 
@@ -132,14 +157,17 @@ class Work:
             out[k] = _apply(self.grey[top:bottom, left:right], row_taps, col_taps)
         return out
 
-    def dihedral_buffers(self) -> dict[str, np.ndarray]:
-        """The buffers of the whole picture as it is and turned back by each of `DIHEDRAL`.
+    def dihedral_buffers(self, box: Box | None = None) -> dict[str, np.ndarray]:
+        """The buffers of the region under `box` (the whole picture by default) as it is and
+        turned back by each of `DIHEDRAL`.
 
         One pass: turning the picture is the same as reversing the operators that sample it,
         so the buffers of all five come out of one product with the operators stacked with
         their reverses (a quarter turn is a reversal and a transposition of the buffer).
         """
-        rows, cols = self.grey.shape
+        top, bottom, left, right = box or self.whole
+        region = self.grey[top:bottom, left:right]
+        rows, cols = region.shape
         (row_index, row_weights), (col_index, col_weights) = self._taps(rows, cols)
         # A reversed operator reads input n - 1 - i where the operator reads i.
         both_rows = (
@@ -150,7 +178,7 @@ class Work:
             np.concatenate([col_index, cols - 1 - col_index]),
             np.tile(col_weights, (2, 1)),
         )
-        both = _apply(self.grey, both_rows, both_cols)
+        both = _apply(region, both_rows, both_cols)
         straight, reversed_ = both[:64], both[64:]
         return {
             ORIGINAL: straight[:, :64],
@@ -329,16 +357,26 @@ def _caption_height(lines: np.ndarray) -> int:
 
 
 def caption_boxes(grey: np.ndarray, box: Box) -> dict[str, Box]:
-    """`box` without a caption band at its top, and at its bottom, where there is one."""
+    """`box` without a caption band at its top, at its bottom, and at its left or right (a
+    captioned picture turned by a quarter), where there is one."""
     top, bottom, left, right = box
     region = grey[top:bottom, left:right]
     found: dict[str, Box] = {}
-    height = _caption_height(region)
-    if height:
-        found["caption-top"] = (top + height, bottom, left, right)
-    height = _caption_height(region[::-1])
-    if height:
-        found["caption-bottom"] = (top, bottom - height, left, right)
+    for name, lines in (
+        ("caption-top", region),
+        ("caption-bottom", region[::-1]),
+        ("caption-left", region.T),
+        ("caption-right", region.T[::-1]),
+    ):
+        height = _caption_height(lines)
+        if height:
+            cut = {
+                "caption-top": (top + height, bottom, left, right),
+                "caption-bottom": (top, bottom - height, left, right),
+                "caption-left": (top, bottom, left + height, right),
+                "caption-right": (top, bottom, left, right - height),
+            }
+            found[name] = cut[name]
     return found
 
 
@@ -423,6 +461,10 @@ def _even(box: Box, whole: Box) -> Box:
     return (whole[0] + rows, whole[1] - rows, whole[2] + cols, whole[3] - cols)
 
 
+def _near(box: Box, other: Box) -> bool:
+    return all(abs(a - b) <= 1 for a, b in zip(box, other, strict=True))
+
+
 def region_boxes(work: Work) -> dict[str, Box]:
     """Every region of the upload worth hashing on its own, by variant name."""
     whole = work.whole
@@ -473,6 +515,20 @@ def variant_signals(image: Image.Image, full_size: tuple[int, int] | None = None
             whole_buffers[f"enlarged-{factor}"] = work.enlarged_buffer(factor)
     whole_buffers.update(work.masked_buffers(whole_buffers[ORIGINAL]))
     regions = region_boxes(work)
+    # The picture inside a frame or beside a caption is hashed turned back too (one pass a
+    # box), so a mirrored or rotated copy that was framed afterwards matches as well. A box
+    # within a pixel of one already turned (an even trim one JPEG-blurred line off) would
+    # only repeat its hashes.
+    turned_boxes: list[Box] = []
+    for frame in FRAMES:
+        box = regions.get(frame)
+        if box is None or any(_near(box, other) for other in turned_boxes):
+            continue
+        del regions[frame]
+        turned_boxes.append(box)
+        turned = work.dihedral_buffers(box)
+        whole_buffers[frame] = turned.pop(ORIGINAL)
+        whole_buffers.update({compose(frame, turn): b for turn, b in turned.items()})
     names = [*whole_buffers, *regions]
     # Every buffer hashed in one batch: the DCT, the quality and the median of each are the
     # same few numpy calls whatever the number of variants.
@@ -537,8 +593,16 @@ def shared_variants(image: Image.Image, full_size: tuple[int, int] | None = None
     ]
 
 
+def compose(*steps: str) -> str:
+    """The name of a variant made of several (``trimmed+mirror``: trimmed, then turned back;
+    ``inverted+...`` in `chalicelib.matching`), the first applied first."""
+    return "+".join(step for step in steps if step != ORIGINAL) or ORIGINAL
+
+
 def describe(variant: str) -> str:
     """A variant's name in words, for verdict reasons and `cordon compare`."""
+    if "+" in variant:
+        return ", then ".join(describe(step) for step in variant.split("+"))
     if variant.startswith("trimmed-tile-"):
         return "a tile of a 2x2 grid inside a frame, " + describe(variant[len("trimmed-") :])
     if variant.startswith("tile-"):
@@ -561,6 +625,7 @@ def describe(variant: str) -> str:
         return f"the image hashed as a 1/{factor} reduction of a larger one (a downscaled copy)"
     return {
         ORIGINAL: "the image as uploaded",
+        INVERTED: "the image with its colours inverted (PDQ's complement)",
         "mirror": "the image mirrored left to right",
         "rot90": "the image rotated by 90 degrees",
         "rot180": "the image rotated by 180 degrees",
@@ -569,6 +634,8 @@ def describe(variant: str) -> str:
         "trimmed-even": "the image with its uniform borders trimmed evenly on opposite sides",
         "caption-top": "the image without the caption band at its top",
         "caption-bottom": "the image without the caption band at its bottom",
+        "caption-left": "the image without the caption band at its left",
+        "caption-right": "the image without the caption band at its right",
         "masked-top": f"the image with the top {MASK_SHARE:.0%} painted over (a caption on it)",
         "masked-bottom": (
             f"the image with the bottom {MASK_SHARE:.0%} painted over (a caption on it)"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from chalicelib import pdq, variants
-from chalicelib.matching import find_matches
+from chalicelib.matching import find_matches, with_complements
 from chalicelib.models import Examination, HashRecord, Match, Policy, Signal, Verdict
 from chalicelib.policy import decide, match_distances
 from chalicelib.signals import examine_bytes, indexed_types, shared_variant_signals, usable
@@ -85,7 +85,7 @@ def stored_reached(
     """Which of `shared`'s storable variants the upload's usable PDQ signals come within
     `distance` of: (stored variant, upload variant, bits), nearest first, one per stored."""
     found = []
-    usable = [s for s in upload.signals if s.type == PDQ.name and PDQ.usable(s)]
+    usable = [s for s in with_complements(upload.signals) if s.type == PDQ.name and PDQ.usable(s)]
     for stored in shared_variant_signals(shared, MAX_PIXELS):
         near = _nearest(usable, stored.value)
         if near is not None and near[0] <= distance:
@@ -117,7 +117,9 @@ def compare_bytes(
     shared_pdq = a.signal(PDQ.name)
     nearest = None
     if shared_pdq is not None:
-        near = _nearest([s for s in b.signals if s.type == PDQ.name], shared_pdq.value)
+        # The complements too (an inverted copy's), as the matcher looks them up.
+        pdq_signals = [s for s in with_complements(b.signals) if s.type == PDQ.name]
+        near = _nearest(pdq_signals, shared_pdq.value)
         if near is not None:
             nearest = (near[1], near[0])
     reached = stored_reached(shared, b, distances[PDQ.name]) if stored else None

@@ -83,10 +83,18 @@ class MatchesHamming(SignalType):
     # Near matches need the index; a type matched on equal values only (distance 0) is found
     # by exact lookups and sets this to False.
     indexed = True
+    # Whether an inverted copy of an image (colours negated) gets the bitwise complement of
+    # the image's value, so that matching looks each value's complement up too (`complement`).
+    inverts: ClassVar[bool] = False
 
     @classmethod
     def distance(cls, a: str, b: str) -> int:
         return hamming_hex(a, b)
+
+    @classmethod
+    def complement(cls, value: str) -> str:
+        """`value` with every bit flipped (same width, lowercase hex)."""
+        return f"{int(value, 16) ^ ((1 << cls.bits) - 1):0{cls.bits // 4}x}"
 
     @classmethod
     def new_index(cls) -> HammingIndex | None:

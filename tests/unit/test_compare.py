@@ -5,13 +5,14 @@ from __future__ import annotations
 import argparse
 import io
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from PIL import Image, ImageOps
 
 from cordon_cli import samples
-from cordon_cli.compare import compare_bytes, register
+from cordon_cli.compare import compare_bytes, register, render
 
 BAD = samples.known_bad(1)[0]
 
@@ -38,6 +39,28 @@ def test_mirrored_copy_matches_through_mirror_and_is_review():
     assert result.matches[0].variant == "mirror"
     assert result.verdict.action.value == "REVIEW"
     assert any("mirror" in reason for reason in result.verdict.reasons)
+
+
+@pytest.mark.parametrize(
+    ("edit", "variant"),
+    [
+        (lambda im: ImageOps.expand(ImageOps.mirror(im), 40, fill=(0, 0, 0)), "trimmed+mirror"),
+        (ImageOps.invert, "inverted"),
+    ],
+    ids=["mirrored-with-a-black-border", "inverted"],
+)
+def test_composed_edit_and_inverted_copy_match_and_say_through_what(
+    edit: Callable[[Image.Image], Image.Image], variant: str
+):
+    # GIVEN a copy mirrored and then framed in black, or inverted (issue 15: NO MATCH,
+    # nearest 116 bits)
+    result = compare_bytes(jpeg(BAD), jpeg(edit(BAD)))
+    # THEN it matches through the variant that undoes the edits, which is also the nearest
+    assert result.matched and result.matches[0].variant == variant
+    assert result.verdict.action.value == "REVIEW"
+    assert result.nearest is not None and result.nearest[0] == variant
+    assert result.nearest[1] <= 31
+    assert variant in render(result)
 
 
 def test_unrelated_image_does_not_match():

@@ -14,7 +14,7 @@ from PIL import Image, ImageDraw, ImageOps
 
 from chalicelib import anchored, pdq, variants
 from chalicelib.index import HammingIndex
-from chalicelib.matching import find_matches
+from chalicelib.matching import find_matches, with_complements
 from chalicelib.models import Action, HashRecord, Match, Policy, Signal
 from chalicelib.pdq import DEFAULT_MATCH_DISTANCE, hamming_hex
 from chalicelib.policy import decide
@@ -109,6 +109,21 @@ EDITS = {
     "rotate 270": (lambda im: im.rotate(270, expand=True), {"rot270"}),
     "border": (bordered, {"trimmed"}),
     "caption": (captioned, {"caption-top"}),
+    # A turn and a framing edit together, and colours inverted (alone and with a turn).
+    "mirror + border": (
+        lambda im: bordered(ImageOps.mirror(im)),
+        {"trimmed+mirror", "trimmed-even+mirror"},
+    ),
+    "rotate 90 + caption": (
+        lambda im: captioned(im.rotate(90, expand=True)),
+        {"caption-top+rot90"},
+    ),
+    "caption + rotate 270": (
+        lambda im: captioned(im).rotate(270, expand=True),
+        {"caption-right+rot270"},
+    ),
+    "inverted": (ImageOps.invert, {"inverted"}),
+    "inverted + rotate 180": (lambda im: ImageOps.invert(im.rotate(180)), {"inverted+rot180"}),
 }
 
 
@@ -137,12 +152,16 @@ def stored_of(image: Image.Image) -> dict[str, str]:
 
 
 def nearest(values: dict[str, str], found: list[Signal]) -> tuple[int, str, str]:
-    """(distance, upload variant, stored variant) of the closest pair."""
+    """(distance, upload variant, stored variant) of the closest pair, the complements the
+    matcher looks up included (256 bits when no signal is usable)."""
     return min(
-        (hamming_hex(s.value, v), s.variant, name)
-        for s in found
-        if s.type == "pdq" and (s.quality or 0) >= 50
-        for name, v in values.items()
+        (
+            (hamming_hex(s.value, v), s.variant, name)
+            for s in with_complements(found)
+            if s.type == "pdq" and (s.quality or 0) >= 50
+            for name, v in values.items()
+        ),
+        default=(256, "", ""),
     )
 
 
@@ -327,6 +346,93 @@ def test_one_pass_dihedral_buffers_equal_turning_the_picture(name: str):
         assert (
             variants.hash_of(block) == pdq.hashes_of_blocks(pdq.dct_blocks(turned[turn][None]))[0]
         )
+
+
+@pytest.mark.parametrize("name", ["poster-1001", *PHOTOS])
+def test_one_pass_dihedral_buffers_of_a_box_equal_turning_the_box(name: str):
+    # GIVEN a box inside a picture's work copy, off centre and not square
+    work = variants.Work.of(IMAGES[name])
+    rows, cols = work.grey.shape
+    box = (rows // 10, rows - rows // 7, cols // 9, cols - cols // 5)
+    turned = work.dihedral_buffers(box)
+    # THEN each buffer is that of the box cut out and turned back, as its own picture
+    for turn in [ORIGINAL, *variants.DIHEDRAL]:
+        block, _ = work.coefficients(box, None if turn == ORIGINAL else turn)
+        np.testing.assert_allclose(pdq.dct_blocks(turned[turn][None])[0], block, atol=1e-2)
+
+
+def test_framed_upload_gets_the_turns_of_its_framed_picture():
+    # GIVEN a poster in a frame
+    found = {s.variant for s in variants.variant_signals(bordered(POSTERS["poster-1001"]))}
+    # THEN the trimmed picture is hashed as it is and turned back by each transform
+    assert {"trimmed", *(f"trimmed+{turn}" for turn in variants.DIHEDRAL)} <= found
+
+
+def test_each_pdq_signal_is_also_looked_up_as_its_complement():
+    # GIVEN an upload's PDQ, one of its variants, a PDQ too flat to match, and exact hashes
+    signals = [
+        Signal("sha256", "ab" * 32),
+        Signal("pdq", "0f" * 32, quality=90),
+        Signal("pdq", "f0" * 32, quality=80, variant="trimmed+mirror"),
+        Signal("phash", "0f" * 8),
+    ]
+    extra = with_complements(signals)[len(signals) :]
+    # THEN only the PDQ signals get a complement, named as the inverted variant of theirs
+    assert [(s.value, s.variant, s.quality) for s in extra] == [
+        ("f0" * 32, "inverted", 90),
+        ("0f" * 32, "inverted+trimmed+mirror", 80),
+    ]
+    assert "colours inverted" in variants.describe("inverted+trimmed+mirror")
+    assert variants.describe("trimmed+mirror").endswith("then the image mirrored left to right")
+
+
+def test_inverted_copy_matches_through_the_complement_and_is_review():
+    # GIVEN a shared photograph-like poster, and its colour-inverted copy uploaded
+    image = POSTERS["poster-1004"]
+    upload = ImageOps.invert(image)
+    examination = examine_bytes(jpeg(upload), MAX_PIXELS)
+    own = examination.signal("pdq")
+    assert own is not None and hamming_hex(own.value, pdq_of(image)) > 200
+    # WHEN it is matched
+    found = matches(image, upload)
+    # THEN it matches the shared hash through its complement: a variant match, REVIEW
+    assert found and found[0].variant == "inverted" and found[0].distance <= 8
+    verdict = decide(Policy(), examination, found)
+    assert verdict.action is Action.REVIEW
+    assert "inverted" in verdict.reasons[0] and "found only through" in verdict.reasons[0]
+
+
+def low_information_images() -> dict[str, Image.Image]:
+    """Near-blank pictures and bare shapes, whose complements could lie near anything."""
+    size = (640, 480)
+    found = {"white": Image.new("RGB", size, (255, 255, 255))}
+    ramp = np.linspace(0, 255, size[0], dtype=np.float32)[None, :].repeat(size[1], axis=0)
+    found["gradient"] = Image.fromarray(ramp.astype(np.uint8)).convert("RGB")
+    noise = 128 + np.random.default_rng(1).normal(0, 3, (size[1], size[0]))
+    found["faint noise"] = Image.fromarray(noise.clip(0, 255).astype(np.uint8)).convert("RGB")
+    for name, box, shape in (
+        ("dot", (280, 200, 360, 280), "ellipse"),
+        ("half black", (0, 0, 320, 480), "rectangle"),
+        ("top black", (0, 0, 640, 240), "rectangle"),
+    ):
+        picture = Image.new("RGB", size, (255, 255, 255))
+        getattr(ImageDraw.Draw(picture), shape)(box, fill=(0, 0, 0))
+        found[name] = picture
+    text = Image.new("RGB", size, (255, 255, 255))
+    ImageDraw.Draw(text).text((20, 20), "hello world", fill=(0, 0, 0))
+    found["small text"] = text
+    return found
+
+
+def test_low_information_uploads_and_their_complements_match_no_shared_image():
+    # GIVEN every image shared with the variants the shared side stores
+    stored = [{**stored_of(image), ORIGINAL: pdq_of(image)} for image in IMAGES.values()]
+    # WHEN near-blank pictures and bare shapes are uploaded
+    for name, picture in low_information_images().items():
+        found = signals_of(picture)
+        # THEN none of their usable signals, nor any complement, comes within the distance
+        for values in stored:
+            assert nearest(values, found)[0] > DEFAULT_MATCH_DISTANCE, name
 
 
 @pytest.mark.parametrize("name", ["poster-1001", *PHOTOS])
