@@ -42,10 +42,12 @@ class RetroScanner:
         ]
         if not fresh:
             return []
-        # Only tenants a hash is shared with are scanned for it (the registry as read at most
-        # a few seconds ago: the handler runs for every batch of the stream).
+        # Only tenants a hash is shared with are scanned for it. The registry is read afresh,
+        # not from the warm container's cache: a tenant registered since (by the operator's
+        # CLI, another process) would otherwise keep its copies up. Only batches that add
+        # hashes pay for the read.
         found: dict[str, Case] = {}
-        for tenant in self.tenants.all(cached=True):
+        for tenant in self.tenants.all():
             visible = [u for u in fresh if u.visible_to(tenant)]
             if visible:
                 for case in self._stored_matches(

@@ -165,11 +165,8 @@ class TenantRegistry:
         """Every tenant's webhook subscription (cached briefly in a warm container)."""
         return self._read_registry()[2]
 
-    def all(self, cached: bool = False) -> list[Tenant]:
-        """Every tenant, by id; `cached` (the hash stream's handler, once a batch) may answer
-        from a read up to `CACHE_SECONDS` old."""
-        if cached:
-            return self._read_registry()[1]
+    def all(self) -> list[Tenant]:
+        """Every tenant, by id, read now (never from the cache: see `RetroScanner.scan`)."""
         return sorted((_tenant(item) for item in self._items("TENANT#")), key=lambda t: t.tenant_id)
 
     def _read_registry(self) -> tuple[float, list[Tenant], list[WebhookSubscription]]:

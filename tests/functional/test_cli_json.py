@@ -111,6 +111,7 @@ def test_every_commands_json_has_the_documented_keys(world: World, tmp_path: Pat
     run("reviews list", "--key", key)
     run("reviews show", held.case_id("beta"), "--key", key)
     run("reviews decide", held.case_id("beta"), "confirm", "--key", key, "--reason", "seen")
+    run("reviews sweep")
     run("hashes retire", "sha256", sha)
     run("index snapshot")
     run("compare", str(tmp_path / "a.jpg"), str(tmp_path / "b.jpg"))

@@ -20,7 +20,7 @@ from chalicelib.adapters.flood import FloodGuard
 from chalicelib.models import HashRecord
 from chalicelib.sharing import subscription_filter
 from cordon_cli import samples
-from cordon_cli.operations import subscribe_queue
+from cordon_cli.operations import add_tenant, subscribe_queue
 from tests.conftest import World
 from tests.functional.receiver import Receiver
 from tests.functional.test_ingest import pdq_of
@@ -517,3 +517,30 @@ def test_a_flood_of_crops_holds_the_image_and_retiring_it_ends_their_matches(wor
     operations.retire_hash(world.cordon, "pdq", own)
     after = outcome(world, "beta", "beta-up", "late.jpg", cropped)
     assert after["verdict"]["action"] == "ALLOW" and not after["verdict"]["matches"]
+
+
+def test_retro_scan_reaches_a_tenant_registered_since_the_registry_was_last_read(
+    world: World, poster: bytes
+):
+    # GIVEN a warm stream handler that has just read the tenants (a batch of another hash)
+    world.tenant("alpha", "alpha-up")
+    runner = stream_runner(world)
+    world.cordon.hashes.put([HashRecord("sha256", "0" * 64, source="alpha")])
+    runner.poll_once()
+    # AND a tenant registered after that read by another process (the operator's CLI),
+    # holding the poster from before it was known
+    from chalicelib.settings import Settings
+    from chalicelib.wiring import Cordon
+
+    add_tenant(Cordon(Settings.from_env()), "beta", ["beta-up"], create_buckets=True)
+    held = world.upload("beta-up", "old.jpg", poster)
+    world.settle()
+    assert world.case("beta", held)["status"] == "allowed"
+
+    # WHEN the poster's hash is shared, within the registry's cache time
+    world.cordon.hashes.put([HashRecord("sha256", sha256_of(poster), source="alpha")])
+    runner.poll_once()
+
+    # THEN the new tenant's copy is found and taken down
+    assert world.case("beta", held)["status"] == "quarantined"
+    assert not world.exists("beta-up", "old.jpg")
