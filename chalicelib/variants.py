@@ -50,7 +50,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from chalicelib import anchored, pdq
+from chalicelib import anchored, information, pdq
 from chalicelib.models import Signal
 
 ORIGINAL = "original"
@@ -479,8 +479,11 @@ def variant_signals(image: Image.Image, full_size: tuple[int, int] | None = None
     buffers = np.concatenate(
         [np.stack(list(whole_buffers.values())), work.buffers(list(regions.values()))]
     )
-    values = pdq.hashes_of_blocks(pdq.dct_blocks(buffers))
+    blocks = pdq.dct_blocks(buffers)
+    values = pdq.hashes_of_blocks(blocks)
     quality = pdq.qualities(buffers)
+    # A variant of a flat picture, or of a flat part of one, says too little to match on.
+    quality[~information.informative(buffers, blocks)] = 0
     found = list(zip(names[1:], values[1:], quality[1:].tolist(), strict=True))
     found.extend(anchored.upload_windows(anchored.grey_copy(grey)))
     # The work copy's own hash (the first) only serves to drop variants equal to it.
@@ -526,9 +529,11 @@ def shared_variants(image: Image.Image, full_size: tuple[int, int] | None = None
     named.update(work.masked_buffers())
     names = [*boxes, *named]
     buffers = np.concatenate([work.buffers(list(boxes.values())), np.stack(list(named.values()))])
-    values = pdq.hashes_of_blocks(pdq.dct_blocks(buffers))
-    quality = pdq.qualities(buffers).tolist()
-    found = list(zip(names, values, quality, strict=True))
+    blocks = pdq.dct_blocks(buffers)
+    values = pdq.hashes_of_blocks(blocks)
+    quality = pdq.qualities(buffers)
+    quality[~information.informative(buffers, blocks)] = 0  # not stored: see variant_signals
+    found = list(zip(names, values, quality.tolist(), strict=True))
     found.extend(anchored.shared_windows(anchored.grey_copy(grey)))
     return [
         Signal(PDQ_TYPE, value, quality=int(q), variant=name)
