@@ -140,14 +140,23 @@ _WORDS = (
 )
 
 
+def _luma(colour: tuple[int, int, int]) -> float:
+    return 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
+
+
 def _colours(rng: np.random.Generator, count: int) -> list[tuple[int, int, int]]:
-    """`count` random colours, each far from the others in luma (stripes that PDQ sees)."""
+    """`count` random colours far apart in luma (stripes that PDQ sees): 40 grey levels, or
+    less after every 200 draws that found no room (five colours may not fit 40 apart)."""
     chosen: list[tuple[int, int, int]] = []
+    spacing, tries = 40.0, 0
     while len(chosen) < count:
-        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
-        luma = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
-        if all(abs(luma - (0.299 * c[0] + 0.587 * c[1] + 0.114 * c[2])) > 40 for c in chosen):
-            chosen.append(colour)  # type: ignore[arg-type]
+        colour = (int(rng.integers(0, 256)), int(rng.integers(0, 256)), int(rng.integers(0, 256)))
+        if all(abs(_luma(colour) - _luma(c)) > spacing for c in chosen):
+            chosen.append(colour)
+        else:
+            tries += 1
+            if tries % 200 == 0:
+                spacing /= 2
     return chosen
 
 
