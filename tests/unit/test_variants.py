@@ -18,7 +18,7 @@ from chalicelib.matching import find_matches
 from chalicelib.models import Action, HashRecord, Match, Policy, Signal
 from chalicelib.pdq import DEFAULT_MATCH_DISTANCE, hamming_hex
 from chalicelib.policy import decide
-from chalicelib.signals import examine_bytes, shared_variant_signals
+from chalicelib.signals import examine_bytes, shared_variant_signals, usable
 from chalicelib.variants import ORIGINAL
 from cordon_cli import samples
 
@@ -475,3 +475,40 @@ def test_a_photograph_pasted_on_a_blank_canvas_still_gets_its_trimmed_variant():
     # THEN the trimmed picture is no flat region: it is hashed and matches the photograph
     found = matches(photo, canvas)
     assert found and found[0].variant.startswith("trimmed")
+
+
+def shared_table(images: list[Image.Image]) -> tuple[dict, HammingIndex]:
+    """The hash table holding what sharing `images` stores: each one's usable signals (the
+    exact hashes, PDQ, pHash) and its stored variants."""
+    records: dict[tuple[str, str], HashRecord] = {}
+    for image in images:
+        data = jpeg(image)
+        for signal in examine_bytes(data, MAX_PIXELS).signals:
+            if signal.variant == ORIGINAL and usable(signal):
+                records[(signal.type, signal.value)] = HashRecord(signal.type, signal.value)
+        for signal in shared_variant_signals(data, MAX_PIXELS):
+            records[("pdq", signal.value)] = HashRecord("pdq", signal.value, variant="crop")
+    index = HammingIndex(256)
+    index.add(v for (t, v) in records if t == "pdq")
+    return records, index
+
+
+@pytest.mark.parametrize(
+    ("upload", "shared"),
+    [
+        # one pHash for every blank canvas; two striped flags of one pHash
+        (samples.blank(1000), samples.blank(1002)),
+        (samples.flag(1002), samples.flag(1067)),
+    ],
+)
+def test_flat_pictures_of_one_phash_do_not_match(upload: Image.Image, shared: Image.Image):
+    # GIVEN a flat picture shared, and an unrelated one of the same pHash
+    records, index = shared_table([shared])
+    found = signals_of(upload)
+    assert found[3].type == "phash" and ("phash", found[3].value) in records
+
+    # THEN the upload matches nothing
+    def lookup(keys):
+        return {k: records[k] for k in keys if k in records}
+
+    assert find_matches(found, lookup, {"pdq": index}.get, {"pdq": DEFAULT_MATCH_DISTANCE}) == []
