@@ -300,7 +300,8 @@ def jpeg(image: Image.Image, quality: int = 90) -> bytes:
 
 
 class Shared:
-    """The shared table of one set: each image's PDQ, optionally with its stored variants."""
+    """The shared table of one set: each image's PDQ if usable, optionally with its stored
+    variants."""
 
     def __init__(self, images: dict[str, Image.Image], *, stored: bool) -> None:
         self.owner: dict[str, str] = {}
@@ -311,7 +312,9 @@ class Shared:
             signal = examine_bytes(data, MAX_PIXELS).signal("pdq")
             assert signal is not None
             self.original[name] = signal.value
-            self.owner[signal.value] = name
+            # As a confirmation shares: a hash too flat to match on (quality < 50) is not.
+            if PDQ.usable(signal):
+                self.owner[signal.value] = name
             if stored:
                 for extra in shared_variant_signals(data, MAX_PIXELS):
                     self.owner.setdefault(extra.value, name)
@@ -430,7 +433,7 @@ def evaluate(title: str, images: dict[str, Image.Image], seeds: int = 1) -> None
             margin_plain = min(margin_plain, shared.nearest_other(plain_pdq(found), shown))
             margin_cordon = min(margin_cordon, shared.nearest_other(found, shown))
             margin_crops = min(margin_crops, with_crops.nearest_other(found, shown))
-    originals = [examine_bytes(jpeg(images[n], 95), MAX_PIXELS).signal("pdq").value for n in names]
+    originals = [with_crops.original[n] for n in usable]
     closest = min(
         pdq.hamming_hex(a, b) for i, a in enumerate(originals) for b in originals[i + 1 :]
     )
@@ -440,7 +443,7 @@ def evaluate(title: str, images: dict[str, Image.Image], seeds: int = 1) -> None
         f"({false_cordon / pairs:.4%}), +stored {false_crops} ({false_crops / pairs:.4%})"
     )
     print(
-        f"smallest distance between two different originals (plain PDQ): {closest} bits; "
+        f"smallest distance between two different usable originals (plain PDQ): {closest} bits; "
         f"nearest any upload's signal came to another image's shared hash: PDQ {margin_plain}, "
         f"Cordon {margin_cordon}, +stored {margin_crops} (threshold {DISTANCE})"
     )
