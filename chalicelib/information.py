@@ -25,11 +25,12 @@ import numpy as np
 
 # Neighbouring cells of PDQ's blurred 64x64 buffer within this many grey levels are "flat".
 FLAT_STEP = 0.5
-# Measured on the variants' buffers (bench/robustness.py's corpus, 2,200 photograph and 1,400
-# poster hashes against 1,600 flag, 2,200 logo and 2,600 text-screenshot hashes): photographs
+# Measured on the variants' and stored variants' buffers (bench/robustness.py's photographs
+# and 30 pictures of each generated kind, as PNG and JPEG: 800 photograph, 1,400 poster, 800
+# flag, 2,200 logo and 2,600 text-screenshot buffers of PDQ quality >= 50): photographs
 # at most 0.35 flat, noisy posters 0.44, screenshots of text 0.40-0.96 (median 0.67), logos
 # 0.70-0.96 (median 0.88), flags 0.86-0.98; every false match between unrelated graphics was
-# between buffers over 0.89.
+# between buffers over 0.88 (or with no coefficient decided).
 MAX_FLAT_SHARE = 0.8
 # A coefficient decided by the picture lies further than this from the median: float rounding
 # moves coefficients by under 0.01, and a pattern of one grey level's amplitude makes about 32.
