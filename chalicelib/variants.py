@@ -459,8 +459,8 @@ def variant_signals(image: Image.Image, full_size: tuple[int, int] | None = None
 
     `full_size` (width, height) says `image` is a reduced decode of a larger picture.
 
-    Variants whose hash is too flat to match on (quality < 50), or equal to an earlier one's,
-    are left out.
+    Variants whose hash is too flat to match on (quality < 50, or a buffer too poor in
+    picture by `information.informative`), or equal to an earlier one's, are left out.
     """
     grey = _luma(image)
     work = Work.of(grey, full_size)
@@ -482,7 +482,8 @@ def variant_signals(image: Image.Image, full_size: tuple[int, int] | None = None
     blocks = pdq.dct_blocks(buffers)
     values = pdq.hashes_of_blocks(blocks)
     quality = pdq.qualities(buffers)
-    # A variant of a flat picture, or of a flat part of one, says too little to match on.
+    # A variant of a flat picture, or of a flat part of one, says too little to match on:
+    # counted as of quality 0, so left out below.
     quality[~information.informative(buffers, blocks)] = 0
     found = list(zip(names[1:], values[1:], quality[1:].tolist(), strict=True))
     found.extend(anchored.upload_windows(anchored.grey_copy(grey)))
@@ -513,7 +514,8 @@ def shared_variants(image: Image.Image, full_size: tuple[int, int] | None = None
 
     `image` and `full_size` as for `variant_signals` (a reduced decode is fine). Store each
     with the shared image's provenance and labels, and with its variant name: a match found
-    through it is a variant match (REVIEW by default), never the image itself.
+    through it is a variant match (REVIEW by default), never the image itself. None is kept
+    that `variant_signals` would leave out as too flat: a flat graphic stores none.
     """
     grey = _luma(image)
     work = Work.of(grey, full_size)
