@@ -515,7 +515,7 @@ def shared_variants(image: Image.Image, full_size: tuple[int, int] | None = None
     `image` and `full_size` as for `variant_signals` (a reduced decode is fine). Store each
     with the shared image's provenance and labels, and with its variant name: a match found
     through it is a variant match (REVIEW by default), never the image itself. None is kept
-    that `variant_signals` would leave out as too flat: a flat graphic stores none.
+    that `variant_signals` would leave out as too flat: a flat graphic stores few or none.
     """
     grey = _luma(image)
     work = Work.of(grey, full_size)
