@@ -1,8 +1,9 @@
 """How well Cordon's matcher survives what uploaders do to an image, and what it costs.
 
-    .venv/bin/python bench/robustness.py            # the table (about a minute)
-    .venv/bin/python bench/robustness.py --quick    # 8 photos, for a smoke run
+    .venv/bin/python bench/robustness.py            # the tables (several minutes)
+    .venv/bin/python bench/robustness.py --quick    # 8 photos, 4 of each flat kind: a smoke run
     .venv/bin/python bench/robustness.py --seeds 3  # crops split at random drawn 3 times an image
+    .venv/bin/python bench/robustness.py --flat 40  # 40 pictures of each flat kind (default 20)
 
 Corpus, built here from files that ship inside installed packages (nothing is downloaded):
 real photographs from PyWavelets' data folder (camera, ascent, aero) and, when scikit-image is
@@ -25,6 +26,20 @@ variant it met (if it was not A's own hash).
 False matches: every upload (each original and each edited copy) against the shared hashes of
 every *other* image; the smallest distance any of its signals reaches another image's hash is
 the safety margin. Only PDQ hashes of quality >= 50 count, as in the pipeline.
+
+Flat pictures (`cordon_cli.samples.FLAT_KINDS`, each seed a distinct picture): flags (2-4
+stripes either way, some with a disc, a triangle or a canton), logos (shapes and a word on a
+plain ground), linear gradients (two colours, any direction), blank canvases (white, black,
+grey, colours) and screenshots of text. The flags and logos of PDQ quality >= 50 get the same
+table of edits as the photographs (what the information gate, `chalicelib.information`, costs
+them). Then the table of unrelated images: every photograph, poster and flat picture shared
+as a confirmation shares it (the file: PNG for graphics and text, JPEG for photographs; its
+usable exact, PDQ and pHash signals and its stored variants), every one uploaded as the file,
+as JPEG q80, and edited (`UNRELATED_EDITS`), and for each kind of pair (photo, poster,
+graphic, text) the closest distance between an upload's signal and an unrelated image's
+shared hash, by upload variant and stored variant (families: tiles, anchored windows...),
+the closest pHash, and the false matches: uploads that `find_matches` and `policy.decide`
+(default policy) judge REVIEW or more because of an image they do not show.
 
 Timing: the variants' added time per 1024x768 JPEG, decode excluded, median over distinct
 pictures hashed once each (each brings new region sizes, so operator caches are not
@@ -55,8 +70,9 @@ from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 from chalicelib import pdq, variants
 from chalicelib.index import HammingIndex
 from chalicelib.matching import find_matches
-from chalicelib.models import HashRecord, Match, Signal
-from chalicelib.signals import PDQ, examine_bytes, shared_variant_signals
+from chalicelib.models import Action, Examination, HashRecord, Match, Policy, Signal
+from chalicelib.policy import decide
+from chalicelib.signals import PDQ, examine_bytes, shared_variant_signals, usable
 from chalicelib.signals.media import decode_image
 from cordon_cli import samples
 
@@ -295,7 +311,8 @@ def jpeg(image: Image.Image, quality: int = 90) -> bytes:
 
 
 class Shared:
-    """The shared table of one set: each image's PDQ, optionally with its stored variants."""
+    """The shared table of one set: each image's PDQ if usable, optionally with its stored
+    variants."""
 
     def __init__(self, images: dict[str, Image.Image], *, stored: bool) -> None:
         self.owner: dict[str, str] = {}
@@ -306,7 +323,9 @@ class Shared:
             signal = examine_bytes(data, MAX_PIXELS).signal("pdq")
             assert signal is not None
             self.original[name] = signal.value
-            self.owner[signal.value] = name
+            # As a confirmation shares: a hash too flat to match on (quality < 50) is not.
+            if PDQ.usable(signal):
+                self.owner[signal.value] = name
             if stored:
                 for extra in shared_variant_signals(data, MAX_PIXELS):
                     self.owner.setdefault(extra.value, name)
@@ -425,7 +444,7 @@ def evaluate(title: str, images: dict[str, Image.Image], seeds: int = 1) -> None
             margin_plain = min(margin_plain, shared.nearest_other(plain_pdq(found), shown))
             margin_cordon = min(margin_cordon, shared.nearest_other(found, shown))
             margin_crops = min(margin_crops, with_crops.nearest_other(found, shown))
-    originals = [examine_bytes(jpeg(images[n], 95), MAX_PIXELS).signal("pdq").value for n in names]
+    originals = [with_crops.original[n] for n in usable]
     closest = min(
         pdq.hamming_hex(a, b) for i, a in enumerate(originals) for b in originals[i + 1 :]
     )
@@ -435,9 +454,221 @@ def evaluate(title: str, images: dict[str, Image.Image], seeds: int = 1) -> None
         f"({false_cordon / pairs:.4%}), +stored {false_crops} ({false_crops / pairs:.4%})"
     )
     print(
-        f"smallest distance between two different originals (plain PDQ): {closest} bits; "
+        f"smallest distance between two different usable originals (plain PDQ): {closest} bits; "
         f"nearest any upload's signal came to another image's shared hash: PDQ {margin_plain}, "
         f"Cordon {margin_cordon}, +stored {margin_crops} (threshold {DISTANCE})"
+    )
+
+
+# -- false matches between unrelated images of every kind -------------------------------------
+
+KINDS = ("photo", "poster", "graphic", "text")
+PAIR_KINDS = [f"{a}-{b}" for i, a in enumerate(KINDS) for b in KINDS[i:]]
+GRAPHIC_KINDS = ("flag", "logo", "gradient", "blank")
+# What uploaders send of every image in the false-match table: the file (PNG for graphics and
+# text, which is how they travel; JPEG for photographs), a re-encode, and the edits the
+# variants exist for.
+UNRELATED_EDITS = (
+    "file",
+    "JPEG quality 80",
+    "mirror",
+    "rotate 90",
+    "crop 5% random sides",
+    "border 10% white",
+    "caption over 10% bottom",
+)
+
+
+def flat_pictures(count: int) -> dict[str, tuple[str, Image.Image]]:
+    """`count` distinct pictures of each flat kind (`cordon_cli.samples.FLAT_KINDS`), by name,
+    each with the kind it counts as in the table ("graphic" or "text")."""
+    return {
+        f"{kind}-{seed}": ("text" if kind == "text" else "graphic", make(seed))
+        for kind, make in samples.FLAT_KINDS.items()
+        for seed in range(1000, 1000 + count)
+    }
+
+
+def _shared_file(kind: str, image: Image.Image) -> bytes:
+    return samples.png(image) if kind in ("graphic", "text") else jpeg(image, 95)
+
+
+def _family(variant: str) -> str:
+    """A variant's family: `tile-0-1` and `trimmed-tile-1-1` are tiles, `anchor-3` and the
+    stored `anchor-5-2` anchored windows, `crop-7.5` a stored crop..."""
+    if variant == variants.ORIGINAL:
+        return "own"
+    for prefix, family in (
+        ("trimmed-tile-", "tile"),
+        ("tile-", "tile"),
+        ("region-", "region"),
+        ("anchor-", "anchor"),
+        ("crop-", "crop"),
+        ("enlarged-", "enlarged"),
+        ("caption-", "caption"),
+        ("masked-", "masked"),
+        ("rot", "rotation"),
+    ):
+        if variant.startswith(prefix):
+            return family
+    return variant
+
+
+def _bits(values: list[str], width: int) -> np.ndarray:
+    """Hex hashes as rows of uint64 words, for XOR and popcount."""
+    words = width // 64
+    return np.array(
+        [[int(v[16 * w : 16 * w + 16], 16) for w in range(words)] for v in values],
+        dtype=np.uint64,
+    ).reshape(len(values), words)
+
+
+def _distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.bitwise_count(a[:, None, :] ^ b[None, :, :]).sum(axis=2)
+
+
+class SharedAll:
+    """Every image of the table shared as a confirmation shares it: its usable signals of
+    every type (exact hashes, PDQ, pHash) and its stored variants, each hash with the images
+    that own it (unrelated flat pictures can share one: every blank canvas has one pHash)."""
+
+    def __init__(self, images: dict[str, tuple[str, Image.Image]]) -> None:
+        self.kind = {name: kind for name, (kind, _) in images.items()}
+        self.owners: dict[tuple[str, str], set[str]] = {}
+        self.records: dict[tuple[str, str], HashRecord] = {}
+        pdq_rows: list[tuple[str, str, str]] = []  # value, owner, family
+        phash_rows: list[tuple[str, str]] = []
+        for name, (kind, image) in images.items():
+            data = _shared_file(kind, image)
+            own_pdq = None
+            for signal in examine_bytes(data, MAX_PIXELS).signals:
+                if signal.variant != variants.ORIGINAL or not usable(signal):
+                    continue
+                self._add(HashRecord(signal.type, signal.value, (name,)), name)
+                if signal.type == PDQ.name:
+                    own_pdq = signal.value
+                    pdq_rows.append((signal.value, name, "own"))
+                elif signal.type == "phash":
+                    phash_rows.append((signal.value, name))
+            for extra in shared_variant_signals(data, MAX_PIXELS):
+                if extra.value == own_pdq:
+                    continue
+                record = HashRecord(
+                    PDQ.name, extra.value, (name,), variant=extra.variant, variant_of=own_pdq
+                )
+                self._add(record, name)
+                pdq_rows.append((extra.value, name, _family(extra.variant)))
+        self.index = HammingIndex(pdq.PDQ_BITS)
+        self.index.add({v for (t, v) in self.records if t == PDQ.name})
+        self.pdq_bits = _bits([v for v, _, _ in pdq_rows], pdq.PDQ_BITS)
+        self.pdq_owner = np.array([o for _, o, _ in pdq_rows])
+        self.pdq_family = np.array([f for _, _, f in pdq_rows])
+        self.phash_bits = _bits([v for v, _ in phash_rows], 64)
+        self.phash_owner = np.array([o for _, o in phash_rows])
+
+    def _add(self, record: HashRecord, owner: str) -> None:
+        key = (record.signal_type, record.value)
+        self.owners.setdefault(key, set()).add(owner)
+        self.records.setdefault(key, record)
+
+    def lookup(self, keys):
+        return {k: self.records[k] for k in keys if k in self.records}
+
+    def false_matches(self, examination: Examination, shown: set[str]) -> set[str]:
+        """The images not shown whose shared hashes make the upload's verdict REVIEW or more,
+        judged image by image as the pipeline judges an upload (default policy)."""
+        found = find_matches(
+            examination.signals, self.lookup, {PDQ.name: self.index}.get, {PDQ.name: DISTANCE}
+        )
+        by_image: dict[str, list[Match]] = {}
+        for match in found:
+            for owner in self.owners[(match.signal_type, match.matched_value)] - shown:
+                by_image.setdefault(owner, []).append(match)
+        return {
+            owner
+            for owner, matches in by_image.items()
+            if decide(Policy(), examination, matches).action is not Action.ALLOW
+        }
+
+
+def unrelated(images: dict[str, tuple[str, Image.Image]], edits_used: tuple[str, ...]) -> None:
+    """The closest any upload comes to an unrelated image, for each kind of pair and each
+    variant, and the false matches (REVIEW or more) among them."""
+    shared = SharedAll(images)
+    table = edits()
+    closest: dict[tuple[str, str], int] = {}  # (upload family > shared family, pair) -> bits
+    phash_closest: dict[str, int] = {}
+    false: dict[str, int] = dict.fromkeys(PAIR_KINDS, 0)
+    uploads = pairs = 0
+    for name, (kind, image) in images.items():
+        others = shared.pdq_owner != name
+        pair_of = {o: "-".join(sorted((kind, k), key=KINDS.index)) for o, k in shared.kind.items()}
+        pdq_pairs = np.array([pair_of[o] for o in shared.pdq_owner])
+        phash_pairs = np.array([pair_of[o] for o in shared.phash_owner])
+        for edit in edits_used:
+            if edit == "file":
+                data = _shared_file(kind, image)
+            else:
+                quality = 80 if edit == "JPEG quality 80" else 90
+                edited = image if edit == "JPEG quality 80" else table[edit](image, 0)
+                data = jpeg(edited, quality)
+            examination = examine_bytes(data, MAX_PIXELS)
+            uploads += 1
+            pairs += len(images) - 1
+            for owner in shared.false_matches(examination, {name}):
+                false[pair_of[owner]] += 1
+            mine = [s for s in examination.signals if s.type == PDQ.name and PDQ.usable(s)]
+            if mine:
+                near = _distances(_bits([s.value for s in mine], pdq.PDQ_BITS), shared.pdq_bits)
+                for row, signal in enumerate(mine):
+                    for pair in set(pdq_pairs[others]):
+                        for family in set(shared.pdq_family[others & (pdq_pairs == pair)]):
+                            cols = others & (pdq_pairs == pair) & (shared.pdq_family == family)
+                            key = (f"{_family(signal.variant)} > {family}", pair)
+                            closest[key] = min(closest.get(key, 256), int(near[row, cols].min()))
+            phash = examination.signal("phash")
+            if phash is not None and len(shared.phash_bits):
+                near = _distances(_bits([phash.value], 64), shared.phash_bits)[0]
+                for pair in set(phash_pairs):
+                    cols = (phash_pairs == pair) & (shared.phash_owner != name)
+                    if cols.any():
+                        phash_closest[pair] = min(
+                            phash_closest.get(pair, 64), int(near[cols].min())
+                        )
+    counts = {k: sum(1 for n in images if shared.kind[n] == k) for k in KINDS}
+    print(
+        f"\n## Unrelated images: {', '.join(f'{v} {k}' for k, v in counts.items())} "
+        f"(graphics: {', '.join(GRAPHIC_KINDS)}); each uploaded {len(edits_used)} ways "
+        f"({', '.join(edits_used)}): {uploads:,} uploads, {pairs:,} (upload, unrelated image) "
+        "pairs\n"
+    )
+    print(
+        "Closest distance between an upload's signal and an unrelated image's shared hash, in "
+        f"bits (PDQ of 256: matched within {DISTANCE}; pHash of 64: only confirms), by upload "
+        "variant > what the shared side stored, and by kind of pair. '-': no such pair.\n"
+    )
+    short = {pair: "-".join(k[:2] for k in pair.split("-")) for pair in PAIR_KINDS}
+    print(f"{'variant > stored':<22}" + "".join(f"{short[p]:>7}" for p in PAIR_KINDS))
+
+    def line(label: str, cells: list[object]) -> None:
+        print(f"{label:<22}" + "".join(f"{'-' if c is None else c:>7}" for c in cells))
+
+    rows = sorted({row for row, _ in closest}, key=lambda r: (not r.startswith("own >"), r))
+    for row in rows:
+        line(row, [closest.get((row, pair)) for pair in PAIR_KINDS])
+    line(
+        "closest PDQ, any",
+        [
+            min((v for (_, p), v in closest.items() if p == pair), default=None)
+            for pair in PAIR_KINDS
+        ],
+    )
+    line("pHash own > own", [phash_closest.get(pair) for pair in PAIR_KINDS])
+    line("false matches", [false[pair] for pair in PAIR_KINDS])
+    print("(ph photo, po poster, gr graphic, te text)")
+    print(
+        f"\nfalse matches (verdict REVIEW or more under the default policy, from an image the "
+        f"upload does not show): {sum(false.values())} of {pairs:,} pairs"
     )
 
 
@@ -478,10 +709,15 @@ def timing(pictures: list[Image.Image], passes: int) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="8 photos, 8 posters")
+    parser.add_argument(
+        "--quick", action="store_true", help="8 photos, 8 posters, 4 pictures of each flat kind"
+    )
     parser.add_argument("--posters", type=int, default=30, help="synthetic posters (default 30)")
     parser.add_argument(
         "--seeds", type=int, default=1, help="random draws an image of the random edits (default 1)"
+    )
+    parser.add_argument(
+        "--flat", type=int, default=20, help="pictures of each flat kind (default 20)"
     )
     args = parser.parse_args(argv)
     photos = photographs()
@@ -498,6 +734,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     evaluate("real photographs", photos, args.seeds)
     evaluate("synthetic posters", posters(8 if args.quick else args.posters), args.seeds)
+    flats = flat_pictures(4 if args.quick else args.flat)
+    matched = {n: im for n, (kind, im) in flats.items() if n.startswith(("flag-", "logo-"))}
+    evaluate("flat graphics (flags, logos)", matched, args.seeds)
+    table = {
+        **{n: ("photo", im) for n, im in photos.items()},
+        **{n: ("poster", im) for n, im in posters(8 if args.quick else args.posters).items()},
+        **flats,
+    }
+    unrelated(table, UNRELATED_EDITS[:3] if args.quick else UNRELATED_EDITS)
     timing([*photos.values(), *posters(8 if args.quick else 40).values()], 1)
     return 0
 

@@ -33,7 +33,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from chalicelib import pdq
+from chalicelib import information, pdq
 
 WORK_SIDE = 128
 SIGMA_SHARE = 0.03  # blob scale, as a share of the short side
@@ -155,15 +155,19 @@ def window_buffers(grey: np.ndarray, centres: np.ndarray, side: float) -> np.nda
 
 
 def _hashed(grey: np.ndarray, centres: np.ndarray, side: float, keep: int) -> list[tuple[str, int]]:
-    """(hash, quality) of the first `keep` windows around `centres` of quality >= 50."""
+    """(hash, quality) of the first `keep` windows around `centres` of quality >= 50 that
+    hold enough of the picture (`information.informative`: a window around one shape on a
+    flat ground hashes like any other such window)."""
     if not len(centres):
         return []
     buffers = window_buffers(grey, centres, side)
+    blocks = pdq.dct_blocks(buffers)
     quality = pdq.qualities(buffers)
-    chosen = np.flatnonzero(quality >= pdq.MIN_QUALITY)[:keep]
+    good = (quality >= pdq.MIN_QUALITY) & information.informative(buffers, blocks)
+    chosen = np.flatnonzero(good)[:keep]
     if not len(chosen):
         return []
-    values = pdq.hashes_of_blocks(pdq.dct_blocks(buffers[chosen]))
+    values = pdq.hashes_of_blocks(blocks[chosen])
     return list(zip(values, quality[chosen].tolist(), strict=True))
 
 

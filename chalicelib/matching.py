@@ -90,7 +90,9 @@ def find_matches(
     ones (or of a status unknown here) never do; disputed and held ones do, with their status
     (policy caps them at REVIEW). A variant stored with an image goes by the image's status
     (`follow_image`). The complements of the signals of types an inversion complements are
-    looked up too (`with_complements`): a match through one is the ``inverted`` variant."""
+    looked up too (`with_complements`): a match through one is the ``inverted`` variant. A type
+    that only confirms (`confirms_only`: pHash) is reported only beside a match of another
+    type."""
     by_type: dict[str, list[Signal]] = {}
     for signal in with_complements(usable_signals(signals)):
         by_type.setdefault(signal.type, []).append(signal)
@@ -137,6 +139,9 @@ def find_matches(
                 variant_of=record.variant_of,
             )
         )
+    # A type that only confirms (pHash) is no match on its own.
+    if all(SIGNAL_TYPES[m.signal_type].confirms_only for m in matches):
+        return []
     # Exact types first, then matches of the image as uploaded with the shared image itself,
     # nearest first.
     return sorted(

@@ -6,7 +6,8 @@ action any reason calls for wins. A match found only through a match variant (th
 mirrored, trimmed, trimmed and mirrored, inverted, a tile of a collage...) calls for at most
 `Policy.variant_action` (REVIEW unless the tenant says otherwise), and its reason names the
 variant. An image that could not be judged (`unscannable`) is held for review by default;
-other bytes are not.
+other bytes are not. A match of a type that only confirms (pHash) calls for no more than the
+other matches do, and for nothing alone.
 
 What a match of each signal type calls for, and within what distance a perceptual type
 matches, is the type's own declaration (`chalicelib.signals`), which the tenant's policy may
@@ -174,12 +175,24 @@ def decide(
     """The verdict on one object under `policy`; `distances` are those the matches were
     found within (`match_distances`, the tenant's policy and type defaults if not given)."""
     distances = match_distances(policy) if distances is None else distances
+    found = [action_for_match(m, policy, examination, distances) for m in matches]
+    confirming = [SIGNAL_TYPES[m.signal_type].confirms_only for m in matches]
+    # A type that only confirms calls for no more than the matches it confirms.
+    confirmed = max(
+        (a for a, only in zip(found, confirming, strict=True) if not only),
+        default=Action.ALLOW,
+        key=lambda a: a.strength,
+    )
     action = Action.ALLOW
     reasons: list[str] = []
-    for match in matches:
-        found = action_for_match(match, policy, examination, distances)
-        action = max(action, found, key=lambda a: a.strength)
-        reasons.append(describe_match(match, policy, examination, distances))
+    for match, wanted, only in zip(matches, found, confirming, strict=True):
+        if only:
+            wanted = min(wanted, confirmed, key=lambda a: a.strength)
+        action = max(action, wanted, key=lambda a: a.strength)
+        reason = describe_match(match, policy, examination, distances)
+        if only:
+            reason = f"{reason}; {match.signal_type} confirms other matches only"
+        reasons.append(reason)
     strong_scores = [s for s in scores if s.confidence >= policy.classifier_min_confidence]
     for score in strong_scores:
         action = max(action, policy.classifier_action, key=lambda a: a.strength)

@@ -61,7 +61,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from chalicelib import anchored, pdq
+from chalicelib import anchored, information, pdq
 from chalicelib.models import Signal
 
 ORIGINAL = "original"
@@ -501,8 +501,8 @@ def variant_signals(image: Image.Image, full_size: tuple[int, int] | None = None
 
     `full_size` (width, height) says `image` is a reduced decode of a larger picture.
 
-    Variants whose hash is too flat to match on (quality < 50), or equal to an earlier one's,
-    are left out.
+    Variants whose hash is too flat to match on (quality < 50, or a buffer too poor in
+    picture by `information.informative`), or equal to an earlier one's, are left out.
     """
     grey = _luma(image)
     work = Work.of(grey, full_size)
@@ -535,8 +535,12 @@ def variant_signals(image: Image.Image, full_size: tuple[int, int] | None = None
     buffers = np.concatenate(
         [np.stack(list(whole_buffers.values())), work.buffers(list(regions.values()))]
     )
-    values = pdq.hashes_of_blocks(pdq.dct_blocks(buffers))
+    blocks = pdq.dct_blocks(buffers)
+    values = pdq.hashes_of_blocks(blocks)
     quality = pdq.qualities(buffers)
+    # A variant of a flat picture, or of a flat part of one, says too little to match on:
+    # counted as of quality 0, so left out below.
+    quality[~information.informative(buffers, blocks)] = 0
     found = list(zip(names[1:], values[1:], quality[1:].tolist(), strict=True))
     found.extend(anchored.upload_windows(anchored.grey_copy(grey)))
     # The work copy's own hash (the first) only serves to drop variants equal to it.
@@ -566,7 +570,8 @@ def shared_variants(image: Image.Image, full_size: tuple[int, int] | None = None
 
     `image` and `full_size` as for `variant_signals` (a reduced decode is fine). Store each
     with the shared image's provenance and labels, and with its variant name: a match found
-    through it is a variant match (REVIEW by default), never the image itself.
+    through it is a variant match (REVIEW by default), never the image itself. None is kept
+    that `variant_signals` would leave out as too flat: a flat graphic stores few or none.
     """
     grey = _luma(image)
     work = Work.of(grey, full_size)
@@ -582,9 +587,11 @@ def shared_variants(image: Image.Image, full_size: tuple[int, int] | None = None
     named.update(work.masked_buffers())
     names = [*boxes, *named]
     buffers = np.concatenate([work.buffers(list(boxes.values())), np.stack(list(named.values()))])
-    values = pdq.hashes_of_blocks(pdq.dct_blocks(buffers))
-    quality = pdq.qualities(buffers).tolist()
-    found = list(zip(names, values, quality, strict=True))
+    blocks = pdq.dct_blocks(buffers)
+    values = pdq.hashes_of_blocks(blocks)
+    quality = pdq.qualities(buffers)
+    quality[~information.informative(buffers, blocks)] = 0  # not stored: see variant_signals
+    found = list(zip(names, values, quality.tolist(), strict=True))
     found.extend(anchored.shared_windows(anchored.grey_copy(grey)))
     return [
         Signal(PDQ_TYPE, value, quality=int(q), variant=name)

@@ -190,7 +190,9 @@ def examine_bytes(data: bytes, max_pixels: int) -> Examination:
             # Every page of a TIFF, every image of an ICO is a picture the file shows: each is
             # matched as the image itself (variant "original"), after the one a browser shows.
             seen = {(s.type, s.value) for s in signals}
-            for extra in decoded.extra:
+            # So is a transparent image as stored without its alpha, beside it over white.
+            unmatted = (decoded.unmatted,) if decoded.unmatted else ()
+            for extra in (*unmatted, *decoded.extra):
                 found = [t.hash_image(extra) for t in image_hashers()]
                 signals.extend(s for s in found if (s.type, s.value) not in seen)
                 seen.update((s.type, s.value) for s in found)

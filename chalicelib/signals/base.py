@@ -4,8 +4,9 @@ A signal type is one small class that owns its rules. How it is computed: exact 
 bytes as they stream past (`BytesHasher`), perceptual types hash a decoded image
 (`ImageHasher`). How it is compared: on equal values (`MatchesExact`) or within a Hamming
 distance (`MatchesHamming`, which declares its default distance and its index). Which values are
-good enough to match or share (`usable`), and what a match calls for unless the tenant's policy
-says otherwise (`default_action`, `policy_action`). Adding a type (vPDQ, TLSH) means writing
+good enough to match or share (`usable`), what a match calls for unless the tenant's policy
+says otherwise (`default_action`, `policy_action`), and whether it may act alone
+(`confirms_only`). Adding a type (vPDQ, TLSH) means writing
 one class and registering it in `chalicelib.signals` (`register`); matching, the policy, the
 hash table's indexes and the retro-scan read these declarations and name no type.
 """
@@ -40,6 +41,10 @@ class SignalType(ABC):
     # Whether near matches go through an index of the shared values (`new_index`); without
     # one, values are found by exact lookups in the hash table, at distance 0 only.
     indexed: ClassVar[bool] = False
+    # A type whose values unrelated content shares too often to act on alone (pHash: every
+    # blank canvas has one value) only confirms: its match is reported beside a match of
+    # another type, and calls for no more than that match does.
+    confirms_only: ClassVar[bool] = False
 
     @classmethod
     def validate(cls, value: str) -> str:

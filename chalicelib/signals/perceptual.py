@@ -76,13 +76,21 @@ def _exact_pixels(decoded: DecodedImage) -> Callable[[], np.ndarray] | None:
 
 
 class PHash(ImageHasher):
-    """DCT hash from imagehash. Matched on equal values only (64 bits leave little margin), so
-    through exact lookups, no index; a match goes to a reviewer by default."""
+    """DCT hash from imagehash: it only confirms a match of another type.
+
+    Matched on equal values (through exact lookups, no index), and even those are shared by
+    unrelated flat pictures: every blank canvas hashes to one value, striped flags of other
+    colours to another. Edited photographs land 0-4 bits away when resized or re-encoded
+    (PDQ matches those too) and up to 22 when cropped 5 %, where unrelated text screenshots
+    come within 8 and unrelated photographs within 16 (`bench/robustness.py`): no distance
+    separates them, so a pHash match alone decides nothing.
+    """
 
     name = "phash"
     bits = 64
     max_distance = 0
     indexed = False
+    confirms_only = True
     default_action = Action.REVIEW
     policy_action = "phash_action"
 

@@ -333,3 +333,46 @@ def test_budget_is_unlimited_without_pixels():
     budget.take(10**12)
     with pytest.raises(ImageRejected):
         DecodeBudget(1, 60.0).take(2)
+
+
+# ------------------------------------------------------------------- transparency
+
+
+def transparent_logo(seed: int, size: tuple[int, int] = (640, 480)) -> Image.Image:
+    """A generated logo whose plain ground is transparent, stored black (as encoders do)."""
+    from cordon_cli import samples
+
+    pixels = np.asarray(samples.logo(seed, size))
+    ground = (pixels == pixels[0, 0]).all(axis=2)
+    rgba = np.dstack([pixels, np.where(ground, 0, 255).astype(np.uint8)])
+    rgba[ground, :3] = 0
+    return Image.fromarray(rgba, "RGBA")
+
+
+def pdqs(data: bytes) -> list[str]:
+    return [s.value for s in examine_bytes(data, 10**8).signals if s.type == "pdq"]
+
+
+@pytest.mark.parametrize("size", [(640, 480), (3000, 2250)])  # the second decoded reduced
+@pytest.mark.parametrize("seed", [1000, 1004])
+def test_a_transparent_png_matches_what_a_page_shows_and_what_is_stored(
+    seed: int, size: tuple[int, int]
+):
+    # GIVEN a logo with a transparent ground, as a PNG
+    logo = transparent_logo(seed, size)
+    found = pdqs(encode(logo, "PNG"))
+    # WHEN it is shown on a white page and captured, or flattened by a tool that drops alpha
+    on_white = Image.new("RGB", logo.size, (255, 255, 255))
+    on_white.paste(logo, mask=logo.getchannel("A"))
+    shown = pdqs(encode(on_white, "JPEG", quality=90))[0]
+    stored = pdqs(encode(logo.convert("RGB"), "JPEG", quality=90))[0]
+    # THEN the PNG's own signals are within PDQ's distance of both
+    assert min(hamming_hex(shown, v) for v in found) <= DEFAULT_MATCH_DISTANCE
+    assert min(hamming_hex(stored, v) for v in found) <= DEFAULT_MATCH_DISTANCE
+
+
+def test_an_opaque_png_with_an_alpha_channel_is_hashed_once():
+    logo = Image.open(io.BytesIO(encode(transparent_logo(1000), "PNG"))).convert("RGB")
+    opaque = logo.convert("RGBA")  # every pixel alpha 255
+    examination = examine_bytes(encode(opaque, "PNG"), 10**8)
+    assert [s.variant for s in examination.signals if s.type == "phash"] == ["original"]

@@ -131,6 +131,16 @@ def test_low_quality_pdq_is_never_matched(quality: int):
     assert all(t != "pdq" for t, _ in table.asked)
 
 
+def test_a_phash_is_matched_only_beside_a_match_of_another_type():
+    # GIVEN the upload's pHash shared, alone
+    alone = Table([HashRecord("phash", PHASH)])
+    # THEN it is no match: pHash only confirms
+    assert match(alone, signals()) == []
+    # and beside a match of another type it is reported with it
+    both = Table([HashRecord("phash", PHASH), HashRecord("md5", MD5)])
+    assert [m.signal_type for m in match(both, signals())] == ["md5", "phash"]
+
+
 def test_pdq_of_quality_50_is_matched():
     table = Table([HashRecord("pdq", PDQ)])
 
@@ -287,11 +297,23 @@ def test_pdq_reason_names_signal_distance_threshold_and_labels():
     assert "gifct" in reason
 
 
-def test_phash_match_is_review():
-    verdict = decide(Policy(), examined(), [phash()])
+def test_a_phash_match_alone_decides_nothing():
+    # pHash only confirms: unrelated flat pictures share theirs (every blank canvas has one).
+    verdict = decide(Policy(phash_action=Action.TAKEDOWN), examined(), [phash()])
 
-    assert verdict.action is Action.REVIEW
+    assert verdict.action is Action.ALLOW
     assert "phash" in verdict.reasons[0] and "spam" in verdict.reasons[0]
+    assert "confirms other matches only" in verdict.reasons[0]
+
+
+def test_a_phash_match_confirms_another_match_but_never_goes_beyond_it():
+    # GIVEN a tenant whose pHash matches call for TAKEDOWN and PDQ matches for REVIEW
+    rules = Policy(pdq_action=Action.REVIEW, phash_action=Action.TAKEDOWN)
+    # WHEN both match
+    verdict = decide(rules, examined(), [pdq(), phash()])
+    # THEN the pHash match is a reason beside the PDQ one, and the verdict is PDQ's
+    assert verdict.action is Action.REVIEW
+    assert len(verdict.reasons) == 2 and "confirms" in verdict.reasons[1]
 
 
 def test_match_without_labels_or_source_says_so():

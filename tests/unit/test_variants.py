@@ -18,7 +18,7 @@ from chalicelib.matching import find_matches, with_complements
 from chalicelib.models import Action, HashRecord, Match, Policy, Signal
 from chalicelib.pdq import DEFAULT_MATCH_DISTANCE, hamming_hex
 from chalicelib.policy import decide
-from chalicelib.signals import examine_bytes, shared_variant_signals
+from chalicelib.signals import examine_bytes, shared_variant_signals, usable
 from chalicelib.variants import ORIGINAL
 from cordon_cli import samples
 
@@ -524,3 +524,97 @@ def test_anchored_blur_is_scipys_gaussian_filter(shape: tuple[int, int], sigma: 
     picture = np.random.default_rng(7).random(shape).astype(np.float32) * 255
     expected = ndimage.gaussian_filter(picture, sigma, truncate=2.5)
     assert np.abs(anchored._blur(picture, sigma) - expected).max() < 1e-3
+
+
+# ---------------------------------------------------------------- flat content
+
+
+def shared_side(data: bytes) -> dict[str, str]:
+    """What sharing an image stores (its own usable PDQ, its stored variants), by variant."""
+    own = examine_bytes(data, MAX_PIXELS).signal("pdq")
+    stored = {s.variant: s.value for s in shared_variant_signals(data, MAX_PIXELS)}
+    if own is not None and (own.quality or 0) >= pdq.MIN_QUALITY:
+        stored[ORIGINAL] = own.value
+    return stored
+
+
+# Unrelated flat graphics that matched through variants before the information gate (each
+# upload, then the shared image it came nearest, measured by bench/robustness.py): a vertical
+# tricolour turned a quarter against a horizontal one's masked copy (0 bits), windows around
+# one shape of two logos (8), two flags with a disc (30), two striped flags (30).
+FLAT_PAIRS = [
+    (samples.flag(1024), samples.flag(1028)),
+    (samples.logo(1023), samples.logo(1008)),
+    (samples.flag(1021), samples.flag(1012)),
+    (samples.flag(1020), samples.flag(1006)),
+]
+
+
+@pytest.mark.parametrize(("upload", "shared"), FLAT_PAIRS)
+def test_unrelated_flat_graphics_match_through_no_variant(upload: Image.Image, shared: Image.Image):
+    # GIVEN a flat graphic shared with its stored variants, and an unrelated one uploaded
+    stored = shared_side(jpeg(shared))
+    found = signals_of(upload)
+    # THEN none of the upload's signals comes within the distance of what was stored
+    distance, through, met = nearest(stored, found)
+    assert distance > DEFAULT_MATCH_DISTANCE, (through, met)
+
+
+def test_a_striped_flag_keeps_its_own_hash_but_gets_no_variants():
+    # GIVEN a striped flag of PDQ quality >= 50, whose DCT coefficients are all zero but for
+    # rounding (it changes along one axis only)
+    image = samples.flag(1024)
+    found = signals_of(image)
+    own = next(s for s in found if s.type == "pdq")
+    assert (own.quality or 0) >= pdq.MIN_QUALITY
+    # THEN its own PDQ is kept, while no variant or stored variant is made of it
+    assert [s for s in found if s.variant != ORIGINAL] == []
+    assert shared_variant_signals(jpeg(image), MAX_PIXELS) == []
+
+
+@needs_photos
+def test_a_photograph_pasted_on_a_blank_canvas_still_gets_its_trimmed_variant():
+    # GIVEN a photograph in the middle of a white canvas four times its area (mostly flat)
+    photo = PHOTOS["camera"].resize((320, 240))
+    canvas = Image.new("RGB", (640, 480), (255, 255, 255))
+    canvas.paste(photo, (160, 120))
+    # THEN the trimmed picture is no flat region: it is hashed and matches the photograph
+    found = matches(photo, canvas)
+    assert found and found[0].variant.startswith("trimmed")
+
+
+def shared_table(images: list[Image.Image]) -> tuple[dict, HammingIndex]:
+    """The hash table holding what sharing `images` stores: each one's usable signals (the
+    exact hashes, PDQ, pHash) and its stored variants."""
+    records: dict[tuple[str, str], HashRecord] = {}
+    for image in images:
+        data = jpeg(image)
+        for signal in examine_bytes(data, MAX_PIXELS).signals:
+            if signal.variant == ORIGINAL and usable(signal):
+                records[(signal.type, signal.value)] = HashRecord(signal.type, signal.value)
+        for signal in shared_variant_signals(data, MAX_PIXELS):
+            records[("pdq", signal.value)] = HashRecord("pdq", signal.value, variant="crop")
+    index = HammingIndex(256)
+    index.add(v for (t, v) in records if t == "pdq")
+    return records, index
+
+
+@pytest.mark.parametrize(
+    ("upload", "shared"),
+    [
+        # one pHash for every blank canvas; two striped flags of one pHash
+        (samples.blank(1000), samples.blank(1002)),
+        (samples.flag(1002), samples.flag(1067)),
+    ],
+)
+def test_flat_pictures_of_one_phash_do_not_match(upload: Image.Image, shared: Image.Image):
+    # GIVEN a flat picture shared, and an unrelated one of the same pHash
+    records, index = shared_table([shared])
+    found = signals_of(upload)
+    assert found[3].type == "phash" and ("phash", found[3].value) in records
+
+    # THEN the upload matches nothing
+    def lookup(keys):
+        return {k: records[k] for k in keys if k in records}
+
+    assert find_matches(found, lookup, {"pdq": index}.get, {"pdq": DEFAULT_MATCH_DISTANCE}) == []
