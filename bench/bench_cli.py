@@ -11,14 +11,13 @@ one tenant and no cases, so what is timed is start-up and a request or two, not 
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
+
+from moto_env import local_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / ".venv" / "bin" / "cordon"
@@ -40,20 +39,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs of each command")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="cordon-cli-"))
-    state = work / "local.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CORDON_"))}
-    local = subprocess.Popen(
-        [*CORDON, "--state-file", str(state), "local", "--log-file", str(work / "handlers.log")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        while not state.exists():
-            time.sleep(0.2)
-        local_env = {**env, **json.loads(state.read_text())["environment"]}
+    with local_stack(CORDON, ROOT, "cordon-cli-") as (_, env, local_env):
         subprocess.run(
             [*CORDON, "tenants", "add", "acme", "--bucket", "acme-uploads", "--create-bucket"],
             cwd=ROOT,
@@ -71,9 +57,6 @@ def main() -> None:
         ):
             seconds, code = timed(argv, environment, args.runs)
             print(f"  cordon {' '.join(argv):<24} {seconds:6.2f} s  (exit {code})")
-    finally:
-        local.terminate()
-        local.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
-import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
+from moto_env import local_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 CORDON = [sys.executable, "-m", "cordon_cli.main"]
@@ -31,23 +30,11 @@ def main() -> None:
     parser.add_argument("--objects", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="cordon-rescan-"))
-    state = work / "local.json"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CORDON_"))}
-    local = subprocess.Popen(
-        [*CORDON, "--state-file", str(state), "local", "--log-file", str(work / "handlers.log")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        while not state.exists():
-            time.sleep(0.2)
-        stack_env = json.loads(state.read_text())["environment"]
+    with local_stack(CORDON, ROOT, "cordon-rescan-") as (state, _, cli_env):
+        work = state.parent
         s3 = boto3.session.Session(region_name="us-east-1").client(
             "s3",
-            endpoint_url=stack_env["AWS_ENDPOINT_URL"],
+            endpoint_url=cli_env["AWS_ENDPOINT_URL"],
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
         )
@@ -63,7 +50,6 @@ def main() -> None:
                 )
             )
         print(f"uploaded {args.objects} objects in {time.perf_counter() - started:.1f} s")
-        cli_env = {**env, **stack_env}
         subprocess.run(
             [
                 *CORDON,
@@ -112,9 +98,6 @@ def main() -> None:
                 f"({args.objects / elapsed:.0f} objects/s, concurrency {args.concurrency}): "
                 f"{summary}"
             )
-    finally:
-        local.terminate()
-        local.wait(timeout=20)
 
 
 if __name__ == "__main__":
