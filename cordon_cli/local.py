@@ -105,6 +105,8 @@ class LocalStack:
 
     def stop(self) -> None:
         for runner in self.runners:
+            runner.stop_soon()
+        for runner in self.runners:
             runner.stop()
         if self._api:
             self._api.server.shutdown()

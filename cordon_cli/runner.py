@@ -94,9 +94,14 @@ class _Background:
         self._thread.start()
 
     def stop(self) -> None:
-        self._stop.set()
+        self.stop_soon()
         if self._thread:
             self._thread.join(timeout=5)
+
+    def stop_soon(self) -> None:
+        """Ask the loop to end after the poll in hand (a stack stops all its runners so, then
+        waits for each: the waits overlap, and shutdown takes the longest poll, not the sum)."""
+        self._stop.set()
 
 
 class QueueRunner(_Background):
