@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, get_args, get_type_hints
@@ -51,6 +51,9 @@ class ObjectRef:
     envelope: str = "s3"
     # S3's per-key order of events (S3 notifications and EventBridge): it grows with each PUT.
     sequencer: str | None = None
+    # The bytes' SHA-256, only when the key held other bytes under the ETag of an earlier
+    # case (an MD5 collision, which an uploader can craft): they get a case of their own.
+    content: str | None = None
 
     def __post_init__(self) -> None:
         # S3 writes "null" for objects of unversioned buckets: it names no version.
@@ -64,7 +67,13 @@ class ObjectRef:
         """The stored object this names, and so its case: version id, else ETag. The same
         bytes uploaded again to a key of an unversioned bucket have the same identity: the
         case lifecycle tells that upload apart by the object's presence (`lifecycle`)."""
-        return self.version_id or self.etag or ""
+        if self.version_id:
+            return self.version_id
+        return f"{self.etag or ''}#{self.content[:32]}" if self.content else self.etag or ""
+
+    def holding(self, sha256: str) -> ObjectRef:
+        """This object named by its bytes too: what it is once its ETag names another case."""
+        return replace(self, content=sha256)
 
     @property
     def delivery_id(self) -> str:

@@ -22,22 +22,26 @@ class FakeObjects:
 
     def __init__(self) -> None:
         self.objects: dict[tuple[str, str], bytes] = {}
+        self.etags: dict[tuple[str, str], str] = {}
         self.evidence: dict[str, list[bytes]] = {}
         self.deletes_to_fail = 0
         self._clock = 0
 
-    def put(self, bucket: str, key: str, data: bytes) -> ObjectRef:
-        """An upload, and the notification S3 would send for it (without a sequencer)."""
+    def put(self, bucket: str, key: str, data: bytes, etag: str | None = None) -> ObjectRef:
+        """An upload, and the notification S3 would send for it (without a sequencer);
+        `etag` stands in for an MD5 collision (other bytes, the same ETag)."""
+        etag = etag or hashlib.md5(data).hexdigest()
         self.objects[(bucket, key)] = data
+        self.etags[(bucket, key)] = etag
         self._clock += 1
-        etag = hashlib.md5(data).hexdigest()
         return ObjectRef(bucket, key, etag=etag, event_time=f"2026-12-04T10:00:{self._clock:02d}Z")
 
     def _head(self, ref: ObjectRef) -> tuple[ObjectHead, bytes]:
         data = self.objects.get((ref.bucket, ref.key))
-        if data is None or (ref.etag and hashlib.md5(data).hexdigest() != ref.etag):
+        etag = self.etags.get((ref.bucket, ref.key))
+        if data is None or (ref.etag and etag != ref.etag):
             raise ObjectGoneError(f"{ref.uri} no longer exists")
-        return ObjectHead(len(data), hashlib.md5(data).hexdigest(), None, "image/jpeg"), data
+        return ObjectHead(len(data), etag, None, "image/jpeg"), data
 
     def head(self, ref: ObjectRef) -> ObjectHead:
         return self._head(ref)[0]
@@ -67,6 +71,7 @@ class FakeObjects:
             self.deletes_to_fail -= 1
             raise ConnectionError("injected: the DELETE's answer was lost")
         self.objects.pop((ref.bucket, ref.key), None)
+        self.etags.pop((ref.bucket, ref.key), None)
 
     def evidence_writes(self) -> int:
         return sum(len(v) for v in self.evidence.values())

@@ -143,3 +143,38 @@ def test_forced_on_a_held_object_judges_the_evidence_and_moves_nothing(objects, 
     forced = cordon.process(ref, force=True)
     assert forced.outcome is Outcome.ALREADY_HANDLED and "stays held" in forced.detail
     assert cases.events(first.case_id)[-1] == "re-evaluated" and objects.evidence_writes() == 1
+
+
+# An uploader who crafts two files of one MD5 (chosen-prefix collisions are practical) gets one
+# ETag for both: the second, put at the key of the first's case, must not hide behind it.
+OTHER_BAD = samples.jpeg(samples.known_bad(2)[1])
+
+
+def test_other_bytes_under_a_removed_cases_etag_are_removed_in_a_case_of_their_own(
+    objects, hashes, cases
+):
+    hashes.share(HashRecord("sha256", sha256(OTHER_BAD), ("propaganda",), source="import"))
+    cordon = pipeline(objects, hashes, cases)
+    first = cordon.process(objects.put(BUCKET, "a.jpg", BAD))
+    colliding = objects.put(BUCKET, "a.jpg", OTHER_BAD, etag=first.ref.etag)
+
+    second = cordon.process(colliding)
+
+    assert second.outcome is Outcome.QUARANTINED
+    assert second.case_id != first.case_id
+    assert (BUCKET, "a.jpg") not in objects.objects
+    assert cases.get(second.case_id).sha256 == sha256(OTHER_BAD)
+    # a redelivery finds that case and does nothing again
+    assert cordon.process(colliding).outcome is Outcome.ALREADY_HANDLED
+
+
+def test_clean_bytes_under_a_removed_cases_etag_stay_the_platforms(objects, hashes, cases):
+    cordon = pipeline(objects, hashes, cases)
+    first = cordon.process(objects.put(BUCKET, "a.jpg", BAD))
+    colliding = objects.put(BUCKET, "a.jpg", CLEAN, etag=first.ref.etag)
+
+    second = cordon.process(colliding)
+
+    assert second.outcome is Outcome.ALLOWED and second.case_id != first.case_id
+    assert objects.objects[(BUCKET, "a.jpg")] == CLEAN
+    assert cases.get(first.case_id).status == "quarantined"
