@@ -49,6 +49,10 @@ class LocalProcess:
 @contextmanager
 def cordon_local(directory: Path, startup_seconds: float = 60) -> Iterator[LocalProcess]:
     state = directory / "local.json"
+    # Its output to a file, not a pipe nobody reads: a full pipe (the API logs each request)
+    # would block the stack's threads on a write, and its exit with them.
+    output = directory / "cordon-local.out"
+    written = output.open("w")
     process = subprocess.Popen(
         [
             *cordon_command(),
@@ -60,7 +64,7 @@ def cordon_local(directory: Path, startup_seconds: float = 60) -> Iterator[Local
         ],
         cwd=ROOT,
         env=clean_environment(),
-        stdout=subprocess.PIPE,
+        stdout=written,
         stderr=subprocess.STDOUT,
         text=True,
     )
@@ -68,7 +72,7 @@ def cordon_local(directory: Path, startup_seconds: float = 60) -> Iterator[Local
         deadline = time.monotonic() + startup_seconds
         while not state.exists():
             if process.poll() is not None:
-                raise AssertionError(process.stdout.read() if process.stdout else "exited")
+                raise AssertionError(output.read_text())
             if time.monotonic() > deadline:
                 raise AssertionError(f"cordon local did not come up in {startup_seconds} s")
             time.sleep(0.2)
@@ -76,4 +80,12 @@ def cordon_local(directory: Path, startup_seconds: float = 60) -> Iterator[Local
         yield LocalProcess(process, state, started["environment"], started["api"])
     finally:
         process.terminate()
-        process.wait(timeout=20)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            raise AssertionError(
+                f"cordon local did not stop within 30 s of SIGTERM:\n{output.read_text()[-3000:]}"
+            ) from None
+        finally:
+            written.close()
