@@ -33,8 +33,8 @@ class TenantRegistry:
     def __init__(self, table: Any) -> None:
         self.table = table
         self._by_bucket: dict[str, tuple[float, Tenant | None]] = {}
-        # Every tenant and webhook, from one scan, and when it was read (`_registry`).
-        self._registry: tuple[float, list[Tenant], list[WebhookSubscription]] | None = None
+        # Every webhook subscription, from one scan, and when it was read (`_registry`).
+        self._registry: tuple[float, list[WebhookSubscription]] | None = None
 
     def add(
         self,
@@ -163,14 +163,15 @@ class TenantRegistry:
 
     def webhooks(self) -> list[WebhookSubscription]:
         """Every tenant's webhook subscription (cached briefly in a warm container)."""
-        return self._read_registry()[2]
+        return self._read_registry()[1]
 
     def all(self) -> list[Tenant]:
         """Every tenant, by id, read now (never from the cache: see `RetroScanner.scan`)."""
         return sorted((_tenant(item) for item in self._items("TENANT#")), key=lambda t: t.tenant_id)
 
-    def _read_registry(self) -> tuple[float, list[Tenant], list[WebhookSubscription]]:
-        """Tenants and webhooks from one scan of the table, reused for `CACHE_SECONDS`."""
+    def _read_registry(self) -> tuple[float, list[WebhookSubscription]]:
+        """Webhooks, with their tenants, from one scan of the table, reused for
+        `CACHE_SECONDS`."""
         if self._registry and time.monotonic() - self._registry[0] < CACHE_SECONDS:
             return self._registry
         tenants: dict[str, Tenant] = {}
@@ -191,8 +192,7 @@ class TenantRegistry:
             for item in hooks
             if item["tenant_id"] in tenants
         ]
-        ordered = sorted(tenants.values(), key=lambda t: t.tenant_id)
-        self._registry = (time.monotonic(), ordered, found)
+        self._registry = (time.monotonic(), found)
         return self._registry
 
     def _items(self, *prefixes: str) -> Iterator[dict[str, Any]]:
