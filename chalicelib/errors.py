@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+# The message attribute every dead-letter queue's messages carry their failure in (what
+# `cordon dlq` reads).
+REASON_ATTRIBUTE = "cordon-failure-reason"
+
 
 class CordonError(Exception):
     """Base of every error Cordon raises on purpose."""

@@ -29,14 +29,12 @@ from aws_lambda_powertools.utilities.idempotency import (
 )
 
 from chalicelib import logs
-from chalicelib.errors import MalformedEventError
+from chalicelib.errors import REASON_ATTRIBUTE, MalformedEventError
 from chalicelib.events import parse_body
 from chalicelib.models import ObjectRef, Outcome, Result
 from chalicelib.pipeline import Pipeline
 
 logger = logs.logger
-
-REASON_ATTRIBUTE = "cordon-failure-reason"
 
 
 class Ingest:

@@ -11,18 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from functools import partial
 from typing import Any, Protocol
 
 from chalicelib import logs, webhooks
 from chalicelib.adapters.streams import item_images, sequence_number
-from chalicelib.errors import MalformedEventError
+from chalicelib.errors import REASON_ATTRIBUTE, MalformedEventError
 from chalicelib.models import Tenant, Visibility, audience_tags, tenant_tags
 from chalicelib.updates import HashUpdate, WebhookSubscription, change_between
 from chalicelib.webhooks import DeliveryResult, WebhookDeadLetters
-
-REASON_ATTRIBUTE = "cordon-failure-reason"  # as the ingest DLQ's messages carry it
 
 
 def change_of(old: dict[str, Any], new: dict[str, Any]) -> str:
@@ -39,15 +37,6 @@ OPINION_FIELDS = frozenset({"disputes", "endorsements"})
 
 def _without_opinions(image: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in image.items() if k not in OPINION_FIELDS}
-
-
-def updates_from_stream(records: Iterable[dict[str, Any]]) -> Iterator[HashUpdate]:
-    """Hash updates in a DynamoDB Stream batch (Lambda's event records), in stream order. A
-    record that cannot be read raises `MalformedEventError` (see `handle_stream_batch`)."""
-    for record in records:
-        update = update_from_record(record)
-        if update is not None:
-            yield update
 
 
 def update_from_record(record: Any) -> HashUpdate | None:
@@ -201,13 +190,6 @@ class UpdatePublisher:
         if update.labels:
             attributes["labels"] = list(update.labels)
         self.topic.publish(update.to_dict(), attributes)
-
-
-def fan_out(updates: Sequence[HashUpdate], publisher: UpdatePublisher) -> int:
-    """Publish every update of a stream batch; returns how many."""
-    for update in updates:
-        publisher.publish(update)
-    return len(updates)
 
 
 def subscription_filter(tenant: Tenant, wanted: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -51,12 +51,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Protocol
 
+from chalicelib.errors import REASON_ATTRIBUTE
+
 SIGNATURE_HEADER = "Cordon-Signature"
 EVENT_ID_HEADER = "Cordon-Event-Id"
 SIGNATURE_SCHEME = "v1"
 DEFAULT_TOLERANCE_SECONDS = 300
 
-REASON_ATTRIBUTE = "cordon-failure-reason"  # the name `cordon dlq` reads (chalicelib.ingest)
 URL_ATTRIBUTE = "cordon-webhook-url"
 DEAD_LETTER_KIND = "cordon.webhook"
 
